@@ -1,0 +1,1 @@
+"""The harness: scenarios, sweeps, worker processes, results store, CLI. Never imports TensorFlow here."""

@@ -1,0 +1,1 @@
+"""One module per `infer-bench` subcommand: `register(subparsers)` sets `func(args) -> int`."""

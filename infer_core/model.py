@@ -1,0 +1,143 @@
+"""What every loaded model looks like, whatever its format: the shared shape of all backends.
+
+No TensorFlow here: these types travel between processes as JSON.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from infer_core.errors import UnknownFormat
+
+BASE_FORMATS = ("checkpoint", "frozen", "saved_model", "keras", "tflite")
+VARIANTS = (
+    "checkpoint",
+    "frozen",
+    "saved_model",
+    "saved_model+xla",
+    "keras",
+    "keras+xla",
+    "tflite",
+    "tflite+fp16",
+    "tflite+int8dyn",
+    "tflite+int8",
+)
+# Formats whose numbers are fp32 computations of the same weights: they must agree in a parity check.
+FP32_VARIANTS = ("checkpoint", "frozen", "saved_model", "saved_model+xla", "keras", "keras+xla", "tflite")
+
+
+def split_variant(variant: str) -> tuple[str, str]:
+    """'tflite+int8' -> ('tflite', 'int8'); 'frozen' -> ('frozen', '')."""
+    if variant not in VARIANTS:
+        raise UnknownFormat(f"unknown format {variant!r}; known formats: {', '.join(VARIANTS)}")
+    base, _, option = variant.partition("+")
+    return base, option
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output: `name` is what `predict` keys by; `shape` uses None for unknown dims."""
+
+    name: str
+    dtype: str  # numpy dtype name: "float32", "int32", ...
+    shape: tuple[int | None, ...] | None  # None = unknown rank
+    batch_dim: int | None = 0  # index of the batch dimension, None if the tensor has none
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shape"] = list(self.shape) if self.shape is not None else None
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> TensorInfo:
+        shape = tuple(d["shape"]) if d.get("shape") is not None else None
+        return cls(name=d["name"], dtype=d["dtype"], shape=shape, batch_dim=d.get("batch_dim", 0))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load a model: where it is, which format/variant, and the user's overrides.
+
+    Built and validated without I/O; `infer_core.load` resolves it against the file system.
+    """
+
+    path: str
+    variant: str | None = None  # None = detect from the path
+    builder: str | None = None  # checkpoint via user code: "file.py:function" or "pkg.mod:function"
+    signature: str = "serving_default"
+    inputs: tuple[str, ...] = ()  # override: input tensor names
+    outputs: tuple[str, ...] = ()  # override: output tensor names
+    shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # values for dynamic dims
+    device: str = "cpu"
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    tflite_threads: int | None = None  # None = follow intra_op_threads (0 -> LiteRT default)
+    safe_mode: bool = True
+    vocab_size: int | None = None  # upper bound for synthesised integer inputs, when known
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shapes"] = {k: list(v) for k, v in self.shapes.items()}
+        d["inputs"], d["outputs"] = list(self.inputs), list(self.outputs)
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ModelSpec:
+        d = dict(d)
+        d["shapes"] = {k: tuple(v) for k, v in (d.get("shapes") or {}).items()}
+        d["inputs"] = tuple(d.get("inputs") or ())
+        d["outputs"] = tuple(d.get("outputs") or ())
+        return cls(**d)
+
+
+Feeds = Mapping[str, np.ndarray]
+Outputs = dict[str, np.ndarray]
+
+
+class Model(abc.ABC):
+    """A loaded model. Subclasses: one per format, same methods, no branching on format here."""
+
+    variant: str
+    call_path: str  # which call path `predict` uses, and why it is the fastest correct one
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    notes: tuple[str, ...] = ()  # things the user should know (e.g. which placeholders were picked)
+    details: Mapping[str, Any] = {}  # format-specific facts for records (e.g. which Keras loaded it)
+
+    @abc.abstractmethod
+    def predict(self, feeds: Feeds) -> Outputs:
+        """Run one inference; outputs are numpy arrays on the host, device work finished."""
+
+    def make_runner(self, feeds: Feeds) -> Any:
+        """A zero-argument callable that runs one inference on `feeds`, for timed loops.
+
+        It does the same work as `predict(feeds)` (outputs materialised on the host) but may
+        prepare the feeds once, so the loop measures inference and not argument conversion.
+        """
+        return lambda: self.predict(feeds)
+
+    def trace_count(self) -> int | None:
+        """How many times the model's functions have been traced so far; None where not applicable."""
+        return None
+
+    def memory_info(self) -> dict[str, int] | None:
+        """Device memory statistics (GPU: current and peak bytes); None on CPU."""
+        return None
+
+    def close(self) -> None:
+        """Release sessions and interpreters."""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "call_path": self.call_path,
+            "inputs": [t.to_json() for t in self.inputs],
+            "outputs": [t.to_json() for t in self.outputs],
+            "notes": list(self.notes),
+            "details": dict(self.details),
+        }

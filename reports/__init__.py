@@ -1,0 +1,1 @@
+"""Reports: results records in (pandas), rendered text out. Never imports TensorFlow or infer_core."""

@@ -1,0 +1,150 @@
+"""The results file format: one JSON object per line (JSON Lines), shared by writer and readers.
+
+`bench` writes these records; `reports` reads them. The format lives here, in `reports`, because
+dependencies point one way (bench -> reports) and a reader must know exactly what it accepts.
+
+Schema history (bump SCHEMA_VERSION on any incompatible change and say what changed):
+  1 - first version: header / parity / cell records as documented below.
+
+Record kinds
+------------
+header  {"schema", "kind": "header", "run_id", "created" (ISO 8601 UTC), "scenario_path",
+         "scenario_text", "policy": {...measurement policy...}, "env": {...environment fingerprint...}}
+parity  {"schema", "kind": "parity", "run_id", "model", "tolerance": {"rtol", "atol"},
+         "pairs": [{"a", "b", "output", "max_abs", "max_rel", "top1_agreement" (float|None),
+                    "fp32": bool, "ok": bool, "matched_by": "name"|"position"}],
+         "error": str|None}
+cell    {"schema", "kind": "cell", "run_id", "cell_id", "group_id", "repetition" (int, 0-based),
+         identity (IDENTITY_FIELDS below), "status" (STATUSES), "error" (str|None),
+         "exit_code" (int|None), "signal" (int|None), "stderr_tail" (str|None),
+         "latencies_ns" (list[int], every timed iteration), "iterations", "stop_reason"
+         ("ci_target"|"max_time"|"max_iterations"|None), "load_s", "first_call_s",
+         "warmup_iterations", "warmup_s", "throughput" (samples/s from the median, or None),
+         "peak_rss_bytes", "gpu_peak_bytes" (int|None), "call_path" (str), "retraces" (int|None),
+         "loadavg_start" ([1m, 5m, 15m]), "loadavg_end", "started", "ended" (unix seconds),
+         "host", "flops_per_sample" (int|None), "profile" (dict|None)}
+
+A reader skips a torn last line (a parent killed mid-write) and reports it; any other unparsable
+line, or a record whose schema is not SCHEMA_VERSION, is refused with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reports.errors import ResultsFileError
+
+SCHEMA_VERSION = 1
+
+STATUSES = ("ok", "failed", "timeout", "crashed", "skipped")
+
+# What makes two cells "the same cell" across runs: used to match cells in reports and compare.
+IDENTITY_FIELDS = (
+    "model",
+    "variant",  # one of VARIANTS (DESIGN.md, Variant names)
+    "device",  # "cpu", "gpu:0", ...
+    "batch_size",
+    "intra_op_threads",  # 0 = TensorFlow's default
+    "inter_op_threads",
+    "env_toggles",  # canonical string "K=V,K2=V2" ('' when none)
+    "affinity",  # canonical string "0-1" or '' when not pinned
+    "python",  # interpreter label ('' = the harness's own)
+)
+
+VARIANTS = (
+    "checkpoint",
+    "frozen",
+    "saved_model",
+    "saved_model+xla",
+    "keras",
+    "keras+xla",
+    "tflite",
+    "tflite+fp16",
+    "tflite+int8dyn",
+    "tflite+int8",
+)
+FP32_VARIANTS = ("checkpoint", "frozen", "saved_model", "saved_model+xla", "keras", "keras+xla", "tflite")
+
+
+@dataclass
+class RunFile:
+    """The parsed contents of one results.jsonl."""
+
+    path: Path
+    header: dict[str, Any] | None
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    parity: list[dict[str, Any]] = field(default_factory=list)
+    torn_line: int | None = None  # 1-based number of a skipped, incomplete last line
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """One record as one line (no trailing newline); stamps the schema version."""
+    return json.dumps({"schema": SCHEMA_VERSION, **record}, separators=(",", ":"), allow_nan=False)
+
+
+def _parse_lines(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    lines = text.split("\n")
+    last = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
+    for number, line in enumerate(lines[:last], start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            is_last = number == last and not text.endswith("\n")
+            if is_last:
+                yield number, None
+                continue
+            raise ResultsFileError(f"{path}:{number}: not valid JSON ({exc.msg}); the file is corrupt") from None
+        if not isinstance(record, dict):
+            raise ResultsFileError(f"{path}:{number}: expected a JSON object per line")
+        yield number, record
+
+
+def _check_version(path: Path, number: int, record: dict[str, Any]) -> None:
+    version = record.get("schema")
+    if version != SCHEMA_VERSION:
+        raise ResultsFileError(
+            f"{path}:{number}: results schema version {version!r}, this infer-bench reads version "
+            f"{SCHEMA_VERSION}; re-run the benchmark with this version, or read it with the "
+            f"infer-bench version that wrote it"
+        )
+
+
+def read_run_file(path: Path) -> RunFile:
+    """Parse a results.jsonl; refuses unknown schema versions, tolerates a torn last line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsFileError(f"{path}: no such results file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFileError(f"{path}: cannot read results file ({exc})") from None
+    run = RunFile(path=path, header=None)
+    for number, record in _parse_lines(path, text):
+        if record is None:
+            run.torn_line = number
+            continue
+        _check_version(path, number, record)
+        kind = record.get("kind")
+        if kind == "header":
+            run.header = record
+        elif kind == "cell":
+            run.cells.append(record)
+        elif kind == "parity":
+            run.parity.append(record)
+        else:
+            raise ResultsFileError(f"{path}:{number}: unknown record kind {kind!r}")
+    return run
+
+
+def resolve_results_path(path: Path) -> Path:
+    """Accept a run directory or the results.jsonl inside it."""
+    if path.is_dir():
+        path = path / "results.jsonl"
+    if not path.exists():
+        raise ResultsFileError(f"{path}: no such results file (give a run directory or its results.jsonl)")
+    return path
