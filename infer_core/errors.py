@@ -46,3 +46,7 @@ class ConversionError(InferCoreError):
 
 class UnsafeModel(InferCoreError):
     """Keras refused to deserialise code (a Lambda layer) with safe_mode on."""
+
+
+class ProfilingError(InferCoreError):
+    """A model cannot be profiled the way asked (no traceable graph, a concrete function that does not freeze)."""
