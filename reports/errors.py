@@ -11,3 +11,7 @@ class ReportsError(Exception):
 
 class ResultsFileError(ReportsError):
     """A results file is missing, corrupt or of an unknown schema version."""
+
+
+class CompareError(ReportsError):
+    """A comparison cannot be made as asked (bad metric, threshold or alpha)."""

@@ -1,0 +1,495 @@
+"""Compare a current run against a baseline, cell by cell: ratio, interval, test, verdict.
+
+Pure: `Runs` in (reports.load), a diff frame out; the gate (reports.gate) and the renderers
+(reports.render_compare) take it from there, and only the CLI prints or exits.
+
+The unit of evidence is the worker process (DESIGN.md, Comparison): the raw samples inside one
+process are autocorrelated and a process's median moves by up to 1.9x between fresh processes on
+this machine (TF-NOTES.md, Noise), so a test on raw samples finds "significance" in any drift.
+
+Per cell, with the ok processes of each side:
+- value: the metric pooled over the side's processes (p50/p90/p99/mean of all samples; throughput
+  from the pooled median). `ratio` is always a *time* ratio, current/baseline, so > 1 means slower
+  (for throughput it is baseline/current throughput, i.e. the ratio of time per sample).
+- ci_low/ci_high: a seeded two-level bootstrap 95% interval of the ratio that resamples processes,
+  then samples within the chosen processes (reports.stats.two_level_quantile_draws).
+- p_slower/p_faster: one-sided Mann-Whitney U tests on the per-process values (one value per worker
+  process: that process's metric), Holm-corrected across all tested cells; the two directions are
+  two families (regressions, improvements), each corrected at `alpha`.
+- mde: the smallest slowdown this comparison could have detected with 80% power, from the measured
+  between-process spread (pooled SD of log per-process values), at the level Holm's first step asks
+  (alpha / number of tested cells), by G*Power's A.R.E. method (a t-test with the sample sizes
+  scaled by the rank test's efficiency 3/pi); infinite when the rank test cannot reach that level
+  at all with so few processes (its smallest p-value is 1/C(n_b+n_c, n_b)).
+- reps_needed: repetitions per side that would bring the mde down to the threshold.
+
+Verdicts (t = threshold): `slower` significant and ratio >= 1+t; `faster` significant and
+ratio <= 1/(1+t); `unchanged` the interval lies inside [1/(1+t), 1+t]; `inconclusive` anything
+else; `missing` ok in the baseline, absent (or only skipped) now; `new` ok now, absent (or never ok)
+in the baseline; `failed` any current process failed, crashed or timed out.
+
+The fewer-than-3-processes rule: with fewer than FEW_PROCESSES ok processes on either side the
+between-process variation was not sampled, the rank test cannot be significant, and no interval
+can be trusted. Such a cell is `inconclusive`, unless its ratio is beyond NOISE_FACTOR (2x): larger
+than the largest between-process spread measured on this machine (1.9x, TF-NOTES.md), in which case
+it is `slower` (or `faster`). It is never `unchanged`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from reports import stats
+from reports.errors import CompareError
+from reports.load import Runs
+from reports.schema import IDENTITY_FIELDS
+
+METRICS = ("p50", "p90", "p99", "mean", "throughput")
+VERDICTS = ("slower", "faster", "unchanged", "inconclusive", "missing", "new", "failed")
+QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "throughput": 0.5}
+FAILED_STATUSES = ("failed", "timeout", "crashed")
+
+FEW_PROCESSES = 3
+NOISE_FACTOR = 2.0  # beyond the 1.9x between-process spread seen on this machine (TF-NOTES.md)
+POWER = 0.8
+ARE = 3.0 / math.pi  # asymptotic relative efficiency of Mann-Whitney U vs the t-test (normal data)
+MAX_REPS = 500
+N_BOOT = 2000
+CONFIDENCE = 0.95
+DEFAULT_THRESHOLD = 0.05
+DEFAULT_ALPHA = 0.05
+DEFAULT_SEED = 20240601
+
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Process:
+    """One worker process's measurement of one cell."""
+
+    run_id: str
+    repetition: int
+    status: str
+    error: str | None
+    latencies_ns: np.ndarray
+
+
+@dataclass
+class Side:
+    """All processes of one cell on one side of the comparison."""
+
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def ok(self) -> list[Process]:
+        return [p for p in self.processes if p.status == "ok" and len(p.latencies_ns)]
+
+    @property
+    def failures(self) -> list[Process]:
+        return [p for p in self.processes if p.status in FAILED_STATUSES]
+
+
+@dataclass(frozen=True)
+class Settings:
+    metric: str = "p50"
+    threshold: float = DEFAULT_THRESHOLD
+    alpha: float = DEFAULT_ALPHA
+    seed: int = DEFAULT_SEED
+    n_boot: int = N_BOOT
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise CompareError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
+        if not 0 < self.threshold < 10:
+            raise CompareError(f"threshold {self.threshold!r} out of range: give a fraction such as 0.05 (or 5%)")
+        if not 0 < self.alpha < 0.5:
+            raise CompareError(f"alpha {self.alpha!r} out of range: give a level such as 0.05")
+
+
+def compare(
+    baseline: Runs,
+    current: Runs,
+    metric: str = "p50",
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    seed: int = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """The diff frame: one row per cell identity found on either side (see the module docstring).
+
+    The settings and the family size are in `frame.attrs`.
+    """
+    settings = Settings(metric, threshold, alpha, seed)
+    base, cur = sides(baseline), sides(current)
+    keys = sorted(set(base) | set(cur), key=lambda k: tuple(str(v) for v in k))
+    skipped = [k for k in keys if not _measured(base.get(k)) and not _measured(cur.get(k))]
+    keys = [k for k in keys if k not in skipped]
+    rows = [_row(key, base.get(key, Side()), cur.get(key, Side()), settings, i) for i, key in enumerate(keys)]
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = _finish(frame, settings)
+    frame.attrs["skipped_cells"] = len(skipped)
+    return frame
+
+
+def _measured(side: Side | None) -> bool:
+    """Whether a side ran the cell at all (ok or failed): a cell skipped on both sides is dropped."""
+    return side is not None and bool(side.ok or side.failures)
+
+
+def sides(runs: Runs) -> dict[Key, Side]:
+    """Group a run's cell records (one per worker process) by cell identity."""
+    out: dict[Key, Side] = {}
+    records = runs.cells.to_dict("records")
+    for record, latencies in zip(records, runs.latencies, strict=True):
+        key = tuple(record[name] for name in IDENTITY_FIELDS)
+        error = record.get("error")
+        out.setdefault(key, Side()).processes.append(
+            Process(
+                run_id=str(record["run_id"]),
+                repetition=int(record["repetition"]),
+                status=str(record["status"]),
+                error=None if error is None or (isinstance(error, float) and math.isnan(error)) else str(error),
+                latencies_ns=np.asarray(latencies, dtype=np.float64),
+            )
+        )
+    return out
+
+
+COLUMNS = [
+    *IDENTITY_FIELDS,
+    "verdict",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "baseline_value",
+    "current_value",
+    "unit",
+    "n_baseline",
+    "n_current",
+    "p_slower",
+    "p_faster",
+    "p_slower_holm",
+    "p_faster_holm",
+    "log_sd",
+    "mde",
+    "reps_needed",
+    "small_change",
+    "tested",
+    "baseline_processes",
+    "current_processes",
+    "note",
+]
+
+
+# ---- per-process values and pooled values ---------------------------------------------------
+
+
+def process_value(latencies_ns: np.ndarray, metric: str, batch_size: int) -> float:
+    """One process's value of the metric, as a time (ns; ns per sample for throughput)."""
+    if metric == "mean":
+        return float(np.mean(latencies_ns))
+    value = float(stats.percentiles(latencies_ns, (QUANTILES[metric] * 100,))[0])
+    return value / max(batch_size, 1) if metric == "throughput" else value
+
+
+def display_value(time_value: float, metric: str) -> float:
+    """A time value in the metric's own unit (samples/s for throughput, ns otherwise)."""
+    if metric == "throughput":
+        return 1e9 / time_value if time_value > 0 else math.nan
+    return time_value
+
+
+def unit_of(metric: str) -> str:
+    return "samples/s" if metric == "throughput" else "ns"
+
+
+def pooled_value(groups: Sequence[np.ndarray], metric: str, batch_size: int) -> float:
+    """The side's value of the metric over all its processes' samples pooled."""
+    return process_value(np.concatenate(list(groups)), metric, batch_size)
+
+
+def pooled_draws(groups: Sequence[np.ndarray], metric: str, batch_size: int, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap draws of the pooled value: resample processes, then samples within them."""
+    if metric == "mean":
+        return _two_level_mean_draws(groups, n_boot, seed)
+    draws = stats.two_level_quantile_draws(groups, (QUANTILES[metric],), n_boot, seed)[:, 0]
+    return draws / max(batch_size, 1) if metric == "throughput" else draws
+
+
+def _two_level_mean_draws(groups: Sequence[np.ndarray], n_boot: int, seed: int) -> np.ndarray:
+    """Pooled-mean draws: pick processes with replacement; each picked process's resampled mean
+    is drawn from its sampling distribution N(mean, sd/sqrt(n)) (the samples are thousands)."""
+    rng = np.random.default_rng(seed)
+    means = np.array([g.mean() for g in groups])
+    sems = np.array([g.std(ddof=1) / math.sqrt(len(g)) if len(g) > 1 else 0.0 for g in groups])
+    sizes = np.array([len(g) for g in groups], dtype=np.float64)
+    picks = rng.integers(0, len(groups), size=(n_boot, len(groups)))
+    resampled = rng.normal(means[picks], sems[picks])
+    weights = sizes[picks]
+    return np.asarray((resampled * weights).sum(axis=1) / weights.sum(axis=1))
+
+
+# ---- tests, power -----------------------------------------------------------------------------
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (NaN stays NaN and does not count in the family)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = len(finite)
+    if m == 0:
+        return out
+    order = finite[np.argsort(p[finite], kind="stable")]
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def rank_tests(baseline: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """One-sided Mann-Whitney U p-values on per-process values: (current slower, current faster)."""
+    slower = sps.mannwhitneyu(current, baseline, alternative="greater").pvalue
+    faster = sps.mannwhitneyu(current, baseline, alternative="less").pvalue
+    return float(slower), float(faster)
+
+
+def pooled_log_sd(baseline: np.ndarray, current: np.ndarray) -> float:
+    """Between-process spread: pooled standard deviation of log per-process values."""
+    df = len(baseline) + len(current) - 2
+    if df < 1:
+        return math.nan
+    ss = sum(float(((np.log(v) - np.log(v).mean()) ** 2).sum()) for v in (baseline, current))
+    return math.sqrt(ss / df)
+
+
+def smallest_p(n_b: int, n_c: int) -> float:
+    """The smallest one-sided p-value the exact rank test can give with these sizes (no ties)."""
+    return 1.0 / math.comb(n_b + n_c, n_b)
+
+
+def min_detectable_slowdown(log_sd: float, n_b: int, n_c: int, level: float, power: float = POWER) -> float:
+    """Smallest slowdown (fraction) detected with `power` at one-sided `level`: inf if unreachable."""
+    if not math.isfinite(log_sd) or smallest_p(n_b, n_c) > level:
+        return math.inf
+    df = max((n_b + n_c) * ARE - 2.0, 1.0)
+    quantiles = sps.t.ppf(1.0 - level, df) + sps.t.ppf(power, df)
+    delta = float(quantiles) * log_sd * math.sqrt((1.0 / n_b + 1.0 / n_c) / ARE)
+    return math.expm1(delta)
+
+
+def repetitions_needed(log_sd: float, threshold: float, level: float, power: float = POWER) -> int | None:
+    """Processes per side (equal sides) for the mde to reach the threshold; None if > MAX_REPS."""
+    if not math.isfinite(log_sd):
+        return None
+    for n in range(FEW_PROCESSES, MAX_REPS + 1):
+        if min_detectable_slowdown(log_sd, n, n, level, power) <= threshold:
+            return n
+    return None
+
+
+# ---- one row per cell --------------------------------------------------------------------------
+
+
+def _identity(key: Key) -> dict[str, Any]:
+    return dict(zip(IDENTITY_FIELDS, key, strict=True))
+
+
+def _empty_row(key: Key, verdict: str, note: str, base: Side, cur: Side) -> dict[str, Any]:
+    row: dict[str, Any] = {name: math.nan for name in COLUMNS}
+    row.update(_identity(key))
+    row.update(verdict=verdict, note=note, n_baseline=len(base.ok), n_current=len(cur.ok), tested=False)
+    row.update(small_change=False, baseline_processes=(), current_processes=(), unit="")
+    row["reps_needed"] = None
+    return row
+
+
+def _presence_row(key: Key, base: Side, cur: Side) -> dict[str, Any] | None:
+    """missing / new / failed, or None when both sides have ok processes and none failed now."""
+    if cur.failures:
+        first = cur.failures[0]
+        detail = f"{len(cur.failures)} of {len(cur.processes)} processes {first.status}"
+        error = f": {first.error}" if first.error else ""
+        return _empty_row(key, "failed", detail + error, base, cur)
+    if not cur.ok:
+        why = "only skipped now" if cur.processes else "not in the current run"
+        return _empty_row(key, "missing", why, base, cur)
+    if not base.ok:
+        why = "no successful process in the baseline" if base.processes else "not in the baseline"
+        return _empty_row(key, "new", why, base, cur)
+    return None
+
+
+def _row(key: Key, base: Side, cur: Side, settings: Settings, index: int) -> dict[str, Any]:
+    presence = _presence_row(key, base, cur)
+    if presence is not None:
+        return presence
+    batch = int(_identity(key)["batch_size"])
+    base_groups = [p.latencies_ns for p in base.ok]
+    cur_groups = [p.latencies_ns for p in cur.ok]
+    b_vals = np.array([process_value(g, settings.metric, batch) for g in base_groups])
+    c_vals = np.array([process_value(g, settings.metric, batch) for g in cur_groups])
+    b_pool = pooled_value(base_groups, settings.metric, batch)
+    c_pool = pooled_value(cur_groups, settings.metric, batch)
+    seed = settings.seed + 2 * index
+    ratio_draws = pooled_draws(cur_groups, settings.metric, batch, settings.n_boot, seed + 1) / pooled_draws(
+        base_groups, settings.metric, batch, settings.n_boot, seed
+    )
+    low, high = np.quantile(ratio_draws, ((1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2))
+    tested = min(len(b_vals), len(c_vals)) >= FEW_PROCESSES
+    p_slower, p_faster = rank_tests(b_vals, c_vals) if tested else (math.nan, math.nan)
+    row = _empty_row(key, "", "", base, cur)
+    row.update(
+        ratio=c_pool / b_pool,
+        ci_low=float(low),
+        ci_high=float(high),
+        baseline_value=display_value(b_pool, settings.metric),
+        current_value=display_value(c_pool, settings.metric),
+        unit=unit_of(settings.metric),
+        p_slower=p_slower,
+        p_faster=p_faster,
+        log_sd=pooled_log_sd(b_vals, c_vals),
+        tested=tested,
+        baseline_processes=tuple(display_value(v, settings.metric) for v in b_vals),
+        current_processes=tuple(display_value(v, settings.metric) for v in c_vals),
+        note=_process_note(base, cur),
+    )
+    return row
+
+
+def _process_note(base: Side, cur: Side) -> str:
+    dropped = len(base.processes) - len(base.ok)
+    return f"{dropped} baseline process(es) not ok, left out" if dropped else ""
+
+
+# ---- corrections, verdicts, power: over all rows -----------------------------------------------
+
+
+def _finish(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    tested = frame["tested"].astype(bool)
+    family = int(tested.sum())
+    frame["p_slower_holm"] = holm(frame["p_slower"].where(tested).to_numpy(dtype=float))
+    frame["p_faster_holm"] = holm(frame["p_faster"].where(tested).to_numpy(dtype=float))
+    level = settings.alpha / max(family, 1)
+    frame["reps_needed"] = frame["reps_needed"].astype(object)
+    for i in frame.index[frame["verdict"] == ""]:
+        for name, value in _judge(frame.loc[i], settings, level).items():
+            frame.at[i, name] = value
+    frame.attrs.update(
+        metric=settings.metric,
+        threshold=settings.threshold,
+        alpha=settings.alpha,
+        seed=settings.seed,
+        confidence=CONFIDENCE,
+        power=POWER,
+        family_size=family,
+        level_per_cell=level,
+        few_processes=FEW_PROCESSES,
+        noise_factor=NOISE_FACTOR,
+    )
+    return frame
+
+
+def _judge(row: pd.Series, settings: Settings, level: float) -> dict[str, Any]:
+    """Verdict, small-change flag, mde, repetitions needed and note of one measured cell."""
+    t = settings.threshold
+    n_b, n_c = int(row["n_baseline"]), int(row["n_current"])
+    notes = [row["note"]] if row["note"] else []
+    reps = repetitions_needed(row["log_sd"], t, level)
+    if not row["tested"]:
+        notes.append(
+            f"between-process variation not sampled ({n_b} baseline and {n_c} current processes, "
+            f"fewer than {FEW_PROCESSES}): only a change beyond {NOISE_FACTOR:g}x is called"
+        )
+        verdict = _few_process_verdict(row["ratio"])
+        return _judged(verdict, False, NOISE_FACTOR - 1.0, reps, notes)
+    mde = min_detectable_slowdown(row["log_sd"], n_b, n_c, level)
+    verdict, small = _tested_verdict(row, settings)
+    if small:
+        notes.append(f"small but significant change ({row['ratio'] - 1:+.1%}), within the threshold")
+    return _judged(verdict, small, mde, reps, notes)
+
+
+def _judged(verdict: str, small: bool, mde: float, reps: int | None, notes: list[str]) -> dict[str, Any]:
+    return {"verdict": verdict, "small_change": small, "mde": mde, "reps_needed": reps, "note": "; ".join(notes)}
+
+
+def _few_process_verdict(ratio: float) -> str:
+    if ratio >= NOISE_FACTOR:
+        return "slower"
+    if ratio <= 1.0 / NOISE_FACTOR:
+        return "faster"
+    return "inconclusive"
+
+
+def _tested_verdict(row: pd.Series, settings: Settings) -> tuple[str, bool]:
+    """(verdict, small significant change) for a cell with enough processes on both sides."""
+    t, alpha = settings.threshold, settings.alpha
+    slower_sig = row["p_slower_holm"] <= alpha
+    faster_sig = row["p_faster_holm"] <= alpha
+    if slower_sig and row["ratio"] >= 1 + t:
+        return "slower", False
+    if faster_sig and row["ratio"] <= 1 / (1 + t):
+        return "faster", False
+    small = bool(slower_sig or faster_sig)
+    if 1 / (1 + t) <= row["ci_low"] and row["ci_high"] <= 1 + t:
+        return "unchanged", small
+    return "inconclusive", small
+
+
+def counts(frame: pd.DataFrame) -> dict[str, int]:
+    """How many cells got each verdict (every verdict listed, in VERDICTS order)."""
+    found = frame["verdict"].value_counts()
+    return {v: int(found.get(v, 0)) for v in VERDICTS}
+
+
+# ---- environment differences -------------------------------------------------------------------
+
+# Keys of the environment fingerprint that are expected to differ between runs (the commit under
+# test, clocks, load): shown, but they do not make a comparison "not like-for-like".
+INFORMATIONAL = ("git", "commit", "created", "date", "time", "loadavg", "load_avg", "pid", "uptime", "available")
+
+
+@dataclass(frozen=True)
+class EnvDifference:
+    key: str  # dotted path into the header's "env"
+    baseline: tuple[str, ...]
+    current: tuple[str, ...]
+    informational: bool  # expected to differ (commit, clocks): not a like-for-like problem
+
+
+def env_differences(baseline: Runs, current: Runs) -> list[EnvDifference]:
+    """Fingerprint entries whose values differ between the sides (every run of a side pooled)."""
+    base, cur = _env_values(baseline), _env_values(current)
+    out = []
+    for key in sorted(set(base) | set(cur)):
+        b, c = base.get(key, ("(absent)",)), cur.get(key, ("(absent)",))
+        if set(b) != set(c):
+            out.append(EnvDifference(key, b, c, any(word in key.lower() for word in INFORMATIONAL)))
+    return out
+
+
+def like_for_like(differences: Sequence[EnvDifference]) -> bool:
+    return not any(not d.informational for d in differences)
+
+
+def _env_values(runs: Runs) -> dict[str, tuple[str, ...]]:
+    values: dict[str, set[str]] = {}
+    for header in runs.headers.values():
+        for key, value in _flatten(header.get("env") or {}).items():
+            values.setdefault(key, set()).add(value)
+    return {k: tuple(sorted(v)) for k, v in values.items()}
+
+
+def _flatten(env: Any, prefix: str = "") -> dict[str, str]:
+    if not isinstance(env, dict):
+        return {prefix: str(env)}
+    out: dict[str, str] = {}
+    for key, value in env.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out

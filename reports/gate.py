@@ -1,0 +1,122 @@
+"""The gate: a diff frame (reports.compare) in, a verdict and an exit code out.
+
+Compare, gate, exit are three steps (STYLE.md): this module decides, it neither renders nor
+exits. Each rule is a small class that looks at the frame and returns a finding or None; a
+finding is a problem (exit 1), an inconclusive result (exit 3, only under --strict) or a
+warning (no effect on the exit code, but always shown: a gate that could not have seen a
+slowdown of the threshold's size says so instead of passing silently).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import pandas as pd
+
+EXIT_OK, EXIT_PROBLEM, EXIT_INCONCLUSIVE = 0, 1, 3
+
+Severity = Literal["problem", "inconclusive", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    verdict: Literal["pass", "fail", "inconclusive"]
+    exit_code: int
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    def messages(self, severity: Severity) -> list[str]:
+        return [f.message for f in self.findings if f.severity == severity]
+
+
+class Rule(Protocol):
+    def check(self, frame: pd.DataFrame) -> Finding | None: ...
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell{'s' if n != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class VerdictRule:
+    """Any cell with this verdict is a finding of the given severity."""
+
+    verdict: str
+    severity: Severity
+    text: str  # e.g. "got slower"
+
+    def check(self, frame: pd.DataFrame) -> Finding | None:
+        n = int((frame["verdict"] == self.verdict).sum())
+        return Finding(self.severity, f"{_cells(n)} {self.text}") if n else None
+
+
+class NothingCompared:
+    """An empty comparison is never a pass."""
+
+    def check(self, frame: pd.DataFrame) -> Finding | None:
+        return Finding("problem", "no cells were compared") if frame.empty else None
+
+
+class BlindSpots:
+    """Measured cells whose minimum detectable slowdown is above the threshold."""
+
+    def check(self, frame: pd.DataFrame) -> Finding | None:
+        threshold = float(frame.attrs.get("threshold", math.nan))
+        measured = frame[frame["mde"].notna()]
+        blind = measured[measured["mde"] > threshold]
+        if blind.empty:
+            return None
+        return Finding("warning", f"{_cells(len(blind))} of {len(measured)} could not have detected a "
+                       f"{threshold:.0%} slowdown; {repetitions_advice(frame)}")
+
+
+class FewProcesses:
+    """Cells where the between-process variation was not sampled."""
+
+    def check(self, frame: pd.DataFrame) -> Finding | None:
+        few = int((frame["mde"].notna() & ~frame["tested"].astype(bool)).sum())
+        if not few:
+            return None
+        n = frame.attrs.get("few_processes", 3)
+        return Finding("warning", f"{_cells(few)} had fewer than {n} processes on a side: between-process "
+                       f"variation was not sampled, only changes beyond {frame.attrs.get('noise_factor', 2):g}x are called")
+
+
+def repetitions_advice(frame: pd.DataFrame) -> str:
+    """How many repetitions per side would let every measured cell see the threshold."""
+    needed = frame.loc[frame["mde"].notna(), "reps_needed"]
+    if needed.empty:
+        return "run at least 3 repetitions per side"
+    if needed.isna().any():
+        return "the between-process spread is too large (or unknown) for any practical number of repetitions"
+    return f"{int(needed.max())} repetitions per side would be needed"
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    NothingCompared(),
+    VerdictRule("slower", "problem", "got slower"),
+    VerdictRule("failed", "problem", "failed"),
+    VerdictRule("missing", "problem", "missing from the current run"),
+    VerdictRule("inconclusive", "inconclusive", "inconclusive"),
+    BlindSpots(),
+    FewProcesses(),
+)
+
+
+def gate(frame: pd.DataFrame, strict: bool = False, rules: Sequence[Rule] = DEFAULT_RULES) -> GateResult:
+    """Apply the rules: exit 1 on any problem; under `strict`, 3 when only inconclusive cells remain."""
+    findings = tuple(f for f in (rule.check(frame) for rule in rules) if f is not None)
+    severities = {f.severity for f in findings}
+    if "problem" in severities:
+        return GateResult("fail", EXIT_PROBLEM, findings)
+    if "inconclusive" in severities:
+        return GateResult("inconclusive", EXIT_INCONCLUSIVE if strict else EXIT_OK, findings)
+    return GateResult("pass", EXIT_OK, findings)

@@ -1,0 +1,295 @@
+"""Render a comparison (diff frame + gate result + environment differences): Markdown, terminal, JSON.
+
+Pure: each renderer returns a string; the CLI writes it. The Markdown fits `$GITHUB_STEP_SUMMARY`
+and PR comments: the verdict first, then the regressions, then collapsible details. Every string
+that came from a file (model names, variants, errors, environment values) goes through `md()`,
+which neutralises HTML, Markdown syntax, table pipes, line breaks and @-mentions.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from reports.compare import VERDICTS, EnvDifference, counts, like_for_like
+from reports.gate import GateResult
+
+ICONS = {
+    "slower": "🔴",
+    "failed": "❌",
+    "missing": "❓",
+    "inconclusive": "🟡",
+    "faster": "🟢",
+    "unchanged": "⚪",
+    "new": "🆕",
+}
+HEADLINE_ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "🟡"}
+PROBLEM_VERDICTS = ("slower", "failed", "missing")
+_MD_SPECIAL = set("\\`*_{}[]()#!|~<>&@$")
+_MD_LINE_START = set("+-.=")
+
+
+# ---- formatting helpers ------------------------------------------------------------------------
+
+
+def md(text: Any) -> str:
+    """Escape a string from a file for Markdown (and the HTML GitHub lets through)."""
+    out = []
+    flat = " ".join(str(text).split())
+    if flat[:1] in _MD_LINE_START:
+        out.append("\\")
+    for ch in flat:
+        if ch == "<":
+            out.append("&lt;")
+        elif ch == ">":
+            out.append("&gt;")
+        elif ch == "&":
+            out.append("&amp;")
+        elif ch == "@":
+            out.append("&#64;")
+        elif ch in _MD_SPECIAL:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def fmt_value(value: float, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    if unit == "samples/s":
+        return f"{value:,.1f}/s"
+    for scale, name in ((1e9, "s"), (1e6, "ms"), (1e3, "µs")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {name}"
+    return f"{value:.0f} ns"
+
+
+def fmt_change(ratio: float) -> str:
+    return "–" if ratio is None or not math.isfinite(ratio) else f"{ratio - 1:+.1%}"
+
+
+def fmt_ci(low: float, high: float) -> str:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "–"
+    return f"{low - 1:+.1%} … {high - 1:+.1%}"
+
+
+def fmt_p(p: float) -> str:
+    return "–" if p is None or not math.isfinite(p) else f"{p:.3g}"
+
+
+def fmt_mde(mde: float) -> str:
+    if mde is None or (isinstance(mde, float) and math.isnan(mde)):
+        return "–"
+    return "none reachable" if math.isinf(mde) else f"{mde:.0%}"
+
+
+def cell_label(row: pd.Series) -> str:
+    """model · variant · device · batch, then only the settings that are not defaults (raw text)."""
+    parts = [str(row["model"]), str(row["variant"]), str(row["device"]), f"b{row['batch_size']}"]
+    if row["intra_op_threads"] or row["inter_op_threads"]:
+        parts.append(f"threads {row['intra_op_threads']}/{row['inter_op_threads']}")
+    for name in ("env_toggles", "affinity", "python"):
+        if row[name]:
+            parts.append(str(row[name]))
+    return " · ".join(parts)
+
+
+def _p_holm(row: pd.Series) -> float:
+    return float(row["p_faster_holm"] if row["verdict"] == "faster" else row["p_slower_holm"])
+
+
+def headline(frame: pd.DataFrame, result: GateResult) -> str:
+    """One line: the gate's verdict and what made it."""
+    found = counts(frame)
+    shown = [f"{found[v]} {v}" for v in VERDICTS if found[v]]
+    return f"{result.verdict.upper()}: " + (", ".join(shown) if shown else "nothing compared") + f" (of {len(frame)} cells)"
+
+
+def settings_line(frame: pd.DataFrame) -> str:
+    a = frame.attrs
+    return (
+        f"metric {a.get('metric')} · threshold {a.get('threshold', 0):.0%} · alpha {a.get('alpha')} one-sided, "
+        f"Holm over {a.get('family_size')} tested cells · unit of evidence: the worker process"
+    )
+
+
+def sensitivity_line(frame: pd.DataFrame) -> str:
+    """How small a change this comparison could have seen."""
+    from reports.gate import repetitions_advice
+
+    mde = frame["mde"].dropna()
+    if mde.empty:
+        return "No cell was measured on both sides, so nothing about sensitivity can be said."
+    finite = mde[mde.map(math.isfinite)]
+    t = frame.attrs.get("threshold", 0.0)
+    worst = "none reachable for some cells" if len(finite) < len(mde) else f"{finite.max():.0%}"
+    best = f"{finite.median():.0%}" if len(finite) else "none reachable"
+    seen = int((mde <= t).sum())
+    text = (f"Smallest detectable slowdown (80% power): median {best}, worst {worst}. "
+            f"{seen} of {len(mde)} measured cells could see a {t:.0%} slowdown")
+    if seen == len(mde):
+        return text + "."
+    return text + f"; {repetitions_advice(frame)}."
+
+
+# ---- Markdown -----------------------------------------------------------------------------------
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def _md_problem_rows(frame: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    problems = frame[frame["verdict"].isin(PROBLEM_VERDICTS)]
+    order = problems["verdict"].map(PROBLEM_VERDICTS.index)
+    problems = problems.assign(_order=order).sort_values(["_order", "ratio"], ascending=[True, False])
+    for _, r in problems.iterrows():
+        rows.append([
+            md(cell_label(r)),
+            f"{ICONS[r['verdict']]} {r['verdict']}",
+            fmt_value(r["baseline_value"], r["unit"]),
+            fmt_value(r["current_value"], r["unit"]),
+            f"**{fmt_change(r['ratio'])}**",
+            fmt_ci(r["ci_low"], r["ci_high"]),
+            fmt_p(_p_holm(r)),
+            md(r["note"]) if r["note"] else "",
+        ])
+    return rows
+
+
+def _md_detail_rows(frame: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for _, r in frame.iterrows():
+        rows.append([
+            md(cell_label(r)),
+            f"{ICONS[r['verdict']]} {r['verdict']}",
+            fmt_value(r["baseline_value"], r["unit"]),
+            fmt_value(r["current_value"], r["unit"]),
+            fmt_change(r["ratio"]),
+            fmt_ci(r["ci_low"], r["ci_high"]),
+            fmt_p(_p_holm(r)),
+            f"{int(r['n_baseline'])} / {int(r['n_current'])}",
+            fmt_mde(r["mde"]),
+            md(r["note"]) if r["note"] else "",
+        ])
+    return rows
+
+
+def _md_env(differences: Sequence[EnvDifference]) -> list[str]:
+    if not differences:
+        return ["Environments match (every fingerprint entry is the same)."]
+    rows = [[md(d.key), md(", ".join(d.baseline)), md(", ".join(d.current)),
+             "expected" if d.informational else "**differs**"] for d in differences]
+    return _md_table(["entry", "baseline", "current", ""], rows)
+
+
+def _details(summary: str, body: list[str]) -> list[str]:
+    return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
+
+
+def render_markdown(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
+    """The comparison as GitHub-flavoured Markdown: verdict, regressions, details."""
+    lines = [f"### {HEADLINE_ICONS[result.verdict]} infer-bench regression check — {md(headline(frame, result))}", ""]
+    lines += [f"_{md(settings_line(frame))}_", ""]
+    if not like_for_like(differences):
+        keys = ", ".join(md(d.key) for d in differences if not d.informational)
+        lines += [f"> ⚠️ **Not like-for-like:** the environments differ ({keys}); a difference may come "
+                  "from the environment, not the code. See _Environment differences_ below.", ""]
+    for message in result.messages("problem") + result.messages("inconclusive"):
+        lines.append(f"- {md(message)}")
+    lines += ["", md(sensitivity_line(frame)), ""]
+    problems = _md_problem_rows(frame)
+    if problems:
+        lines += ["#### Regressions", ""]
+        lines += _md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)", "note"], problems)
+        lines.append("")
+    detail = _md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)",
+                        "processes", "detectable", "note"], _md_detail_rows(frame))
+    lines += _details(f"All {len(frame)} cells", detail)
+    lines += _details("Environment differences", _md_env(differences))
+    warnings = [f"- {md(m)}" for m in result.messages("warning")]
+    lines += _details("How to read this", [*warnings, "", md(METHOD)])
+    return "\n".join(lines)
+
+
+METHOD = (
+    "Each cell's value pools the samples of its worker processes. The change is current vs baseline "
+    "(positive = slower). The 95% interval is a seeded bootstrap that resamples processes, then samples. "
+    "Significance is a one-sided Mann-Whitney U test on one value per worker process, Holm-corrected across "
+    "cells. slower/faster need significance and a change beyond the threshold; unchanged needs the interval "
+    "inside the threshold. 'detectable' is the smallest slowdown the comparison would catch with 80% power."
+)
+
+
+# ---- terminal ------------------------------------------------------------------------------------
+
+
+def render_terminal(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = (),
+                    width: int = 120, color: bool = False) -> str:
+    """A rich table and the findings, as text (colour only when asked)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system="standard" if color else None,
+                      force_terminal=color, highlight=False)
+    console.print(f"[bold]{escape(headline(frame, result))}[/bold]")
+    console.print(escape(settings_line(frame)))
+    if not like_for_like(differences):
+        console.print("[bold yellow]warning: not like-for-like:[/bold yellow] " + escape(
+            "; ".join(f"{d.key}: {', '.join(d.baseline)} -> {', '.join(d.current)}" for d in differences if not d.informational)))
+    table = Table(show_lines=False)
+    for name in ("cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)", "procs", "detectable"):
+        table.add_column(name, overflow="fold")
+    for _, r in frame.iterrows():
+        table.add_row(escape(cell_label(r)), r["verdict"], fmt_value(r["baseline_value"], r["unit"]),
+                      fmt_value(r["current_value"], r["unit"]), fmt_change(r["ratio"]),
+                      fmt_ci(r["ci_low"], r["ci_high"]), fmt_p(_p_holm(r)),
+                      f"{int(r['n_baseline'])}/{int(r['n_current'])}", fmt_mde(r["mde"]))
+    console.print(table)
+    for f in result.findings:
+        console.print(f"{f.severity}: {escape(f.message)}")
+    for _, r in frame[frame["note"].astype(bool)].iterrows():
+        console.print(f"note: {escape(cell_label(r))}: {escape(' '.join(str(r['note']).split()))}")
+    console.print(escape(sensitivity_line(frame)))
+    return out.getvalue()
+
+
+# ---- JSON ------------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    return value
+
+
+def render_json(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
+    """Machine-readable comparison; non-finite numbers become null (an unreachable mde: mde null)."""
+    document = {
+        "verdict": result.verdict,
+        "exit_code": result.exit_code,
+        "findings": [{"severity": f.severity, "message": f.message} for f in result.findings],
+        "settings": {k: _jsonable(v) for k, v in frame.attrs.items()},
+        "counts": counts(frame),
+        "like_for_like": like_for_like(differences),
+        "env_differences": [{"key": d.key, "baseline": list(d.baseline), "current": list(d.current),
+                             "informational": d.informational} for d in differences],
+        "cells": [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")],
+    }
+    return json.dumps(document, indent=2, allow_nan=False)
