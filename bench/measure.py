@@ -1,0 +1,204 @@
+"""The timing loop: first call, warmup, timed iterations until the median is known well enough.
+
+Pure: the clock, the call and the tracing counter are injected, so every stopping rule is tested
+exactly with a fake clock. The loop itself is as bare as a hand-written one (read clock, call, read
+clock, append); the stopping rules are checked between iterations, and only every few percent more
+samples, so the bookkeeping stays out of the measured latencies and cheap next to them.
+
+Stopping rules (the record's `stop_reason`):
+  ci_target       min_time and min_iterations both met AND the 95% confidence interval of the
+                  median is within +-ci_target of the median;
+  max_time        max_time ran out first (the interval was still too wide);
+  max_iterations  the optional iteration cap was reached first.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Clock = Callable[[], int]  # nanoseconds, monotonic
+Progress = Callable[[int, float], None]  # (iterations so far, current median in ns)
+
+NS = 1_000_000_000
+CHECK_GROWTH = 1.05  # re-check the stopping rules after 5% more samples
+PROGRESS_EVERY_NS = NS // 4
+
+
+class PolicyValueError(ValueError):
+    """A policy field is out of range; `key` names the field (the scenario parser adds file and line)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How long to warm up and measure one cell. Times in seconds."""
+
+    warmup_iterations: int = 10
+    warmup_time: float = 0.5
+    min_time: float = 1.0
+    min_iterations: int = 30
+    ci_target: float = 0.01
+    max_time: float = 10.0
+    max_iterations: int | None = None
+
+    def __post_init__(self) -> None:
+        _non_negative("warmup_iterations", self.warmup_iterations)
+        _non_negative("warmup_time", self.warmup_time)
+        _non_negative("min_time", self.min_time)
+        if self.min_iterations < 1:
+            raise PolicyValueError("min_iterations", f"must be at least 1, got {self.min_iterations}")
+        if not 0 < self.ci_target < 1:
+            raise PolicyValueError("ci_target", f"must be a fraction between 0 and 1 (0.01 = +-1%), got {self.ci_target}")
+        if self.max_time < self.min_time:
+            raise PolicyValueError("max_time", f"must be >= min_time ({self.min_time}), got {self.max_time}")
+        if self.max_iterations is not None and self.max_iterations < self.min_iterations:
+            raise PolicyValueError("max_iterations", f"must be >= min_iterations ({self.min_iterations}), got {self.max_iterations}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _non_negative(key: str, value: float) -> None:
+    if value < 0:
+        raise PolicyValueError(key, f"must be >= 0, got {value}")
+
+
+@dataclass
+class Measurement:
+    """What one cell's loop saw. Latencies in ns, times in seconds."""
+
+    first_call_s: float
+    warmup_iterations: int
+    warmup_s: float
+    latencies_ns: list[int] = field(default_factory=list)
+    stop_reason: str = ""
+    retraces: int | None = None
+
+    @property
+    def median_ns(self) -> float:
+        return median(self.latencies_ns)
+
+
+def median(samples: Sequence[int]) -> float:
+    ordered = sorted(samples)
+    n = len(ordered)
+    if n == 0:
+        return math.nan
+    mid = n // 2
+    return float(ordered[mid]) if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def median_ci(samples: Sequence[int], z: float = 1.96) -> tuple[float, float, float]:
+    """(low, median, high): a distribution-free 95% interval of the median from order statistics.
+
+    The ranks n/2 -+ z*sqrt(n)/2 bound the median (binomial normal approximation); no assumption
+    about the latency distribution, which is skewed and often multi-modal.
+    """
+    ordered = sorted(samples)
+    n = len(ordered)
+    half = z * math.sqrt(n) / 2
+    lo = max(0, math.floor(n / 2 - half))
+    hi = min(n - 1, math.ceil(n / 2 + half) - 1)
+    return float(ordered[lo]), median(ordered), float(ordered[hi])
+
+
+def ci_halfwidth(samples: Sequence[int]) -> float:
+    """The interval's larger half as a fraction of the median (0.01 = +-1%)."""
+    lo, mid, hi = median_ci(samples)
+    return max(mid - lo, hi - mid) / mid if mid > 0 else math.inf
+
+
+def time_first_call(call: Callable[[], object], clock: Clock) -> float:
+    start = clock()
+    call()
+    return (clock() - start) / NS
+
+
+def warm_up(call: Callable[[], object], policy: Policy, clock: Clock) -> tuple[int, float]:
+    """Run until both warmup minima are met (bounded by max_time); returns (iterations, seconds)."""
+    start = clock()
+    min_ns, cap_ns = policy.warmup_time * NS, policy.max_time * NS
+    count = 0
+    while True:
+        elapsed = clock() - start
+        if (count >= policy.warmup_iterations and elapsed >= min_ns) or (elapsed >= cap_ns and count > 0):
+            return count, elapsed / NS
+        call()
+        count += 1
+
+
+def stop_reason(samples: Sequence[int], elapsed_ns: int, policy: Policy) -> str | None:
+    """Which rule ends the loop now, or None to go on."""
+    n = len(samples)
+    if policy.max_iterations is not None and n >= policy.max_iterations:
+        return "max_iterations"
+    if elapsed_ns >= policy.min_time * NS and n >= policy.min_iterations and ci_halfwidth(samples) <= policy.ci_target:
+        return "ci_target"
+    if elapsed_ns >= policy.max_time * NS:
+        return "max_time"
+    return None
+
+
+def _next_check(n: int, policy: Policy) -> int:
+    grown = max(n + 1, math.ceil(n * CHECK_GROWTH))
+    if policy.max_iterations is not None:
+        grown = min(grown, policy.max_iterations)
+    return max(grown, 1)
+
+
+def timed_loop(
+    call: Callable[[], object], policy: Policy, clock: Clock, progress: Progress | None = None
+) -> tuple[list[int], str]:
+    """Time `call` until a stopping rule fires; returns (latencies_ns, stop_reason).
+
+    Between checks the loop does nothing but time calls. A check happens when the sample count
+    grows by 5%, or earlier when a time limit may have been crossed (each call's latency is known,
+    so the elapsed time is tracked without reading the clock again).
+    """
+    samples: list[int] = []
+    append = samples.append
+    start = clock()
+    next_check, next_progress = 1, PROGRESS_EVERY_NS
+    min_ns, max_ns = int(policy.min_time * NS), int(policy.max_time * NS)
+    next_deadline = min_ns if min_ns > 0 else max_ns
+    while True:
+        t0 = clock()
+        call()
+        t1 = clock()
+        append(t1 - t0)
+        if len(samples) < next_check and t1 - start < next_deadline:
+            continue
+        elapsed = t1 - start
+        reason = stop_reason(samples, elapsed, policy)
+        if reason is not None:
+            return samples, reason
+        next_check = _next_check(len(samples), policy)
+        next_deadline = min_ns if elapsed < min_ns else max_ns
+        if progress is not None and elapsed >= next_progress:
+            progress(len(samples), median(samples))
+            next_progress = elapsed + PROGRESS_EVERY_NS
+
+
+def measure(
+    call: Callable[[], object],
+    policy: Policy,
+    clock: Clock = time.perf_counter_ns,
+    trace_count: Callable[[], int | None] | None = None,
+    progress: Progress | None = None,
+) -> Measurement:
+    """First call (cold), warmup, timed loop; records retraces seen during the timed loop."""
+    first = time_first_call(call, clock)
+    warm_n, warm_s = warm_up(call, policy, clock)
+    before = trace_count() if trace_count is not None else None
+    samples, reason = timed_loop(call, policy, clock, progress)
+    after = trace_count() if trace_count is not None else None
+    retraces = after - before if before is not None and after is not None else None
+    return Measurement(first, warm_n, warm_s, samples, reason, retraces)

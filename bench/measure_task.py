@@ -1,0 +1,257 @@
+"""Worker side of a measurement: load one model, measure each batch size of its group, stream records.
+
+Registered in bench.worker.TASKS as "measure". The task (built by bench.runner):
+  {"task": "measure", "spec": ModelSpec JSON, "cells": [{"cell_id", "batch_size"}, ...] (ascending),
+   "policy": Policy JSON, "seed": int, "inputs_file": str|None, "memory_limit_mb": int|None}
+Messages sent back:
+  {"kind": "progress", "cell_id", "iterations", "median_ns"}      while a cell is timed
+  {"kind": "cell", "cell_id", "status", "error", ...measurement fields of a cell record}
+
+A device that is absent makes every cell `skipped`. A batch size that runs out of memory is
+`failed: out of memory ...` and the larger ones are `skipped`. Any other error in one batch size
+fails that cell only. An error while loading propagates: the worker reports it and the runner
+records it for every cell of the group.
+
+Test hooks (only with INFER_BENCH_TEST_HOOKS=1 in the worker's environment): "model_kind":
+"synthetic" measures a numpy matrix product instead of a TensorFlow model (the process-boundary
+tests run without TensorFlow), and "fault": {"at_batch": N, "kind": ...} misbehaves when batch size
+N starts: exit (os._exit(123)), sigkill, hang, raise, user_error, retrace.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import signal
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from bench.measure import NS, Measurement, Policy, measure
+
+Emit = Callable[[dict[str, Any]], None]
+TEST_HOOKS_ENV = "INFER_BENCH_TEST_HOOKS"
+
+
+def _hooks_enabled() -> bool:
+    return os.environ.get(TEST_HOOKS_ENV) == "1"
+
+
+def peak_rss_bytes() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
+        return True
+    text = str(exc).lower()
+    return "out of memory" in text or "oom when allocating" in text or "cannot allocate memory" in text
+
+
+def limit_memory(extra_mb: int) -> int:
+    """Cap the address space at what the process uses now plus `extra_mb` (RLIMIT_AS)."""
+    with open("/proc/self/statm") as f:
+        current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    limit = current + extra_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    return limit
+
+
+def _loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# ------------------------------------------------------------------ models
+
+
+class SyntheticModel:
+    """Test-only stand-in for a loaded model: a real numpy computation, no TensorFlow."""
+
+    variant = "synthetic"
+    call_path = "numpy matmul (test hook)"
+    details: Mapping[str, Any] = {}
+
+    def __init__(self, width: int = 64) -> None:
+        self.weights = np.random.default_rng(0).random((width, width), dtype=np.float32)
+        self.traces = 0
+        self.retrace_each_call = False
+
+    def make_runner(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], object]:
+        x = feeds["x"]
+        def call() -> object:
+            if self.retrace_each_call:
+                self.traces += 1
+            return x @ self.weights
+        return call
+
+    def feeds(self, batch_size: int) -> dict[str, np.ndarray]:
+        return {"x": np.ones((batch_size, self.weights.shape[0]), dtype=np.float32)}
+
+    def trace_count(self) -> int | None:
+        return self.traces
+
+    def memory_info(self) -> dict[str, int] | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def _load(task: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
+    """(model, load seconds, facts about this worker's TensorFlow)."""
+    start = time.perf_counter()
+    if task.get("model_kind") == "synthetic" and _hooks_enabled():
+        return SyntheticModel(), time.perf_counter() - start, {}
+    import infer_core
+    from infer_core.model import ModelSpec
+
+    model = infer_core.load(ModelSpec.from_json(task["spec"]))
+    load_s = time.perf_counter() - start
+    from bench.fingerprint import tf_runtime_facts
+
+    return model, load_s, tf_runtime_facts()
+
+
+def _fit_batch(array: np.ndarray, axis: int | None, batch_size: int) -> np.ndarray:
+    if axis is None or array.shape[axis] == batch_size:
+        return array
+    return np.take(array, np.arange(batch_size) % array.shape[axis], axis=axis)
+
+
+def _feeds(model: Any, task: Mapping[str, Any], batch_size: int) -> dict[str, np.ndarray]:
+    if isinstance(model, SyntheticModel):
+        return model.feeds(batch_size)
+    from pathlib import Path
+
+    from infer_core import inputs as core_inputs
+
+    spec = task["spec"]
+    if task.get("inputs_file"):
+        source = str(task["inputs_file"])
+        arrays = core_inputs.match_arrays(model.inputs, core_inputs.load_arrays(Path(source)), source)
+        return {t.name: _fit_batch(arrays[t.name], t.batch_dim, batch_size) for t in model.inputs}
+    shapes = {k: tuple(v) for k, v in (spec.get("shapes") or {}).items()}
+    return core_inputs.synthesize(model.inputs, batch_size, shapes, int(task.get("seed", 0)), spec.get("vocab_size"))
+
+
+# ------------------------------------------------------------------ faults (test hooks)
+
+
+def _inject_fault(task: Mapping[str, Any], batch_size: int, model: Any) -> None:
+    fault = task.get("fault")
+    if not fault or not _hooks_enabled() or fault.get("at_batch") != batch_size:
+        return
+    kind = fault["kind"]
+    if kind == "exit":
+        os._exit(123)
+    if kind == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if kind == "hang":
+        while True:
+            time.sleep(60)
+    if kind == "raise":
+        raise RuntimeError("injected fault: the worker raised")
+    if kind == "user_error":
+        from bench.errors import BenchError
+
+        raise BenchError("injected fault: a user error")
+    if kind == "retrace":
+        model.retrace_each_call = True
+
+
+# ------------------------------------------------------------------ one cell
+
+
+def _base_record(cell: Mapping[str, Any], model: Any, load_s: float, facts: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "cell", "cell_id": cell["cell_id"], "batch_size": cell["batch_size"],
+        "status": "ok", "error": None, "latencies_ns": [], "iterations": 0, "stop_reason": None,
+        "load_s": load_s, "first_call_s": None, "warmup_iterations": 0, "warmup_s": None,
+        "throughput": None, "peak_rss_bytes": None, "gpu_peak_bytes": None,
+        "call_path": getattr(model, "call_path", ""), "retraces": None,
+        "loadavg_start": _loadavg(), "loadavg_end": None, "started": time.time(), "ended": None,
+        "host": platform.node(), "flops_per_sample": None, "profile": None, "worker": dict(facts),
+    }
+
+
+def _fill(record: dict[str, Any], m: Measurement, batch_size: int) -> None:
+    median_s = m.median_ns / NS
+    record.update(
+        latencies_ns=m.latencies_ns, iterations=len(m.latencies_ns), stop_reason=m.stop_reason,
+        first_call_s=m.first_call_s, warmup_iterations=m.warmup_iterations, warmup_s=m.warmup_s,
+        throughput=batch_size / median_s if median_s > 0 else None, retraces=m.retraces,
+    )
+
+
+def _finish(record: dict[str, Any], model: Any) -> dict[str, Any]:
+    record["peak_rss_bytes"] = peak_rss_bytes()
+    info = model.memory_info()
+    record["gpu_peak_bytes"] = int(info["peak_bytes"]) if info and "peak_bytes" in info else None
+    record["loadavg_end"] = _loadavg()
+    record["ended"] = time.time()
+    return record
+
+
+def measure_cell(model: Any, task: Mapping[str, Any], cell: Mapping[str, Any], emit: Emit, base: dict[str, Any]) -> dict[str, Any]:
+    """Measure one batch size; returns its record (status ok, or failed with the error)."""
+    batch_size = int(cell["batch_size"])
+    policy = Policy(**task["policy"])
+    def progress(n: int, median_ns: float) -> None:
+        emit({"kind": "progress", "cell_id": cell["cell_id"], "iterations": n, "median_ns": median_ns})
+    try:
+        _inject_fault(task, batch_size, model)
+        call = model.make_runner(_feeds(model, task, batch_size))
+        _fill(base, measure(call, policy, trace_count=model.trace_count, progress=progress), batch_size)
+    except Exception as exc:  # one batch size failing must not lose the others
+        if is_out_of_memory(exc):
+            base.update(status="failed", error=f"out of memory at batch size {batch_size}: {_one_line(exc)}", oom=True)
+        elif _hooks_enabled() and type(exc).__name__ == "BenchError":
+            raise
+        else:
+            base.update(status="failed", error=f"{type(exc).__name__}: {_one_line(exc)}")
+    return _finish(base, model)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:500] + ("..." if len(text) > 500 else "")
+
+
+def _skip_all(task: Mapping[str, Any], emit: Emit, reason: str) -> None:
+    for cell in task["cells"]:
+        emit({"kind": "cell", "cell_id": cell["cell_id"], "batch_size": cell["batch_size"], "status": "skipped",
+              "error": reason, "started": time.time(), "ended": time.time(), "host": platform.node(),
+              "loadavg_start": _loadavg(), "loadavg_end": _loadavg()})
+
+
+def run(task: dict[str, Any], emit: Emit) -> None:
+    """The "measure" worker task."""
+    try:
+        model, load_s, facts = _load(task)
+    except Exception as exc:
+        if type(exc).__name__ == "DeviceUnavailable":
+            _skip_all(task, emit, f"skipped: {exc}")
+            return
+        raise
+    if task.get("memory_limit_mb"):
+        limit_memory(int(task["memory_limit_mb"]))
+    try:
+        _measure_all(model, task, emit, load_s, facts)
+    finally:
+        model.close()
+
+
+def _measure_all(model: Any, task: Mapping[str, Any], emit: Emit, load_s: float, facts: Mapping[str, Any]) -> None:
+    oom_at: int | None = None
+    for cell in task["cells"]:
+        if oom_at is not None:
+            _skip_all({"cells": [cell]}, emit, f"skipped: batch size {oom_at} ran out of memory")
+            continue
+        record = measure_cell(model, task, cell, emit, _base_record(cell, model, load_s, facts))
+        if record.pop("oom", False):
+            oom_at = int(cell["batch_size"])
+        emit(record)
+        del record
