@@ -1,0 +1,117 @@
+"""Cold-start anatomy: where the time to a model's first answer goes, in a fresh process.
+
+Phases, in order, each measured (wall clock):
+  process start     parent's spawn → this task starting (Python start-up, harness imports)
+  import tensorflow
+  load phases       as the format's loader records them in `model.details["load_phases"]`
+                    (graph read/import, meta-graph load, session creation, variable restore,
+                    SavedModel load, ...); whatever the loader did beyond them is "load: other"
+  first call        first `predict` minus a warm call: one-time work of the first run
+                    (grappler graph optimisation, executor and kernel set-up, tracing, XLA compile)
+  inference         a warm call: the inference itself
+TensorFlow has no timer for grappler. For Session formats it is estimated by difference: fresh
+Sessions over a constant-folded copy of the graph, first run with the meta-optimizer off vs on;
+the estimate is shown as its own slice of the first call and labelled as such. For eager formats
+(SavedModel, Keras) grappler runs when the function is instantiated, inside the first call.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from infer_core.profiling import targets
+
+MIN_PHASE_S = 1e-4  # "load: other" smaller than this is rounding, not a phase
+
+
+def phase(name: str, seconds: float, kind: str, note: str = "") -> dict[str, Any]:
+    return {"name": name, "seconds": max(0.0, float(seconds)), "kind": kind, "note": note}
+
+
+def import_tensorflow() -> float:
+    """Seconds `import tensorflow` takes here (0 when something already imported it)."""
+    already = "tensorflow" in sys.modules
+    t0 = time.perf_counter()
+    import tensorflow  # noqa: F401
+
+    return 0.0 if already else time.perf_counter() - t0
+
+
+def load_phases(details: Mapping[str, Any], load_s: float) -> list[dict[str, Any]]:
+    """The loader's own phases plus the unaccounted rest of the load."""
+    recorded = dict(details.get("load_phases") or {})
+    phases = [phase(f"load: {name.replace('_', ' ')}", s, "load") for name, s in recorded.items()]
+    rest = load_s - sum(recorded.values())
+    if rest > MIN_PHASE_S:
+        phases.append(phase("load: other", rest, "load", "loader work outside its recorded phases"))
+    return phases
+
+
+def _frozen_copy(model: Any) -> tuple[Any, list[str], list[str]]:
+    """A GraphDef of a Session model with variables folded to constants (for the grappler estimate)."""
+    import tensorflow as tf
+
+    outputs = [t.op.name for t in model.fetch_tensors]
+    graph_def = model.graph.as_graph_def()
+    if any(n.op in ("VarHandleOp", "VariableV2", "Variable") for n in graph_def.node):
+        graph_def = tf.compat.v1.graph_util.convert_variables_to_constants(model.session, graph_def, outputs)
+    return graph_def, [t.name for t in model.feed_tensors], [t.name for t in model.fetch_tensors]
+
+
+def _first_run_s(graph_def: Any, feeds: list[str], fetches: list[str], values: list[np.ndarray], optimize: bool) -> float:
+    import tensorflow as tf
+    from tensorflow.core.protobuf import rewriter_config_pb2
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    config = tf.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = not optimize
+    if not optimize:
+        config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
+    with tf.compat.v1.Session(graph=graph, config=config) as session:
+        feed_dict = {graph.get_tensor_by_name(n): v for n, v in zip(feeds, values)}
+        t0 = time.perf_counter()
+        session.run([graph.get_tensor_by_name(n) for n in fetches], feed_dict)
+        return time.perf_counter() - t0
+
+
+def grappler_estimate(model: Any, feeds: Mapping[str, np.ndarray], pairs: int = 2) -> float | None:
+    """Seconds of graph optimisation in a Session's first run, by difference; None for eager formats."""
+    if not targets.is_session_model(model):
+        return None
+    graph_def, feed_names, fetch_names = _frozen_copy(model)
+    values = [np.asarray(feeds[t.name]) for t in model.inputs]
+    off, on = [], []
+    for _ in range(pairs):  # interleaved: off, on, off, on
+        off.append(_first_run_s(graph_def, feed_names, fetch_names, values, optimize=False))
+        on.append(_first_run_s(graph_def, feed_names, fetch_names, values, optimize=True))
+    return max(0.0, statistics.median(on) - statistics.median(off))
+
+
+def first_call_phases(first_s: float, warm_s: float, grappler_s: float | None, traced: int | None) -> list[dict[str, Any]]:
+    """Split the first call into grappler (estimate), other one-time work, and the inference."""
+    one_time = max(0.0, first_s - warm_s)
+    traced_note = f"; traced {traced} function(s)" if traced else ""
+    if grappler_s is None:
+        return [phase("first call: one-time work", one_time, "first_call",
+                      "grappler, function instantiation, tracing, XLA compile — not separable here" + traced_note),
+                phase("inference", warm_s, "inference", "a warm call")]
+    g = min(grappler_s, one_time)
+    return [phase("first call: graph optimisation (grappler)", g, "first_call",
+                  "estimated by difference: fresh Sessions, meta-optimizer off vs on"),
+            phase("first call: other one-time work", one_time - g, "first_call",
+                  "executor and kernel set-up, allocation" + traced_note),
+            phase("inference", warm_s, "inference", "a warm call")]
+
+
+def anatomy(variant: str, phases: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
+    """The cold-start record: ordered phases and their total."""
+    return {"kind": "coldstart", "variant": variant, "phases": phases,
+            "total_s": sum(p["seconds"] for p in phases), "notes": notes}
