@@ -1,0 +1,233 @@
+"""Cells across repetitions -> one row per cell identity and run, statistics from pooled raw samples.
+
+The repetitions (worker processes) of a cell are pooled: every percentile is recomputed from all
+their raw samples, never averaged (STYLE.md). Intervals follow the unit of evidence (DESIGN.md,
+Comparison):
+- several processes with samples: two-level bootstrap (processes, then samples within them);
+  `ci_scope` is "between processes";
+- one process: exact order-statistic interval; `ci_scope` is "within one process", which says
+  that the interval ignores the (much larger) noise between processes (TF-NOTES.md, Noise).
+
+`rep_p50_min_ms` / `rep_p50_max_ms` / `rep_spread` show the between-process spread of medians.
+
+Columns starting with "_" are for other views, not for export: `_p50_draws` (bootstrap draws of
+the pooled median, for speedup intervals) and `_cell_rows` (rows of `runs.cells` that were pooled).
+Drop them with `public_columns(frame)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import zlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports import stats
+from reports.load import RUN_KEYS, Runs
+from reports.schema import IDENTITY_FIELDS
+
+GROUP_KEYS = (*RUN_KEYS, *IDENTITY_FIELDS)
+PERCENTILES = {"p50_ms": 0.5, "p90_ms": 0.9, "p95_ms": 0.95, "p99_ms": 0.99, "p999_ms": 0.999}
+QUARTILES = (0.25, 0.75)
+NS_PER_MS = 1e6
+STATUS_ORDER = ("crashed", "timeout", "failed", "skipped")
+SCOPE_BETWEEN = "between processes"
+SCOPE_WITHIN = "within one process"
+
+Aggregated = pd.DataFrame
+
+
+@dataclass(frozen=True)
+class AggregateOptions:
+    """How intervals are computed; the seed makes reports reproducible."""
+
+    confidence: float = 0.95
+    n_boot: int = stats.DEFAULT_BOOT
+    seed: int = stats.DEFAULT_SEED
+
+
+def aggregate(runs: Runs, options: AggregateOptions | None = None) -> Aggregated:
+    """One row per (source, host, run_id, identity): pooled statistics, status, errors, timings."""
+    opts = options or AggregateOptions()
+    if runs.cells.empty:
+        return pd.DataFrame(columns=[*GROUP_KEYS, "setting", "status"])
+    groups = runs.cells.groupby(list(GROUP_KEYS), sort=False, dropna=False).indices
+    rows = [_row(runs, np.sort(idx), opts) for idx in groups.values()]
+    frame = pd.DataFrame(rows)
+    frame["setting"] = setting_labels(frame)
+    return frame.sort_values(["source", "model", "device", "setting", "variant", "batch_size"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def setting_labels(frame: pd.DataFrame) -> pd.Series:
+    """A short label for the identity fields other than model/variant/device/batch ('' = defaults)."""
+    intra = frame["intra_op_threads"].astype(int)
+    inter = frame["inter_op_threads"].astype(int)
+    labels = []
+    for a, b, env, aff, py in zip(intra, inter, frame["env_toggles"], frame["affinity"], frame["python"], strict=True):
+        bits = []
+        if a or b:
+            bits.append(f"threads {a}/{b}")
+        if env:
+            bits.append(str(env))
+        if aff:
+            bits.append(f"cpus {aff}")
+        if py:
+            bits.append(f"py {py}")
+        labels.append(", ".join(bits))
+    return pd.Series(labels, index=frame.index, dtype=object)
+
+
+def _row(runs: Runs, idx: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
+    cells = runs.cells.iloc[idx]
+    first = cells.iloc[0]
+    row: dict[str, Any] = {key: first[key] for key in GROUP_KEYS}
+    ok = [i for i in idx if runs.cells.at[i, "status"] == "ok" and len(runs.latencies[i])]
+    row.update(_status_fields(cells, len(ok)))
+    row.update(_cost_fields(cells))
+    groups = [runs.latencies[i].astype(np.float64) / NS_PER_MS for i in ok]
+    seed = opts.seed + zlib.crc32(repr(tuple(row[k] for k in GROUP_KEYS)).encode())
+    row.update(_sample_stats(groups, int(first["batch_size"]), replace(opts, seed=seed)))
+    row["_cell_rows"] = tuple(int(i) for i in ok)
+    return row
+
+
+def _status_fields(cells: pd.DataFrame, n_ok: int) -> dict[str, Any]:
+    statuses = list(cells["status"])
+    bad = [s for s in STATUS_ORDER if s in statuses]
+    errors = [str(e) for e in cells["error"] if e]
+    return {
+        "status": "ok" if n_ok else (bad[0] if bad else statuses[0]),
+        "reps": len(cells),
+        "reps_ok": n_ok,
+        "reps_failed": sum(1 for s in statuses if s != "ok"),
+        "error": errors[0] if errors else None,
+        "call_path": next((str(p) for p in cells["call_path"] if p), ""),
+    }
+
+
+def _median_or_nan(values: pd.Series) -> float:
+    numeric = pd.to_numeric(values, errors="coerce").dropna()
+    return float(numeric.median()) if len(numeric) else float("nan")
+
+
+def _max_or_nan(values: pd.Series) -> float:
+    numeric = pd.to_numeric(values, errors="coerce").dropna()
+    return float(numeric.max()) if len(numeric) else float("nan")
+
+
+def _cost_fields(cells: pd.DataFrame) -> dict[str, Any]:
+    """Per-process costs: the median over repetitions for times, the maximum for memory."""
+    return {
+        "load_s": _median_or_nan(cells["load_s"]),
+        "first_call_s": _median_or_nan(cells["first_call_s"]),
+        "peak_rss_mb": _max_or_nan(cells["peak_rss_bytes"]) / 2**20,
+        "gpu_peak_mb": _max_or_nan(cells["gpu_peak_bytes"]) / 2**20,
+        "retraces": _max_or_nan(cells["retraces"]),
+        "flops_per_sample": _max_or_nan(cells["flops_per_sample"]),
+    }
+
+
+EMPTY_STATS: dict[str, Any] = {
+    "count": 0,
+    "mean_ms": np.nan,
+    "std_ms": np.nan,
+    "min_ms": np.nan,
+    **{name: np.nan for name in PERCENTILES},
+    "max_ms": np.nan,
+    "iqr_ms": np.nan,
+    "cv": np.nan,
+    "outliers": 0,
+    "throughput": np.nan,
+    "throughput_ci_lo": np.nan,
+    "throughput_ci_hi": np.nan,
+    "p50_ci_lo_ms": np.nan,
+    "p50_ci_hi_ms": np.nan,
+    "p99_ci_lo_ms": np.nan,
+    "p99_ci_hi_ms": np.nan,
+    "ci_method": "",
+    "ci_scope": "",
+    "rep_p50_min_ms": np.nan,
+    "rep_p50_max_ms": np.nan,
+    "rep_spread": np.nan,
+    "_p50_draws": None,
+}
+
+
+def _sample_stats(groups: Sequence[np.ndarray], batch_size: int, opts: AggregateOptions) -> dict[str, Any]:
+    if not groups:
+        return dict(EMPTY_STATS)
+    pooled = np.sort(np.concatenate(groups))
+    out = _descriptive(pooled)
+    out.update(_intervals(groups, pooled, opts))
+    out.update(_throughput(out, batch_size))
+    out.update(_spread(groups))
+    return out
+
+
+def _descriptive(pooled: np.ndarray) -> dict[str, Any]:
+    levels = (*PERCENTILES.values(), *QUARTILES)
+    values = stats.quantiles_sorted(pooled, levels)
+    named = dict(zip(PERCENTILES, values[: len(PERCENTILES)], strict=True))
+    q1, q3 = values[len(PERCENTILES) :]
+    spread = q3 - q1
+    mean = float(pooled.mean())
+    std = float(pooled.std(ddof=1)) if len(pooled) > 1 else float("nan")
+    outside = np.count_nonzero(pooled < q1 - 1.5 * spread) + np.count_nonzero(pooled > q3 + 1.5 * spread)
+    return {
+        "count": len(pooled),
+        "mean_ms": mean,
+        "std_ms": std,
+        "min_ms": float(pooled[0]),
+        **{k: float(v) for k, v in named.items()},
+        "max_ms": float(pooled[-1]),
+        "iqr_ms": float(spread),
+        "cv": std / mean if mean else float("nan"),
+        "outliers": int(outside),
+    }
+
+
+def _intervals(groups: Sequence[np.ndarray], pooled: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
+    if len(groups) > 1:
+        draws = stats.two_level_quantile_draws(groups, (0.5, 0.99), opts.n_boot, opts.seed)
+        lo, hi = stats.percentile_interval(draws, opts.confidence)
+        bounds = (lo[0], hi[0], lo[1], hi[1])
+        method, scope, p50_draws = "two-level bootstrap", SCOPE_BETWEEN, draws[:, 0]
+    else:
+        med = stats.order_stat_ci(pooled, 0.5, opts.confidence)
+        p99 = stats.order_stat_ci(pooled, 0.99, opts.confidence)
+        bounds = (med.low, med.high, p99.low, p99.high)
+        method, scope = "order statistic", SCOPE_WITHIN
+        p50_draws = stats.order_stat_bootstrap_draws(pooled, 0.5, opts.n_boot, opts.seed)
+    names = ("p50_ci_lo_ms", "p50_ci_hi_ms", "p99_ci_lo_ms", "p99_ci_hi_ms")
+    return {
+        **{n: float(v) for n, v in zip(names, bounds, strict=True)},
+        "ci_method": method,
+        "ci_scope": scope,
+        "_p50_draws": p50_draws,
+    }
+
+
+def _throughput(out: dict[str, Any], batch_size: int) -> dict[str, Any]:
+    """Samples per second from the pooled median (and its interval, reversed)."""
+    per_ms = batch_size * 1000.0
+    return {
+        "throughput": per_ms / out["p50_ms"],
+        "throughput_ci_lo": per_ms / out["p50_ci_hi_ms"],
+        "throughput_ci_hi": per_ms / out["p50_ci_lo_ms"],
+    }
+
+
+def _spread(groups: Sequence[np.ndarray]) -> dict[str, Any]:
+    medians = [float(np.median(g)) for g in groups]
+    low, high = min(medians), max(medians)
+    return {"rep_p50_min_ms": low, "rep_p50_max_ms": high, "rep_spread": high / low if low > 0 else float("nan")}
+
+
+def public_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The aggregated frame without its internal ("_") columns: what CSV/Parquet/JSON export."""
+    return frame[[c for c in frame.columns if not str(c).startswith("_")]]

@@ -1,0 +1,122 @@
+"""The one entry point other packages call: results files in, a rendered report out.
+
+`render_report` is pure apart from reading the results files; writing is the caller's job.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports.aggregate import AggregateOptions, aggregate, public_columns
+from reports.errors import ReportsError
+from reports.load import load_runs
+from reports.schema import VARIANTS
+from reports.views import ReportData, build_report
+
+FORMATS = ("term", "md", "html", "csv", "parquet", "json")
+JSON_REPORT_VERSION = 1
+
+
+class ReportOptionError(ReportsError):
+    """A report option is not valid (unknown format, baseline, SLO)."""
+
+
+def build(run_paths: list[Path], baseline_format: str | None = None, slo_ms: float | None = None,
+          options: AggregateOptions | None = None) -> ReportData:  # fmt: skip
+    """Load, aggregate and compute every view of a report (what all renderers share)."""
+    _check_options(baseline_format, slo_ms)
+    runs = load_runs([Path(p) for p in run_paths])
+    return build_report(runs, aggregate(runs, options), baseline_format, slo_ms)
+
+
+def render_report(
+    run_paths: list[Path], fmt: str, baseline_format: str | None = None, slo_ms: float | None = None
+) -> str | bytes:
+    """The report over one or more runs in `fmt` (term | md | html | csv | parquet | json).
+
+    "term" has ANSI colour; parquet is bytes, everything else str. Raises ReportsError
+    (exit code 2) for unreadable results or bad options.
+    """
+    if fmt not in FORMATS:
+        raise ReportOptionError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return RENDERERS[fmt](build(run_paths, baseline_format, slo_ms))
+
+
+def _check_options(baseline_format: str | None, slo_ms: float | None) -> None:
+    if baseline_format is not None and baseline_format not in VARIANTS:
+        raise ReportOptionError(f"unknown baseline format {baseline_format!r}; choose one of {', '.join(VARIANTS)}")
+    if slo_ms is not None and not (math.isfinite(slo_ms) and slo_ms > 0):
+        raise ReportOptionError(f"--slo-ms must be a positive number of milliseconds, got {slo_ms!r}")
+
+
+def _term(data: ReportData) -> str:
+    from reports.render_term import render_term
+
+    return render_term(data)
+
+
+def _md(data: ReportData) -> str:
+    from reports.render_md import render_md
+
+    return render_md(data)
+
+
+def _html(data: ReportData) -> str:
+    from reports.render_html import render_html
+
+    return render_html(data)
+
+
+def tidy(data: ReportData) -> pd.DataFrame:
+    """The tidy frame for machines: one row per cell identity and run, no internal columns."""
+    return public_columns(data.agg).reset_index(drop=True)
+
+
+def _csv(data: ReportData) -> str:
+    return tidy(data).to_csv(index=False)
+
+
+def _parquet(data: ReportData) -> bytes:
+    buffer = io.BytesIO()
+    frame = tidy(data).copy()
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", double_precision=10)) if not frame.empty else []
+
+
+def _json(data: ReportData) -> str:
+    body = {
+        "report_version": JSON_REPORT_VERSION,
+        "sources": data.sources,
+        "baseline": data.baseline,
+        "slo_ms": data.slo_ms,
+        "cells": _records(tidy(data)),
+        "speedups": _records(data.speedups),
+        "best_batch": _records(data.best),
+        "failures": _records(data.failures),
+        "notes": data.notes,
+    }
+    return json.dumps(body, indent=1, allow_nan=False) + "\n"
+
+
+RENDERERS: dict[str, Callable[[ReportData], str | bytes]] = {
+    "term": _term,
+    "md": _md,
+    "html": _html,
+    "csv": _csv,
+    "parquet": _parquet,
+    "json": _json,
+}

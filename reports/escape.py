@@ -1,0 +1,38 @@
+"""Escaping of every string that came from a model or a file (paths, tensor/op names, error text).
+
+A model path or an error message containing `<script>` or `|` must show as text in HTML and
+Markdown and break nothing (DESIGN.md, Security).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
+
+
+def html_text(value: object) -> str:
+    """Text for HTML element content or a quoted attribute value."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def md_text(value: object) -> str:
+    """Text for a Markdown paragraph or a table cell, on one line.
+
+    HTML-significant characters become entities (GitHub would otherwise take `<script>` as HTML),
+    Markdown punctuation is backslash-escaped (so `|` cannot end a table cell and `*` cannot start
+    emphasis), and line breaks become spaces (a newline would end a table row).
+    """
+    text = "" if value is None else str(value)
+    text = html.escape(text, quote=False)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return re.sub(r"[\r\n]+", " ", text)
+
+
+def md_code_block(value: object) -> str:
+    """A fenced code block that shows `value` verbatim: the fence is longer than any backtick run in it."""
+    text = "" if value is None else str(value)
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text.rstrip()}\n{fence}"

@@ -1,0 +1,210 @@
+"""Plots as SVG text (matplotlib, Agg backend): frames in, `<svg>` strings out, no files.
+
+Each format keeps one colour in every plot. Text stays text in the SVG (`svg.fonttype = none`),
+so it is small, crisp and searchable; ids are salted with a fixed string so output is stable.
+Large panels get overview plots (box plots per batch size) instead of one curve per cell.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+from reports import stats  # noqa: E402
+from reports.schema import VARIANTS  # noqa: E402
+from reports.views import ordered_variants  # noqa: E402
+
+MAX_ECDF_BATCHES = 6  # more batch sizes than this in one panel: box-plot overview instead of ECDFs
+ECDF_POINTS = 300
+PALETTE = (
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+    "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22",
+)  # fmt: skip
+RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "infer-bench",
+    "font.size": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+}
+
+
+def colour(variant: str) -> str:
+    if variant in VARIANTS:
+        return PALETTE[VARIANTS.index(variant) % len(PALETTE)]
+    return PALETTE[sum(variant.encode()) % len(PALETTE)]
+
+
+@contextmanager
+def _figure(width: float = 7.5, height: float = 3.6, ncols: int = 1) -> Iterator[tuple[Figure, Any]]:
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False, layout="constrained")
+        try:
+            yield fig, axes[0]
+        finally:
+            plt.close(fig)
+
+
+def to_svg(fig: Figure) -> str:
+    """The figure as an `<svg>` element that scales to its container (no XML prologue)."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]
+    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="plot"', text, count=1)
+
+
+def _batch_axis(ax: Any, batches: Sequence[int]) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(batches))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v)}" if v >= 1 else f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("batch size (log scale)")
+
+
+def _log_y(ax: Any) -> None:
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def throughput_plot(rows: pd.DataFrame, title: str) -> str:
+    """Samples/s vs batch size, one line per format, error bars = interval of the median."""
+    with _figure() as (fig, axes):
+        ax = axes[0]
+        for variant in ordered_variants(rows["variant"]):
+            part = rows[rows["variant"] == variant].sort_values("batch_size")
+            err = np.vstack([part["throughput"] - part["throughput_ci_lo"], part["throughput_ci_hi"] - part["throughput"]])
+            ax.errorbar(part["batch_size"], part["throughput"], yerr=np.clip(err, 0, None), marker="o", ms=4,
+                        capsize=3, color=colour(variant), label=variant)  # fmt: skip
+        _batch_axis(ax, sorted(rows["batch_size"].unique()))
+        _log_y(ax)
+        ax.set_ylabel("throughput (samples/s, log scale)")
+        ax.set_title(f"Throughput — {title}", loc="left")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="format")
+        return to_svg(fig)
+
+
+def latency_plot(rows: pd.DataFrame, title: str, slo_ms: float | None = None) -> str:
+    """p50 (solid) and p99 (dashed) latency vs batch size, per format."""
+    with _figure() as (fig, axes):
+        ax = axes[0]
+        for variant in ordered_variants(rows["variant"]):
+            part = rows[rows["variant"] == variant].sort_values("batch_size")
+            c = colour(variant)
+            ax.plot(part["batch_size"], part["p50_ms"], marker="o", ms=4, color=c, label=f"{variant} p50")
+            ax.plot(part["batch_size"], part["p99_ms"], marker="^", ms=4, ls="--", color=c, alpha=0.8, label=f"{variant} p99")
+        if slo_ms is not None:
+            ax.axhline(slo_ms, color="black", lw=1, ls=":", label=f"SLO {slo_ms:g} ms")
+        _batch_axis(ax, sorted(rows["batch_size"].unique()))
+        _log_y(ax)
+        ax.set_ylabel("latency per batch (ms, log scale)")
+        ax.set_title(f"Latency p50 (solid) and p99 (dashed) — {title}", loc="left")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, ncols=1 + (len(rows["variant"].unique()) > 5))
+        return to_svg(fig)
+
+
+def pooled_ms(latencies: list[np.ndarray], cell_rows: Sequence[int]) -> np.ndarray:
+    """Sorted pooled latencies (ms) of the given cell rows."""
+    if not cell_rows:
+        return np.empty(0)
+    return np.sort(np.concatenate([latencies[i] for i in cell_rows]).astype(np.float64) / 1e6)
+
+
+def distribution_plot(rows: pd.DataFrame, latencies: list[np.ndarray], title: str) -> str:
+    """The latency distribution of each cell: ECDFs per batch size, or box plots for big panels."""
+    batches = sorted(int(b) for b in rows["batch_size"].unique())
+    if len(batches) > MAX_ECDF_BATCHES:
+        return _box_overview(rows, latencies, batches, title)
+    return _ecdf_grid(rows, latencies, batches, title)
+
+
+def _ecdf_grid(rows: pd.DataFrame, latencies: list[np.ndarray], batches: list[int], title: str) -> str:
+    levels = np.linspace(0.0, 1.0, ECDF_POINTS)
+    ncols = len(batches)
+    with _figure(width=max(7.5, 2.6 * ncols), height=3.0, ncols=ncols) as (fig, axes):
+        for ax, batch in zip(axes, batches, strict=True):
+            part = rows[rows["batch_size"] == batch]
+            for variant in ordered_variants(part["variant"]):
+                values = pooled_ms(latencies, part[part["variant"] == variant].iloc[0]["_cell_rows"])
+                if len(values):
+                    ax.step(stats.quantiles_sorted(values, levels), levels, where="post", color=colour(variant), label=variant)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_title(f"batch {batch}", fontsize=9)
+            ax.set_xlabel("latency (ms, log)")
+        axes[0].set_ylabel("fraction of calls ≤ x")
+        fig.suptitle(f"Latency distribution (ECDF) — {title}", x=0.01, ha="left", fontsize=10)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6) or 1, title=None)
+        return to_svg(fig)
+
+
+def _box_overview(rows: pd.DataFrame, latencies: list[np.ndarray], batches: list[int], title: str) -> str:
+    """Whiskers p1..p99, box p25..p75, line at the median; one box per format per batch size."""
+    variants = ordered_variants(rows["variant"])
+    width = 0.8 / max(len(variants), 1)
+    with _figure(width=max(7.5, 0.25 * len(batches) * len(variants)), height=3.6) as (fig, axes):
+        ax = axes[0]
+        for j, variant in enumerate(variants):
+            part = rows[rows["variant"] == variant].set_index("batch_size")
+            boxes, positions = [], []
+            for i, batch in enumerate(batches):
+                if batch in part.index:
+                    values = pooled_ms(latencies, part.loc[batch, "_cell_rows"])
+                    if len(values):
+                        boxes.append(_box_stats(values))
+                        positions.append(i + (j - (len(variants) - 1) / 2) * width)
+            if boxes:
+                art = ax.bxp(boxes, positions=positions, widths=width * 0.9, showfliers=False, patch_artist=True)
+                for patch in art["boxes"]:
+                    patch.set(facecolor=colour(variant), alpha=0.6, edgecolor=colour(variant))
+                ax.plot([], [], color=colour(variant), lw=6, alpha=0.6, label=variant)
+        ax.set_xticks(range(len(batches)), [str(b) for b in batches])
+        ax.set_xlabel("batch size")
+        _log_y(ax)
+        ax.set_ylabel("latency (ms, log scale)")
+        ax.set_title(f"Latency distribution (box p25–p75, whiskers p1–p99) — {title}", loc="left")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="format")
+        return to_svg(fig)
+
+
+def _box_stats(values: np.ndarray) -> dict[str, float]:
+    p1, q1, med, q3, p99 = stats.quantiles_sorted(values, (0.01, 0.25, 0.5, 0.75, 0.99))
+    return {"whislo": p1, "q1": q1, "med": med, "q3": q3, "whishi": p99}
+
+
+def cold_start_plot(rows: pd.DataFrame, title: str) -> str:
+    """Model load time and first-call latency per format (median over processes and batch sizes)."""
+    table = rows.groupby("variant")[["load_s", "first_call_s"]].median()
+    variants = [v for v in ordered_variants(table.index) if np.isfinite(table.loc[v]).any()][::-1]
+    with _figure(height=max(1.6, 0.42 * len(variants) + 1.0)) as (fig, axes):
+        ax = axes[0]
+        load = table.loc[variants, "load_s"].fillna(0.0).to_numpy()
+        first = table.loc[variants, "first_call_s"].fillna(0.0).to_numpy()
+        ax.barh(variants, load, color=[colour(v) for v in variants], alpha=0.85, label="load")
+        ax.barh(variants, first, left=load, color=[colour(v) for v in variants], alpha=0.4, hatch="//", label="first call")
+        for y, (a, b) in enumerate(zip(load, first, strict=True)):
+            ax.text(a + b, y, f"  {a:.2f} s + {b:.2f} s", va="center", fontsize=8)
+        ax.set_xlabel("seconds (load + first call: graph building, tracing, compilation)")
+        ax.set_title(f"Cold start — {title}", loc="left")
+        ax.margins(x=0.25)
+        ax.legend(loc="lower right")
+        return to_svg(fig)

@@ -1,0 +1,316 @@
+"""Statistics over raw latency samples: percentiles, intervals, spread, outliers.
+
+Everything here takes raw samples (or per-process groups of raw samples) and computes from them;
+nothing averages percentiles (STYLE.md, "Raw samples are the truth").
+
+Which interval where (issue 4):
+- One worker process: the exact distribution-free order-statistic interval
+  (`order_stat_ci`). It needs no resampling and costs one sort, but it covers only the noise
+  inside that one process.
+- Several worker processes (repetitions): `two_level_quantile_draws`, a bootstrap that resamples
+  processes first and then samples within the chosen processes, because the median moves far more
+  between processes than inside one (TF-NOTES.md, Noise).
+- Any statistic of one sample: `bootstrap_ci`, a vectorised, seeded percentile bootstrap.
+
+Percentiles use linear interpolation between order statistics (numpy's default, "type 7").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as _sps
+
+FloatArray = NDArray[np.float64]
+
+DEFAULT_SEED = 20240601
+DEFAULT_BOOT = 1000
+DEFAULT_BINS = 256
+
+
+def quantiles_sorted(sorted_x: NDArray[np.floating] | NDArray[np.integer], qs: ArrayLike) -> FloatArray:
+    """Quantiles (0..1) of an already sorted 1-D array, linear interpolation (numpy "linear").
+
+    Sorting once and interpolating here is what makes many percentiles per cell cheap.
+    """
+    n = len(sorted_x)
+    q = np.asarray(qs, dtype=np.float64)
+    if n == 0:
+        return np.full(q.shape, np.nan)
+    pos = q * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    xs = np.asarray(sorted_x, dtype=np.float64)
+    return xs[lo] + (xs[hi] - xs[lo]) * frac
+
+
+def percentiles(x: ArrayLike, ps: Sequence[float]) -> FloatArray:
+    """Percentiles (0..100) of raw samples."""
+    return quantiles_sorted(np.sort(np.asarray(x, dtype=np.float64)), np.asarray(ps) / 100.0)
+
+
+def iqr(x: ArrayLike) -> float:
+    """Interquartile range, p75 - p25."""
+    q1, q3 = percentiles(x, (25, 75))
+    return float(q3 - q1)
+
+
+def cv(x: ArrayLike) -> float:
+    """Coefficient of variation: sample standard deviation (ddof=1) over the mean."""
+    a = np.asarray(x, dtype=np.float64)
+    if len(a) < 2 or a.mean() == 0:
+        return float("nan")
+    return float(a.std(ddof=1) / a.mean())
+
+
+def tukey_fences(x: ArrayLike, k: float = 1.5) -> tuple[float, float]:
+    """Tukey's fences: [Q1 - k*IQR, Q3 + k*IQR]."""
+    q1, q3 = percentiles(x, (25, 75))
+    spread = q3 - q1
+    return float(q1 - k * spread), float(q3 + k * spread)
+
+
+def tukey_outliers(x: ArrayLike, k: float = 1.5) -> int:
+    """How many samples lie outside Tukey's fences."""
+    a = np.asarray(x, dtype=np.float64)
+    lo, hi = tukey_fences(a, k)
+    return int(np.count_nonzero((a < lo) | (a > hi)))
+
+
+@dataclass(frozen=True)
+class OrderStatInterval:
+    """An exact distribution-free interval for a quantile: [x(lower_rank), x(upper_rank)].
+
+    Ranks are 1-based. `coverage` is the exact probability that the interval holds the true
+    quantile, at least the confidence asked for unless `clamped` (the sample is too small to reach
+    it, so the interval was widened to the sample's range and covers less).
+    """
+
+    low: float
+    high: float
+    lower_rank: int
+    upper_rank: int
+    coverage: float
+    clamped: bool
+
+
+def order_stat_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int, float, bool]:
+    """1-based ranks (l, u) with P(x(l) <= true q-quantile < x(u)) >= confidence.
+
+    The number of samples below the true quantile is Binomial(n, q), so the coverage of
+    [x(l), x(u)] is F(u-1) - F(l-1) with F the binomial CDF; l and u are its alpha/2 and
+    1-alpha/2 quantiles (plus one for u), which makes the interval exact and conservative.
+    """
+    if n < 1:
+        raise ValueError("order-statistic interval of an empty sample")
+    alpha = 1.0 - confidence
+    lower = int(_sps.binom.ppf(alpha / 2, n, q))
+    upper = int(_sps.binom.ppf(1 - alpha / 2, n, q)) + 1
+    clamped = lower < 1 or upper > n
+    lower, upper = max(lower, 1), min(upper, n)
+    coverage = float(_sps.binom.cdf(upper - 1, n, q) - _sps.binom.cdf(lower - 1, n, q))
+    return lower, upper, coverage, clamped
+
+
+def order_stat_ci(sorted_x: NDArray[np.floating] | NDArray[np.integer], q: float, confidence: float = 0.95) -> OrderStatInterval:
+    """Exact order-statistic interval for the q-quantile of an already sorted sample."""
+    lower, upper, coverage, clamped = order_stat_ranks(len(sorted_x), q, confidence)
+    return OrderStatInterval(
+        low=float(sorted_x[lower - 1]),
+        high=float(sorted_x[upper - 1]),
+        lower_rank=lower,
+        upper_rank=upper,
+        coverage=coverage,
+        clamped=clamped,
+    )
+
+
+def bootstrap_ci(
+    x: ArrayLike,
+    statistic: Callable[[FloatArray], FloatArray] = lambda a: np.median(a, axis=-1),
+    n_boot: int = DEFAULT_BOOT,
+    confidence: float = 0.95,
+    seed: int = DEFAULT_SEED,
+    chunk_values: int = 4_000_000,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic` (which must reduce along the last axis).
+
+    Vectorised: resamples are drawn as index matrices in chunks of about `chunk_values` values,
+    and `statistic` sees a (resamples, n) array. Same seed, same interval.
+    """
+    draws = bootstrap_draws(x, statistic, n_boot, seed, chunk_values)
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(draws, (alpha / 2, 1 - alpha / 2))
+    return float(lo), float(hi)
+
+
+def bootstrap_draws(
+    x: ArrayLike,
+    statistic: Callable[[FloatArray], FloatArray],
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = DEFAULT_SEED,
+    chunk_values: int = 4_000_000,
+) -> FloatArray:
+    """The bootstrap distribution of `statistic`: n_boot values, one per resample."""
+    a = np.asarray(x, dtype=np.float64)
+    n = len(a)
+    if n == 0:
+        raise ValueError("bootstrap of an empty sample")
+    rng = np.random.default_rng(seed)
+    rows = max(1, chunk_values // n)
+    out = np.empty(n_boot)
+    for start in range(0, n_boot, rows):
+        stop = min(n_boot, start + rows)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        out[start:stop] = statistic(a[idx])
+    return out
+
+
+def _bin_edges(pooled_sorted: FloatArray, n_bins: int) -> FloatArray:
+    """Bin edges at pooled-sample quantiles: half of them evenly spaced in rank, a quarter over the
+    top 10% and a quarter over the top 1%, so that p99 is resolved as finely as the median."""
+    levels = np.concatenate(
+        (
+            np.linspace(0.0, 1.0, n_bins // 2 + 1),
+            np.linspace(0.9, 1.0, n_bins // 4 + 1),
+            np.linspace(0.99, 1.0, n_bins // 4 + 1),
+        )
+    )
+    return np.unique(quantiles_sorted(pooled_sorted, np.unique(levels)))
+
+
+def _binned_counts(groups: Sequence[FloatArray], edges: FloatArray) -> FloatArray:
+    """(processes, bins) sample counts; bin i is (edges[i], edges[i+1]], the first includes its left edge."""
+    counts = np.empty((len(groups), max(len(edges) - 1, 1)))
+    for row, g in enumerate(groups):
+        idx = np.searchsorted(edges, g, side="left") - 1
+        idx = np.clip(idx, 0, counts.shape[1] - 1)
+        counts[row] = np.bincount(idx, minlength=counts.shape[1])
+    return counts
+
+
+def _quantiles_from_counts(counts: FloatArray, edges: FloatArray, qs: Sequence[float]) -> FloatArray:
+    """Quantiles of binned samples, linear inside a bin. counts: (draws, bins) -> (draws, len(qs))."""
+    cum = np.cumsum(counts, axis=1)
+    total = cum[:, -1:]
+    out = np.empty((counts.shape[0], len(qs)))
+    if counts.shape[1] == 0 or len(edges) < 2:
+        out[:] = edges[0] if len(edges) else np.nan
+        return out
+    for j, q in enumerate(qs):
+        target = q * total[:, 0]
+        b = np.minimum((cum < target[:, None]).sum(axis=1), counts.shape[1] - 1)
+        before = np.where(b > 0, cum[np.arange(len(b)), b - 1], 0.0)
+        inside = counts[np.arange(len(b)), b]
+        frac = np.divide(target - before, inside, out=np.full(len(b), 0.5), where=inside > 0)
+        out[:, j] = edges[b] + (edges[b + 1] - edges[b]) * np.clip(frac, 0.0, 1.0)
+    return out
+
+
+def two_level_quantile_draws(
+    groups: Sequence[ArrayLike],
+    qs: Sequence[float],
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = DEFAULT_SEED,
+    n_bins: int = DEFAULT_BINS,
+) -> FloatArray:
+    """Bootstrap draws (n_boot, len(qs)) of pooled quantiles, resampling processes then samples.
+
+    Level 1 picks as many processes as there are, with replacement. Level 2 resamples the samples
+    of each picked process; it is done as a Poisson bootstrap on a fine equal-count histogram of the
+    pooled samples (each bin count is redrawn as Poisson(count)), so a sum over picked processes is
+    one Poisson draw per bin and the whole bootstrap is one (n_boot, bins) array: about 1000x
+    cheaper than resampling 2,000 raw samples per process per draw, at a resolution of about
+    2/n_bins of the pooled sample's ranks in the body and 0.04/n_bins in the top 1%. With one group
+    this is an ordinary within-process bootstrap (but see `order_stat_bootstrap_draws`).
+    """
+    arrays = [np.asarray(g, dtype=np.float64) for g in groups if len(g)]
+    if not arrays:
+        raise ValueError("two-level bootstrap of no samples")
+    pooled = np.sort(np.concatenate(arrays))
+    edges = _bin_edges(pooled, n_bins)
+    counts = _binned_counts(arrays, edges)
+    rng = np.random.default_rng(seed)
+    n_groups = len(arrays)
+    picks = rng.integers(0, n_groups, size=(n_boot, n_groups))
+    weights = np.zeros((n_boot, n_groups))
+    np.add.at(weights, (np.repeat(np.arange(n_boot), n_groups), picks.ravel()), 1.0)
+    lam = weights @ counts
+    resampled = rng.poisson(lam).astype(np.float64)
+    return _quantiles_from_counts(resampled, edges, qs)
+
+
+def percentile_interval(draws: FloatArray, confidence: float = 0.95) -> tuple[FloatArray, FloatArray]:
+    """Percentile-method interval along axis 0 of bootstrap draws."""
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(draws, (alpha / 2, 1 - alpha / 2), axis=0)
+    return np.asarray(lo), np.asarray(hi)
+
+
+def order_stat_bootstrap_draws(
+    sorted_x: NDArray[np.floating] | NDArray[np.integer],
+    q: float,
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> FloatArray:
+    """Bootstrap draws of one sample's q-quantile, drawn from their exact distribution.
+
+    The quantile of a resample is (to within interpolation) its k-th smallest value,
+    k = floor(q (n - 1)) + 1. That value is <= x(j) exactly when at least k of the n resampled
+    values are <= x(j), which happens with probability P(Binomial(n, j/n) >= k). Inverting that
+    CDF gives the same distribution as resampling n values n_boot times, at the cost of one pass
+    over n instead of n_boot x n.
+    """
+    n = len(sorted_x)
+    if n == 0:
+        raise ValueError("bootstrap of an empty sample")
+    k = int(np.floor(q * (n - 1))) + 1
+    cdf = _sps.binom.sf(k - 1, n, np.arange(1, n + 1) / n)
+    u = np.random.default_rng(seed).random(n_boot)
+    idx = np.minimum(np.searchsorted(cdf, u, side="left"), n - 1)
+    return np.asarray(sorted_x, dtype=np.float64)[idx]
+
+
+def quantile_draws(groups: Sequence[ArrayLike], q: float, n_boot: int = DEFAULT_BOOT, seed: int = DEFAULT_SEED) -> FloatArray:
+    """Bootstrap draws of the pooled q-quantile of one or more processes' samples.
+
+    Several processes: `two_level_quantile_draws`. One process: `order_stat_bootstrap_draws`.
+    """
+    arrays = [np.asarray(g, dtype=np.float64) for g in groups if len(g)]
+    if len(arrays) == 1:
+        return order_stat_bootstrap_draws(np.sort(arrays[0]), q, n_boot, seed)
+    return two_level_quantile_draws(arrays, (q,), n_boot, seed)[:, 0]
+
+
+def ratio_from_draws(
+    point: float, numerator_draws: FloatArray, denominator_draws: FloatArray, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """(point, low, high): percentile interval of numerator/denominator over paired draws."""
+    lo, hi = percentile_interval(numerator_draws / denominator_draws, confidence)
+    return point, float(lo), float(hi)
+
+
+def ratio_ci(
+    baseline_groups: Sequence[ArrayLike],
+    variant_groups: Sequence[ArrayLike],
+    q: float = 0.5,
+    confidence: float = 0.95,
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> tuple[float, float, float]:
+    """Speedup baseline_q / variant_q with a bootstrap interval: (ratio, low, high).
+
+    The two sides are independent samples of processes, bootstrapped independently
+    (`quantile_draws`, different seeds); the interval is the percentile interval of the ratio of
+    their draws. The point estimate is the ratio of the pooled raw quantiles.
+    """
+    base = np.concatenate([np.asarray(g, dtype=np.float64) for g in baseline_groups])
+    var = np.concatenate([np.asarray(g, dtype=np.float64) for g in variant_groups])
+    point = float(percentiles(base, (q * 100,))[0] / percentiles(var, (q * 100,))[0])
+    b_draws = quantile_draws(baseline_groups, q, n_boot, seed)
+    v_draws = quantile_draws(variant_groups, q, n_boot, seed + 1)
+    return ratio_from_draws(point, b_draws, v_draws, confidence)
