@@ -50,3 +50,7 @@ class UnsafeModel(InferCoreError):
 
 class ProfilingError(InferCoreError):
     """A model cannot be profiled the way asked (no traceable graph, a concrete function that does not freeze)."""
+
+
+class LegacyKerasRequired(InferCoreError):
+    """A legacy .h5 that only tf-keras reads: the caller retries in a legacy (tf-keras) worker."""

@@ -1,0 +1,78 @@
+"""Format detection from a path, and the environment each format needs before TensorFlow starts.
+
+No TensorFlow here: the parent process calls these to decide how to start a worker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infer_core.errors import ModelNotFound, UnknownFormat
+from infer_core.model import ModelSpec, split_variant
+
+SUFFIXES = {
+    ".pb": "frozen",
+    ".pbtxt": "frozen",
+    ".keras": "keras",
+    ".h5": "keras",
+    ".hdf5": "keras",
+    ".tflite": "tflite",
+    ".meta": "checkpoint",
+    ".index": "checkpoint",
+}
+
+
+def _is_checkpoint_prefix(path: Path) -> bool:
+    return path.with_name(path.name + ".index").exists() or path.with_name(path.name + ".meta").exists()
+
+
+def _detect_dir(path: Path) -> str:
+    if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
+        return "saved_model"
+    if (path / "checkpoint").exists() or any(path.glob("*.index")) or any(path.glob("*.meta")):
+        return "checkpoint"
+    if (path / "manifest.json").exists():
+        raise UnknownFormat(f"{path}: an exported model directory; pick one format inside it "
+                            f"(or use `infer-bench check {path}` for all of them)")
+    raise UnknownFormat(f"{path}: directory is neither a SavedModel (no saved_model.pb) nor a checkpoint "
+                        f"directory (no 'checkpoint' file or *.index); pass --format to say what it is")
+
+
+def detect_variant(path: str | Path) -> str:
+    """The base format of the model at `path` (no variant suffix)."""
+    p = Path(path)
+    if p.is_dir():
+        return _detect_dir(p)
+    if p.suffix in SUFFIXES and p.exists():
+        return SUFFIXES[p.suffix]
+    if _is_checkpoint_prefix(p):
+        return "checkpoint"
+    if p.name.startswith("model.ckpt") and p.parent.exists() and any(p.parent.glob(p.name + "*")):
+        return "checkpoint"
+    if not p.exists():
+        raise ModelNotFound(f"{p}: no such file or directory")
+    raise UnknownFormat(f"{p}: cannot tell the model format from the name (known: .pb, .pbtxt, .keras, .h5, "
+                        f".tflite, a checkpoint prefix or directory, a SavedModel directory); pass --format")
+
+
+def resolve_variant(spec: ModelSpec) -> str:
+    """The variant a spec asks for: explicit, or detected; validated either way."""
+    variant = spec.variant or detect_variant(spec.path)
+    split_variant(variant)
+    return variant
+
+
+def worker_env(spec: ModelSpec, legacy_keras: bool | None = None) -> dict[str, str]:
+    """Environment variables the worker for `spec` needs before TensorFlow is imported.
+
+    TF1 graph code (checkpoint builders using tf.compat.v1.layers) needs TF_USE_LEGACY_KERAS=1,
+    which turns tf.keras into tf-keras for the whole process; Keras 3 files need it unset, so
+    those load in separate processes (TF-NOTES.md).
+    """
+    base, _ = split_variant(resolve_variant(spec))
+    if legacy_keras is None:
+        legacy_keras = base in ("checkpoint", "frozen")
+    env = {"TF_USE_LEGACY_KERAS": "1" if legacy_keras else "0"}
+    if spec.device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = "-1"
+    return env

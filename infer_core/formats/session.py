@@ -1,0 +1,96 @@
+"""A TF1 graph in a Session: the common half of the checkpoint and frozen formats.
+
+Call path: the session's callable-from-options (`Session._make_callable_from_options` with a
+`CallableOptions` naming feeds and fetches). `Session.run(feed_dict)` re-validates and
+re-resolves the feed/fetch structure on every call, and `Session.make_callable` with a non-empty
+feed list just wraps `run(feed_dict=...)` (TF-NOTES.md); the callable from options is created
+once and called with arrays positionally, which is the lowest-overhead route TensorFlow's Python
+API offers for a graph. Fetching returns numpy arrays, so outputs are on the host (and, on a GPU,
+the device work is finished) when it returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from infer_core import devices
+from infer_core.formats.graph_io import discover, tensor_info
+from infer_core.model import Feeds, Model, Outputs
+
+CALL_PATH = "session.callable_from_options"
+
+
+def session_config(intra: int, inter: int, device: str) -> Any:
+    import tensorflow as tf
+
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter,
+                                      allow_soft_placement=False)
+    if devices.parse_device(device)[0] == "gpu":
+        config.gpu_options.allow_growth = True
+    return config
+
+
+class SessionModel(Model):
+    """A graph, its session, and the feed/fetch tensors. Subclasses only build the graph."""
+
+    def __init__(self, variant: str, graph: Any, session: Any, feed: Sequence[Any], fetch: Sequence[Any],
+                 notes: Sequence[str], device: str, details: dict[str, Any]) -> None:
+        self.variant = variant
+        self.graph, self.session = graph, session
+        self.feed_tensors, self.fetch_tensors = list(feed), list(fetch)
+        self.inputs = tuple(tensor_info(t) for t in self.feed_tensors)
+        self.outputs = tuple(tensor_info(t) for t in self.fetch_tensors)
+        self.notes = tuple(notes)
+        self.device = device
+        self.call_path = CALL_PATH
+        self.details = details
+        self._callable = self._make_callable()
+
+    def _make_callable(self) -> Any:
+        from tensorflow.core.protobuf import config_pb2
+
+        options = config_pb2.CallableOptions()
+        options.feed.extend(t.name for t in self.feed_tensors)
+        options.fetch.extend(t.name for t in self.fetch_tensors)
+        return self.session._make_callable_from_options(options)
+
+    def _ordered(self, feeds: Feeds) -> list[np.ndarray]:
+        return [np.asarray(feeds[t.name]) for t in self.inputs]
+
+    def predict(self, feeds: Feeds) -> Outputs:
+        values = self._callable(*self._ordered(feeds))
+        return {t.name: np.asarray(v) for t, v in zip(self.outputs, values)}
+
+    def make_runner(self, feeds: Feeds) -> Any:
+        args = self._ordered(feeds)
+        call = self._callable
+        return lambda: call(*args)
+
+    def memory_info(self) -> dict[str, int] | None:
+        return devices.gpu_memory(self.device)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def open_session(variant: str, graph: Any, inputs: Sequence[str], outputs: Sequence[str], source: str,
+                 device: str, intra: int, inter: int, phases: dict[str, float],
+                 restore: Any = None, details: dict[str, Any] | None = None) -> SessionModel:
+    """Discover tensors, create the session on `graph`, run `restore(session)` if given."""
+    import tensorflow as tf
+
+    feed, fetch, notes = discover(graph, inputs, outputs, source)
+    t0 = time.perf_counter()
+    session = tf.compat.v1.Session(graph=graph, config=session_config(intra, inter, device))
+    phases["session_create"] = time.perf_counter() - t0
+    if restore is not None:
+        t0 = time.perf_counter()
+        with graph.as_default():  # outside it, a Saver takes its eager path and finds no variables
+            restore(session)
+        phases["variable_restore"] = time.perf_counter() - t0
+    return SessionModel(variant, graph, session, feed, fetch, notes, device,
+                        {**(details or {}), "load_phases": phases})
