@@ -15,3 +15,11 @@ class WorkerError(BenchError):
 
 class ScenarioError(BenchError):
     """A scenario file is malformed: the message names the file, key and line."""
+
+
+class BaselineError(BenchError):
+    """A named baseline is missing, corrupt, of an unknown format, or cannot be saved as asked."""
+
+
+class ImportFileError(BenchError):
+    """A file to import (e.g. pytest-benchmark JSON) is unreadable or lacks what is needed."""

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from reports.compare import VERDICTS, EnvDifference, counts, like_for_like
+from reports.escape import md_text
 from reports.gate import GateResult
 
 ICONS = {
@@ -30,33 +31,15 @@ ICONS = {
 }
 HEADLINE_ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "🟡"}
 PROBLEM_VERDICTS = ("slower", "failed", "missing")
-_MD_SPECIAL = set("\\`*_{}[]()#!|~<>&@$")
-_MD_LINE_START = set("+-.=")
 
 
 # ---- formatting helpers ------------------------------------------------------------------------
 
 
 def md(text: Any) -> str:
-    """Escape a string from a file for Markdown (and the HTML GitHub lets through)."""
-    out = []
-    flat = " ".join(str(text).split())
-    if flat[:1] in _MD_LINE_START:
-        out.append("\\")
-    for ch in flat:
-        if ch == "<":
-            out.append("&lt;")
-        elif ch == ">":
-            out.append("&gt;")
-        elif ch == "&":
-            out.append("&amp;")
-        elif ch == "@":
-            out.append("&#64;")
-        elif ch in _MD_SPECIAL:
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Escape a string from a file for Markdown (reports.escape.md_text), and neutralise @-mentions,
+    which would notify people when the summary is posted as a PR comment."""
+    return md_text(text).replace("@", "&#64;")
 
 
 def fmt_value(value: float, unit: str) -> str:

@@ -1,63 +1,13 @@
-"""Stored result fixtures for the comparison tests: real results files written with
-`reports.schema.dumps`, latencies drawn from a seeded RNG around controlled per-process medians."""
+"""Fixtures for the comparison tests (helpers in compare_fixtures.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-
-from reports.schema import dumps
-
-ENV = {"host": "ci-box", "cpu_model": "Test CPU @ 2.0GHz", "tensorflow": {"version": "2.21.0"}, "python": "3.11.9"}
-
-
-def cell(
-    model: str,
-    medians_ms: Sequence[float],
-    *,
-    variant: str = "frozen",
-    batch_size: int = 1,
-    status: str = "ok",
-    error: str | None = None,
-    samples: int = 300,
-    seed: int = 0,
-) -> list[dict[str, Any]]:
-    """One cell record per process: samples scattered 2% around that process's median."""
-    rng = np.random.default_rng(seed)
-    records = []
-    for rep, median in enumerate(medians_ms):
-        ok = status == "ok"
-        lat = median * 1e6 * np.exp(rng.normal(0.0, 0.02, samples)) if ok else np.empty(0)
-        records.append(
-            {
-                "kind": "cell",
-                "run_id": "r",
-                "cell_id": f"{model}-{variant}-{batch_size}",
-                "group_id": f"{model}-{variant}",
-                "repetition": rep,
-                "model": model,
-                "variant": variant,
-                "device": "cpu",
-                "batch_size": batch_size,
-                "intra_op_threads": 0,
-                "inter_op_threads": 0,
-                "env_toggles": "",
-                "affinity": "",
-                "python": "",
-                "status": status,
-                "error": error,
-                "latencies_ns": [int(x) for x in lat],
-                "host": "ci-box",
-            }
-        )
-    return records
-
-
-WriteRun = Callable[..., Path]
+from compare_fixtures import WriteRun, write_run_file
 
 
 @pytest.fixture
@@ -65,14 +15,6 @@ def write_run(tmp_path: Path) -> WriteRun:
     """write_run(name, cells, env=...) -> the run directory holding results.jsonl."""
 
     def write(name: str, cells: Sequence[Sequence[dict[str, Any]]], env: Mapping[str, Any] | None = None) -> Path:
-        run_dir = tmp_path / name
-        run_dir.mkdir()
-        header = {"kind": "header", "run_id": name, "created": "2026-01-01T00:00:00Z", "scenario_path": "ci.toml",
-                  "scenario_text": "", "policy": {}, "env": dict(env if env is not None else ENV)}
-        lines = [dumps(header)]
-        for records in cells:
-            lines.extend(dumps({**r, "run_id": name}) for r in records)
-        (run_dir / "results.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return run_dir
+        return write_run_file(tmp_path / name, name, cells, env)
 
     return write
