@@ -149,6 +149,8 @@ def stop_reason(samples: Sequence[int], elapsed_ns: int, policy: Policy) -> str 
 
 def _next_check(n: int, policy: Policy) -> int:
     grown = max(n + 1, math.ceil(n * CHECK_GROWTH))
+    if n < policy.min_iterations:
+        grown = min(grown, policy.min_iterations)
     if policy.max_iterations is not None:
         grown = min(grown, policy.max_iterations)
     return max(grown, 1)

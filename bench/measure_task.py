@@ -15,7 +15,8 @@ records it for every cell of the group.
 Test hooks (only with INFER_BENCH_TEST_HOOKS=1 in the worker's environment): "model_kind":
 "synthetic" measures a numpy matrix product instead of a TensorFlow model (the process-boundary
 tests run without TensorFlow), and "fault": {"at_batch": N, "kind": ...} misbehaves when batch size
-N starts: exit (os._exit(123)), sigkill, hang, raise, user_error, retrace.
+N starts: exit (os._exit(123)), sigkill, hang, raise (out of the task), user_error,
+cell_error (this batch size only), retrace.
 """
 
 from __future__ import annotations
@@ -140,11 +141,15 @@ def _feeds(model: Any, task: Mapping[str, Any], batch_size: int) -> dict[str, np
 # ------------------------------------------------------------------ faults (test hooks)
 
 
-def _inject_fault(task: Mapping[str, Any], batch_size: int, model: Any) -> None:
+def _fault_kind(task: Mapping[str, Any], batch_size: int) -> str | None:
     fault = task.get("fault")
     if not fault or not _hooks_enabled() or fault.get("at_batch") != batch_size:
-        return
-    kind = fault["kind"]
+        return None
+    return str(fault["kind"])
+
+
+def _inject_fault(task: Mapping[str, Any], batch_size: int, model: Any) -> None:
+    kind = _fault_kind(task, batch_size)
     if kind == "exit":
         os._exit(123)
     if kind == "sigkill":
@@ -201,15 +206,15 @@ def measure_cell(model: Any, task: Mapping[str, Any], cell: Mapping[str, Any], e
     policy = Policy(**task["policy"])
     def progress(n: int, median_ns: float) -> None:
         emit({"kind": "progress", "cell_id": cell["cell_id"], "iterations": n, "median_ns": median_ns})
+    _inject_fault(task, batch_size, model)
     try:
-        _inject_fault(task, batch_size, model)
+        if _fault_kind(task, batch_size) == "cell_error":
+            raise RuntimeError("injected fault: this batch size failed")
         call = model.make_runner(_feeds(model, task, batch_size))
         _fill(base, measure(call, policy, trace_count=model.trace_count, progress=progress), batch_size)
     except Exception as exc:  # one batch size failing must not lose the others
         if is_out_of_memory(exc):
             base.update(status="failed", error=f"out of memory at batch size {batch_size}: {_one_line(exc)}", oom=True)
-        elif _hooks_enabled() and type(exc).__name__ == "BenchError":
-            raise
         else:
             base.update(status="failed", error=f"{type(exc).__name__}: {_one_line(exc)}")
     return _finish(base, model)

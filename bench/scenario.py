@@ -194,6 +194,7 @@ def locate(text: str, keys: tuple[str | int, ...]) -> int:
     names = tuple(k for k in keys if isinstance(k, str))
     index = next((k for k in keys if isinstance(k, int)), None)
     sections = _sections(text)
+    fallback: int | None = None
     for split in range(len(names), -1, -1):
         table, rest = names[:split], names[split:]
         for sec in sections:
@@ -201,10 +202,11 @@ def locate(text: str, keys: tuple[str | int, ...]) -> int:
                 continue
             if not rest:
                 return sec.line
+            fallback = fallback or (sec.line if table else None)
             for number, line in sec.body:
                 if _key_re(rest[0]).match(line):
                     return number
-    return 1
+    return fallback or 1
 
 
 class _Where:
@@ -252,10 +254,10 @@ def _str(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
     return value
 
 
-def _list(where: _Where, value: Any, at: tuple[str | int, ...]) -> list[Any]:
+def _list(where: _Where, value: Any, at: tuple[str | int, ...], unique: bool = True) -> list[Any]:
     if not isinstance(value, list) or not value:
         raise where.error(at, f"must be a non-empty list, got {value!r}")
-    if len(set(map(repr, value))) != len(value):
+    if unique and len(set(map(repr, value))) != len(value):
         raise where.error(at, f"lists a value twice: {value!r}")
     return value
 
@@ -443,7 +445,7 @@ def _model_options(where: _Where, table: Mapping[str, Any], at: tuple[str | int,
             out[key] = tuple(_str(where, v, (*at, key)) for v in _list(where, table[key], (*at, key)))
     if "shapes" in table:
         shapes = _table(where, table["shapes"], (*at, "shapes"))
-        out["shapes"] = {k: tuple(_int(where, d, (*at, "shapes", k), 1) for d in _list(where, v, (*at, "shapes", k))) for k, v in shapes.items()}
+        out["shapes"] = {k: tuple(_int(where, d, (*at, "shapes", k), 1) for d in _list(where, v, (*at, "shapes", k), unique=False)) for k, v in shapes.items()}
     if "inputs_file" in table:
         out["inputs_file"] = _resolve(scenario_dir, _str(where, table["inputs_file"], (*at, "inputs_file")))
     if "vocab_size" in table:

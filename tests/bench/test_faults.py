@@ -1,0 +1,142 @@
+"""Real worker processes misbehaving in every way: the other cells' results survive, correct.
+
+These workers measure a small numpy product (the measure task's test hook) so they start in a
+fraction of a second; the same process boundary carries TensorFlow models in test_run_real.py.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import scenario, sweep
+from bench.runner import TaskBuilder, run_jobs
+from bench.store import RunStore
+from reports.schema import IDENTITY_FIELDS, read_run_file
+
+TEXT = """\
+[run]
+timeout = {timeout}
+{extra_run}
+[measure]
+warmup_iterations = 2
+warmup_time = 0
+min_time = 0.05
+min_iterations = 10
+max_time = 0.3
+
+[sweep]
+formats = ["frozen"]
+batch_sizes = {batch_sizes}
+
+[[models]]
+name = "synthetic"
+files = {{ frozen = "unused.pb" }}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFER_BENCH_TEST_HOOKS", "1")
+
+
+def run_sweep(tmp_path: Path, fault: dict[str, Any] | None = None, batch_sizes: str = "[1, 2, 4]",
+              timeout: float = 60, extra_run: str = "") -> dict[int, dict[str, Any]]:
+    s = scenario.parse(TEXT.format(timeout=timeout, batch_sizes=batch_sizes, extra_run=extra_run), "t.toml", tmp_path)
+    e = sweep.expand(s)
+    extra = {"model_kind": "synthetic", **({"fault": fault} if fault else {})}
+    builder = TaskBuilder(s, extra=lambda job: extra)
+    with RunStore.create(tmp_path / "run", "test") as store:
+        run_jobs(sweep.schedule(e.groups, 1), builder, store.append)
+    run = read_run_file(tmp_path / "run" / "results.jsonl")
+    assert len(run.cells) == len(e.cells), "every cell gets exactly one record"
+    return {c["batch_size"]: c for c in run.cells}
+
+
+def assert_ok(record: dict[str, Any]) -> None:
+    assert record["status"] == "ok", record
+    assert record["iterations"] == len(record["latencies_ns"]) >= 10
+    assert all(isinstance(x, int) and x > 0 for x in record["latencies_ns"])
+    assert record["stop_reason"] in ("ci_target", "max_time")
+    assert record["throughput"] > 0 and record["peak_rss_bytes"] > 0
+    assert len(record["loadavg_start"]) == 3 and len(record["loadavg_end"]) == 3
+    assert set(IDENTITY_FIELDS) <= set(record)
+
+
+def test_healthy_worker_records_every_cell(tmp_path: Path) -> None:
+    cells = run_sweep(tmp_path)
+    for bs in (1, 2, 4):
+        assert_ok(cells[bs])
+        assert cells[bs]["group_id"] == "synthetic/frozen/cpu" and cells[bs]["repetition"] == 0
+    assert cells[1]["first_call_s"] > 0 and cells[1]["warmup_iterations"] >= 2
+
+
+def test_worker_that_calls_os_exit(tmp_path: Path) -> None:
+    cells = run_sweep(tmp_path, {"at_batch": 2, "kind": "exit"})
+    assert_ok(cells[1])
+    for bs in (2, 4):
+        assert cells[bs]["status"] == "crashed"
+        assert cells[bs]["exit_code"] == 123 and cells[bs]["signal"] is None
+        assert "exited with code 123" in cells[bs]["error"]
+
+
+def test_worker_that_sigkills_itself(tmp_path: Path) -> None:
+    cells = run_sweep(tmp_path, {"at_batch": 2, "kind": "sigkill"})
+    assert_ok(cells[1])
+    for bs in (2, 4):
+        assert cells[bs]["status"] == "crashed" and cells[bs]["signal"] == signal.SIGKILL
+        assert "SIGKILL" in cells[bs]["error"] and "OOM killer" in cells[bs]["error"]
+
+
+def test_worker_that_hangs_is_killed_at_the_timeout(tmp_path: Path) -> None:
+    start = time.monotonic()
+    cells = run_sweep(tmp_path, {"at_batch": 2, "kind": "hang"}, timeout=4)
+    assert time.monotonic() - start < 15
+    assert_ok(cells[1])
+    for bs in (2, 4):
+        assert cells[bs]["status"] == "timeout" and "timed out after 4 s" in cells[bs]["error"]
+        assert cells[bs]["signal"] == signal.SIGKILL
+
+
+def test_worker_that_raises(tmp_path: Path) -> None:
+    cells = run_sweep(tmp_path, {"at_batch": 2, "kind": "raise"})
+    assert_ok(cells[1])
+    for bs in (2, 4):
+        assert cells[bs]["status"] == "failed" and cells[bs]["exit_code"] == 1
+        assert "RuntimeError: injected fault" in cells[bs]["error"]
+        assert "Traceback" in cells[bs]["stderr_tail"]
+
+
+def test_worker_user_error_is_failed_with_its_message(tmp_path: Path) -> None:
+    cells = run_sweep(tmp_path, {"at_batch": 1, "kind": "user_error"})
+    for bs in (1, 2, 4):
+        assert cells[bs]["status"] == "failed" and cells[bs]["exit_code"] == 3
+        assert cells[bs]["error"] == "BenchError: injected fault: a user error"
+
+
+def test_one_failing_batch_size_leaves_the_others_measured(tmp_path: Path) -> None:
+    cells = run_sweep(tmp_path, {"at_batch": 2, "kind": "cell_error"})
+    assert_ok(cells[1])
+    assert_ok(cells[4])
+    assert cells[2]["status"] == "failed" and "RuntimeError: injected fault" in cells[2]["error"]
+
+
+def test_out_of_memory_fails_that_batch_and_skips_larger_ones(tmp_path: Path) -> None:
+    # A real allocation failure: the worker caps its address space 300 MB above what it uses
+    # after loading; the 10M x 64 float32 inputs (2.4 GiB) cannot be allocated.
+    cells = run_sweep(tmp_path, batch_sizes="[1, 10000000, 20000000]", extra_run="memory_limit_mb = 300")
+    assert_ok(cells[1])
+    assert cells[10_000_000]["status"] == "failed"
+    assert cells[10_000_000]["error"].startswith("out of memory at batch size 10000000")
+    assert cells[20_000_000]["status"] == "skipped"
+    assert cells[20_000_000]["error"] == "skipped: batch size 10000000 ran out of memory"
+
+
+def test_retrace_inside_the_timed_loop_is_recorded(tmp_path: Path) -> None:
+    cells = run_sweep(tmp_path, {"at_batch": 2, "kind": "retrace"})
+    assert cells[1]["retraces"] == 0
+    assert cells[2]["retraces"] == cells[2]["iterations"] > 0

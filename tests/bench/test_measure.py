@@ -1,0 +1,150 @@
+"""The timing loop against a fake clock: warmup and every stopping rule, exactly."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from bench import measure
+from bench.measure import NS, Policy, PolicyValueError
+
+
+class FakeClock:
+    """Time moves only when the measured call runs: each call takes the next latency given."""
+
+    def __init__(self, latencies_ns: Iterator[int]) -> None:
+        self.now = 0
+        self.latencies = latencies_ns
+        self.calls = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+    def call(self) -> None:
+        self.calls += 1
+        self.now += next(self.latencies)
+
+
+def constant(ns: int) -> Iterator[int]:
+    while True:
+        yield ns
+
+
+def alternating(a: int, b: int) -> Iterator[int]:
+    while True:
+        yield a
+        yield b
+
+
+def run(policy: Policy, latencies: Iterator[int], trace_count: Callable[[], int | None] | None = None) -> tuple[measure.Measurement, FakeClock]:
+    clock = FakeClock(latencies)
+    return measure.measure(clock.call, policy, clock=clock, trace_count=trace_count), clock
+
+
+def test_first_call_and_warmup_meet_both_minimums() -> None:
+    # 1 ms calls: warmup needs 10 iterations AND 0.5 s -> 500 iterations.
+    first = iter([250_000_000])
+    lat = (x for gen in (first, constant(1_000_000)) for x in gen)
+    m, _ = run(Policy(min_time=0.01, max_time=1, min_iterations=5), lat)
+    assert m.first_call_s == 0.25
+    assert m.warmup_iterations == 500
+    assert m.warmup_s == pytest.approx(0.5)
+
+
+def test_warmup_iterations_rule_wins_for_slow_calls() -> None:
+    m, _ = run(Policy(warmup_iterations=10, warmup_time=0.5, min_time=0, min_iterations=1, max_time=10), constant(200_000_000))
+    assert m.warmup_iterations == 10
+    assert m.warmup_s == pytest.approx(2.0)
+
+
+def test_ci_target_stops_after_min_time_and_min_iterations() -> None:
+    # Constant latency: the interval has zero width, so min_time (1 s of 1 ms calls) decides.
+    m, _ = run(Policy(warmup_iterations=0, warmup_time=0, min_time=1.0, min_iterations=30), constant(1_000_000))
+    assert m.stop_reason == "ci_target"
+    assert 1000 <= len(m.latencies_ns) <= 1000 * measure.CHECK_GROWTH + 1
+    assert set(m.latencies_ns) == {1_000_000}
+
+
+def test_min_iterations_holds_even_after_min_time() -> None:
+    # 100 ms calls: 1 s is 10 calls, but 30 are required.
+    m, _ = run(Policy(warmup_iterations=0, warmup_time=0, min_time=1.0, min_iterations=30), constant(100_000_000))
+    assert m.stop_reason == "ci_target"
+    assert len(m.latencies_ns) == 30
+
+
+def test_wide_interval_runs_to_max_time() -> None:
+    # Two equally likely latencies 2x apart: the median's interval stays wide, max_time ends it.
+    m, _ = run(Policy(warmup_iterations=0, warmup_time=0, min_time=0.1, max_time=2.0, ci_target=0.01), alternating(1_000_000, 2_000_000))
+    assert m.stop_reason == "max_time"
+    elapsed = sum(m.latencies_ns)
+    assert 2 * NS <= elapsed <= 2 * NS + 2_000_000
+
+
+def test_max_iterations_cap() -> None:
+    m, _ = run(Policy(warmup_iterations=0, warmup_time=0, min_time=5, max_time=10, max_iterations=100), constant(1_000_000))
+    assert m.stop_reason == "max_iterations"
+    assert len(m.latencies_ns) == 100
+
+
+def test_noisy_but_tight_enough_distribution_reaches_the_target() -> None:
+    # 1% of samples are 10x outliers: the median's interval is still tight.
+    def lat() -> Iterator[int]:
+        i = 0
+        while True:
+            i += 1
+            yield 10_000_000 if i % 100 == 0 else 1_000_000 + (i % 7) * 1000
+    m, _ = run(Policy(warmup_iterations=0, warmup_time=0, min_time=0.5, max_time=5.0, ci_target=0.01), lat())
+    assert m.stop_reason == "ci_target"
+    assert measure.ci_halfwidth(m.latencies_ns) <= 0.01
+
+
+def test_every_latency_is_kept_and_the_loop_counts_calls_exactly() -> None:
+    m, clock = run(Policy(warmup_iterations=3, warmup_time=0, min_time=0, min_iterations=7, max_time=1), constant(5))
+    assert clock.calls == 1 + 3 + len(m.latencies_ns)
+    assert len(m.latencies_ns) == 7
+
+
+def test_retrace_during_timed_loop_is_recorded() -> None:
+    counter = {"n": 2}
+    def call_and_retrace() -> None:
+        clock.call()
+        counter["n"] += 1
+    clock = FakeClock(constant(1_000_000))
+    m = measure.measure(call_and_retrace, Policy(warmup_iterations=0, warmup_time=0, min_time=0, min_iterations=5, max_time=1),
+                        clock=clock, trace_count=lambda: counter["n"])
+    assert m.retraces == len(m.latencies_ns)
+
+
+def test_no_retrace_counts_zero_and_no_counter_gives_none() -> None:
+    m, _ = run(Policy(warmup_iterations=0, warmup_time=0, min_time=0, min_iterations=5, max_time=1), constant(1), trace_count=lambda: 4)
+    assert m.retraces == 0
+    m, _ = run(Policy(warmup_iterations=0, warmup_time=0, min_time=0, min_iterations=5, max_time=1), constant(1))
+    assert m.retraces is None
+
+
+def test_progress_reports_live_median() -> None:
+    seen: list[tuple[int, float]] = []
+    clock = FakeClock(constant(10_000_000))
+    measure.timed_loop(clock.call, Policy(min_time=1, max_time=2), clock, lambda n, med: seen.append((n, med)))
+    assert seen and all(med == 10_000_000 for _, med in seen)
+
+
+def test_median_ci_by_hand() -> None:
+    samples = list(range(1, 101))  # n=100: ranks 50 -+ 9.8 -> indices 40 and 59
+    lo, mid, hi = measure.median_ci(samples)
+    assert (lo, mid, hi) == (41.0, 50.5, 60.0)
+    assert measure.ci_halfwidth(samples) == pytest.approx(9.5 / 50.5)
+    assert math.isnan(measure.median([]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [({"min_iterations": 0}, "min_iterations"), ({"ci_target": 0}, "ci_target"), ({"max_time": 0.5}, "max_time"),
+     ({"warmup_time": -1}, "warmup_time"), ({"max_iterations": 3}, "max_iterations")],
+)
+def test_policy_refuses_bad_values(kwargs: dict[str, float], key: str) -> None:
+    with pytest.raises(PolicyValueError) as info:
+        Policy(**kwargs)  # type: ignore[arg-type]
+    assert info.value.key == key
