@@ -76,7 +76,7 @@ def _first_run_s(graph_def: Any, feeds: list[str], fetches: list[str], values: l
     if not optimize:
         config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
     with tf.compat.v1.Session(graph=graph, config=config) as session:
-        feed_dict = {graph.get_tensor_by_name(n): v for n, v in zip(feeds, values)}
+        feed_dict = {graph.get_tensor_by_name(n): v for n, v in zip(feeds, values, strict=True)}
         t0 = time.perf_counter()
         session.run([graph.get_tensor_by_name(n) for n in fetches], feed_dict)
         return time.perf_counter() - t0

@@ -68,7 +68,7 @@ def concrete_graph(source: InferenceGraph, shapes: Sequence[tuple[int, ...]]) ->
     graph = tf.Graph()
     with graph.as_default():
         input_map = {}
-        for i, (name, shape) in enumerate(zip(source.input_names, shapes)):
+        for i, (name, shape) in enumerate(zip(source.input_names, shapes, strict=True)):
             dtype = tf.dtypes.as_dtype(dtypes.get(_op_name(name)) or tf.float32)
             input_map[name] = tf.compat.v1.placeholder(dtype, shape, name=f"infer_bench_concrete_input_{i}")
         tf.compat.v1.import_graph_def(sub, input_map=input_map, name="")

@@ -59,7 +59,7 @@ def aggregate(runs: Sequence[Sequence[OpSample]]) -> list[dict[str, Any]]:
     """Per op: the median over runs of its summed time (0 in a run where it did not appear)."""
     per_run = [_per_run_totals(run) for run in runs]
     keys = {k for totals in per_run for k in totals}
-    ops = []
+    ops: list[dict[str, Any]] = []
     for name, op_type, device in keys:
         times = [totals.get((name, op_type, device), (0, 0))[0] for totals in per_run]
         calls = [totals.get((name, op_type, device), (0, 0))[1] for totals in per_run]

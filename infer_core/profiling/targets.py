@@ -33,7 +33,7 @@ class SessionTarget:
     owned: bool  # True when the Session was made here (and must be closed here)
 
     def feed_dict(self, model: Any, feeds: Mapping[str, np.ndarray]) -> dict[Any, np.ndarray]:
-        return {t: np.asarray(feeds[info.name]) for t, info in zip(self.feed_tensors, model.inputs)}
+        return {t: np.asarray(feeds[info.name]) for t, info in zip(self.feed_tensors, model.inputs, strict=True)}
 
     def close(self) -> None:
         if self.owned:
@@ -86,7 +86,7 @@ def _match_inputs(model: Any, placeholders: list[Any]) -> list[str]:
 
 def _match_outputs(model: Any, function: Any, outputs: list[Any]) -> list[str]:
     keys = _flat_output_keys(function)
-    by_key = {str(k): t.name for k, t in zip(keys, outputs)}
+    by_key = {str(k): t.name for k, t in zip(keys, outputs, strict=False)}
     names = [by_key.get(info.name) for info in model.outputs]
     if all(names):
         return [str(n) for n in names]
