@@ -9,7 +9,9 @@ from __future__ import annotations
 import html
 import re
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # special anywhere in a line
+_MD_BLOCK_MARK = re.compile(r"^(\s*)([#+\-=>])")  # special only where a block starts
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])")  # "1." starts an ordered list
 
 
 def html_text(value: object) -> str:
@@ -21,13 +23,16 @@ def md_text(value: object) -> str:
     """Text for a Markdown paragraph or a table cell, on one line.
 
     HTML-significant characters become entities (GitHub would otherwise take `<script>` as HTML),
-    Markdown punctuation is backslash-escaped (so `|` cannot end a table cell and `*` cannot start
-    emphasis), and line breaks become spaces (a newline would end a table row).
+    Markdown punctuation is backslash-escaped (so `|` cannot end a table cell, `*` cannot start
+    emphasis, `[` cannot start a link; `(` is then harmless), a leading `#`, `-`, `>` or `1.` cannot
+    start a block, and line breaks become spaces (a newline would end a table row).
     """
     text = "" if value is None else str(value)
+    text = re.sub(r"[\r\n]+", " ", text)
     text = html.escape(text, quote=False)
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    return re.sub(r"[\r\n]+", " ", text)
+    text = _MD_BLOCK_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _MD_ORDERED.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def md_code_block(value: object) -> str:

@@ -28,6 +28,7 @@ from reports.views import ordered_variants  # noqa: E402
 
 MAX_ECDF_BATCHES = 6  # more batch sizes than this in one panel: box-plot overview instead of ECDFs
 ECDF_POINTS = 300
+FULL_WIDTH = 12.0  # inches, for plots that span the page (half-page plots are 7.5): same text size on screen
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
     "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -77,11 +78,30 @@ def _batch_axis(ax: Any, batches: Sequence[int]) -> None:
     ax.set_xlabel("batch size (log scale)")
 
 
+def tick_text(v: float) -> str:
+    """Axis numbers people read: 20,000 not 2e+04; 0.5 not 5e-01."""
+    if v >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def _log_axis(ax: Any, which: str, min_span: float = 4.0) -> None:
+    """Log axis with 1-2-5 ticks, widened to at least `min_span` (max/min) so it always has ticks."""
+    axis, get_lim, set_lim = (
+        (ax.yaxis, ax.get_ylim, ax.set_ylim) if which == "y" else (ax.xaxis, ax.get_xlim, ax.set_xlim)
+    )
+    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
+    low, high = get_lim()
+    if low > 0 and high / low < min_span:
+        centre = (low * high) ** 0.5
+        set_lim(centre / min_span**0.5, centre * min_span**0.5)
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: tick_text(v)))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _log_y(ax: Any) -> None:
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.3g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    _log_axis(ax, "y")
 
 
 def throughput_plot(rows: pd.DataFrame, title: str) -> str:
@@ -96,7 +116,7 @@ def throughput_plot(rows: pd.DataFrame, title: str) -> str:
         _batch_axis(ax, sorted(rows["batch_size"].unique()))
         _log_y(ax)
         ax.set_ylabel("throughput (samples/s, log scale)")
-        ax.set_title(f"Throughput — {title}", loc="left")
+        ax.set_title("Throughput (higher is better)", loc="left")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="format")
         return to_svg(fig)
 
@@ -115,7 +135,7 @@ def latency_plot(rows: pd.DataFrame, title: str, slo_ms: float | None = None) ->
         _batch_axis(ax, sorted(rows["batch_size"].unique()))
         _log_y(ax)
         ax.set_ylabel("latency per batch (ms, log scale)")
-        ax.set_title(f"Latency p50 (solid) and p99 (dashed) — {title}", loc="left")
+        ax.set_title("Latency per batch: p50 solid, p99 dashed (lower is better)", loc="left")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, ncols=1 + (len(rows["variant"].unique()) > 5))
         return to_svg(fig)
 
@@ -138,20 +158,18 @@ def distribution_plot(rows: pd.DataFrame, latencies: list[np.ndarray], title: st
 def _ecdf_grid(rows: pd.DataFrame, latencies: list[np.ndarray], batches: list[int], title: str) -> str:
     levels = np.linspace(0.0, 1.0, ECDF_POINTS)
     ncols = len(batches)
-    with _figure(width=max(7.5, 2.6 * ncols), height=3.0, ncols=ncols) as (fig, axes):
+    with _figure(width=max(FULL_WIDTH, 2.6 * ncols), height=3.4, ncols=ncols) as (fig, axes):
         for ax, batch in zip(axes, batches, strict=True):
             part = rows[rows["batch_size"] == batch]
             for variant in ordered_variants(part["variant"]):
                 values = pooled_ms(latencies, part[part["variant"] == variant].iloc[0]["_cell_rows"])
                 if len(values):
                     ax.step(stats.quantiles_sorted(values, levels), levels, where="post", color=colour(variant), label=variant)
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            _log_axis(ax, "x", min_span=2.0)
             ax.set_title(f"batch {batch}", fontsize=9)
             ax.set_xlabel("latency (ms, log)")
         axes[0].set_ylabel("fraction of calls ≤ x")
-        fig.suptitle(f"Latency distribution (ECDF) — {title}", x=0.01, ha="left", fontsize=10)
+        fig.suptitle(f"Latency distribution (ECDF) — {title}", x=0.01, ha="left", fontsize=10, wrap=True)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6) or 1, title=None)
         return to_svg(fig)
@@ -161,7 +179,7 @@ def _box_overview(rows: pd.DataFrame, latencies: list[np.ndarray], batches: list
     """Whiskers p1..p99, box p25..p75, line at the median; one box per format per batch size."""
     variants = ordered_variants(rows["variant"])
     width = 0.8 / max(len(variants), 1)
-    with _figure(width=max(7.5, 0.25 * len(batches) * len(variants)), height=3.6) as (fig, axes):
+    with _figure(width=max(FULL_WIDTH, 0.25 * len(batches) * len(variants)), height=4.2) as (fig, axes):
         ax = axes[0]
         for j, variant in enumerate(variants):
             part = rows[rows["variant"] == variant].set_index("batch_size")
@@ -195,7 +213,7 @@ def cold_start_plot(rows: pd.DataFrame, title: str) -> str:
     """Model load time and first-call latency per format (median over processes and batch sizes)."""
     table = rows.groupby("variant")[["load_s", "first_call_s"]].median()
     variants = [v for v in ordered_variants(table.index) if np.isfinite(table.loc[v]).any()][::-1]
-    with _figure(height=max(1.6, 0.42 * len(variants) + 1.0)) as (fig, axes):
+    with _figure(width=FULL_WIDTH, height=max(1.8, 0.36 * len(variants) + 1.2)) as (fig, axes):
         ax = axes[0]
         load = table.loc[variants, "load_s"].fillna(0.0).to_numpy()
         first = table.loc[variants, "first_call_s"].fillna(0.0).to_numpy()
@@ -205,6 +223,6 @@ def cold_start_plot(rows: pd.DataFrame, title: str) -> str:
             ax.text(a + b, y, f"  {a:.2f} s + {b:.2f} s", va="center", fontsize=8)
         ax.set_xlabel("seconds (load + first call: graph building, tracing, compilation)")
         ax.set_title(f"Cold start — {title}", loc="left")
-        ax.margins(x=0.25)
-        ax.legend(loc="lower right")
+        ax.margins(x=0.2)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
         return to_svg(fig)

@@ -27,13 +27,17 @@ def header(run_id: str = "run-a", host: str = "hostA") -> dict[str, Any]:
         "policy": {"min_time_s": 1.0, "warmup": 50},
         "env": {
             "host": host,
-            "cpu_model": "Test CPU @ 2.0GHz",
-            "cpu_count": 2,
+            "os": "Linux-6.1-x86_64",
+            "cpu": {"model": "Test CPU @ 2.0GHz", "logical_cores": 2, "usable_cores": 2, "flags": ["avx2", "fma"]},
             "memory_bytes": 8 * 2**30,
+            "gpus": [],
             "python": "3.11.2",
+            "packages": {"tensorflow": "2.21.0", "numpy": "2.4.6"},
             "tensorflow": "2.21.0",
-            "git_commit": "abc1234",
+            "tf_build_info": {"is_cuda_build": False},
             "env_vars": {"TF_ENABLE_ONEDNN_OPTS": "1"},
+            "git": {"commit": "abc1234", "dirty": False},
+            "loadavg": [0.1, 0.2, 0.3],
         },
     }
 

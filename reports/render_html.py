@@ -1,0 +1,323 @@
+"""ONE self-contained HTML report: inline CSS and SVG plots, no network, no JavaScript libraries.
+
+Order: summary (the answers), plots of throughput and latency, speedup table with intervals and
+parity, best batch size, latency distributions, cold start, full tables, failures, environment.
+
+Safety: every string from a file goes through `escape.html_text`; a Content-Security-Policy
+forbids any network access and any script but the one inline error hook below (allowed by its
+hash), so even a string that escaped escaping could not run or fetch anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from reports import numbers as fmt
+from reports import plots
+from reports.environment import environment_rows
+from reports.escape import html_text as esc
+from reports.summary import summarize
+from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels
+
+# Issue 6 (reports/profiles.py) adds per-op profile sections here: a function that takes the
+# ReportData and returns an HTML fragment ('' when no cell has a `profile`). Left empty on purpose.
+PROFILE_SECTION: Callable[[ReportData], str] | None = None
+
+ERROR_HOOK = (
+    "window.addEventListener('error',function(e){document.documentElement"
+    ".setAttribute('data-js-error',String(e.message||e.type))},true);"
+)
+MAX_ERROR = 4000
+
+CSS = """
+:root{--fg:#1d2330;--muted:#5b6475;--line:#dfe3ea;--bg:#fff;--panel:#f6f8fb;--good:#1a7f37;--bad:#c62828;--warn:#9a6700}
+*{box-sizing:border-box}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg);margin:0}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 64px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:36px 0 10px;padding-bottom:4px;border-bottom:2px solid var(--line)}
+h3{font-size:16px;margin:22px 0 8px}
+.sub{color:var(--muted);margin:0 0 12px}
+nav{display:flex;flex-wrap:wrap;gap:6px 14px;font-size:14px;margin:8px 0 0}
+nav a{color:#0b5cad;text-decoration:none}nav a:hover{text-decoration:underline}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:14px}
+.card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:12px 16px}
+.card h3{margin:0 0 6px;font-size:15px}.card ul{margin:0;padding-left:18px}.card li{margin:4px 0}
+.card.problems{border-color:#f0b4b4;background:#fff6f6}
+table{border-collapse:collapse;font-size:13.5px;margin:6px 0 10px;font-variant-numeric:tabular-nums}
+th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{background:var(--panel);font-weight:600;white-space:nowrap}
+td.n,th.n{text-align:right;white-space:nowrap}
+tbody tr:hover{background:#fafbfd}
+tr.group td{border-top:2px solid var(--line)}
+.good{color:var(--good);font-weight:600}.bad{color:var(--bad);font-weight:600}.muted{color:var(--muted)}
+.status{font-weight:600;color:var(--bad)}.status.skipped{color:var(--warn)}
+figure{margin:8px 0 18px;background:#fff;border:1px solid var(--line);border-radius:8px;padding:6px}
+figure svg.plot{width:100%;height:auto;display:block}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:12px}
+details{margin:8px 0}summary{cursor:pointer;color:#0b5cad}
+pre{white-space:pre-wrap;word-break:break-word;background:var(--panel);padding:8px;border-radius:6px;font-size:12.5px;margin:4px 0}
+.note{color:var(--muted);font-size:13.5px;max-width:900px}
+.warnbox{background:#fff8e1;border:1px solid #f3d98b;border-radius:8px;padding:8px 14px;margin:12px 0}
+"""
+
+
+def render_html(data: ReportData) -> str:
+    """The whole report as one HTML document (str)."""
+    body = "\n".join(
+        s
+        for s in (
+            _header(data),
+            _summary(data),
+            _overview_plots(data),
+            _speedup_section(data),
+            _best_section(data),
+            _distribution_section(data),
+            _cold_start_section(data),
+            _tables_section(data),
+            _failures_section(data),
+            _environment_section(data),
+            PROFILE_SECTION(data) if PROFILE_SECTION is not None else "",
+        )
+        if s
+    )
+    return _document(" · ".join(data.sources), body)
+
+
+def _document(title: str, body: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(ERROR_HOOK.encode()).digest()).decode()
+    csp = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>infer-bench report — {esc(title)}</title>\n<script>{ERROR_HOOK}</script>\n"
+        f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+SECTIONS = (
+    ("summary", "Summary"),
+    ("throughput", "Throughput & latency"),
+    ("speedup", "Speedup"),
+    ("best", "Best batch size"),
+    ("distributions", "Distributions"),
+    ("coldstart", "Cold start"),
+    ("tables", "All numbers"),
+    ("failures", "Failures"),
+    ("environment", "Environment"),
+)
+
+
+def _header(data: ReportData) -> str:
+    cells = len(data.runs.cells)
+    sub = f"{len(data.sources)} run(s): " + ", ".join(f"<b>{esc(s)}</b>" for s in data.sources)
+    sub += f" · {cells} cell records · {int(data.agg['count'].sum()) if 'count' in data.agg else 0:,} timed calls"
+    links = " ".join(f'<a href="#{anchor}">{name}</a>' for anchor, name in SECTIONS)
+    return f"<header><h1>infer-bench report</h1><p class=\"sub\">{sub}</p><nav>{links}</nav></header>"
+
+
+def _section(anchor: str, title: str, inner: str, note: str = "") -> str:
+    note_html = f'<p class="note">{note}</p>' if note else ""
+    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{note_html}\n{inner}\n</section>'
+
+
+def _summary(data: ReportData) -> str:
+    cards = []
+    for item in summarize(data):
+        cls = "card problems" if item.heading == "Problems" else "card"
+        lines = "".join(f"<li>{esc(line)}</li>" for line in item.lines)
+        cards.append(f'<div class="{cls}"><h3>{esc(item.heading)}</h3><ul>{lines}</ul></div>')
+    return _section("summary", "Summary", f'<div class="cards">{"".join(cards)}</div>')
+
+
+def _figure(kind: str, svg: str, caption: str = "") -> str:
+    cap = f"<figcaption class=\"note\">{esc(caption)}</figcaption>" if caption else ""
+    return f'<figure class="plot" data-plot="{kind}">{_unique_ids(svg)}{cap}</figure>'
+
+
+def _unique_ids(svg: str) -> str:
+    """Prefix the SVG's element ids with a hash of the figure, so figures cannot share ids."""
+    prefix = "f" + hashlib.sha1(svg.encode()).hexdigest()[:8] + "-"
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    if not ids:
+        return svg
+    pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r')(?=[")])')
+    return pattern.sub(lambda m: m.group(1) + prefix + m.group(2), svg)
+
+
+def _ok_panels(data: ReportData) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
+    return [(k, r[(r["status"] == "ok") & (r["count"] > 0)]) for k, r in panels(data.agg) if ((r["status"] == "ok") & (r["count"] > 0)).any()]
+
+
+def _overview_plots(data: ReportData) -> str:
+    blocks = []
+    for key, rows in _ok_panels(data):
+        title = panel_title(key, data.many_sources)
+        pair = _figure("throughput", plots.throughput_plot(rows, title)) + _figure("latency", plots.latency_plot(rows, title, data.slo_ms))
+        blocks.append(f"<h3>{esc(title)}</h3><div class=\"grid2\">{pair}</div>")
+    note = "Throughput = batch size / median latency; error bars are the 95% interval of the median. Higher is better."
+    return _section("throughput", "Throughput and latency vs batch size", "".join(blocks) or "<p>No measurements.</p>", note)
+
+
+def _table(header: Sequence[tuple[str, bool]], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """header: (escaped label, numeric); rows: (row class, escaped cells)."""
+    head = "".join(f'<th class="n">{h}</th>' if n else f"<th>{h}</th>" for h, n in header)
+    body = []
+    for cls, cells in rows:
+        tds = "".join(f'<td class="n">{c}</td>' if n else f"<td>{c}</td>" for c, (_, n) in zip(cells, header, strict=True))
+        body.append(f'<tr class="{cls}">{tds}</tr>' if cls else f"<tr>{tds}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _title_of(data: ReportData, row: pd.Series) -> str:
+    return esc(panel_title(tuple(str(row[k]) for k in PANEL_KEYS), data.many_sources))
+
+
+def _speedup_section(data: ReportData) -> str:
+    if data.speedups.empty:
+        why = "No speedup table: " + (
+            esc(data.notes[-1]) if data.baseline_requested and data.baseline is None else "the baseline format (checkpoint by default) has no measurements."
+        )
+        return _section("speedup", "Speedup", f"<p>{why}</p>")
+    header = [("model · device", False), ("batch", True), ("format", False), (f"speedup vs {esc(data.baseline)}", True),
+              ("95% CI", True), ("interval covers", False), ("output parity", False), ("max abs diff", True), ("top-1 agreement", True)]  # fmt: skip
+    rows = []
+    last = None
+    for _, r in data.speedups.iterrows():
+        group = (r["source"], r["model"], r["device"], r["setting"], r["batch_size"])
+        cls, last = ("group" if last is not None and group != last else ""), group
+        style = ("good" if r["speedup"] > 1 else "bad") if r["significant"] else ""
+        rows.append((cls, [
+            _title_of(data, r), str(r["batch_size"]), esc(r["variant"]),
+            f'<span class="{style}">{fmt.ratio(r["speedup"])}</span>', fmt.interval(r["ci_lo"], r["ci_hi"], "×"),
+            esc(r["ci_scope"]), _parity_html(str(r["parity"])), fmt.sci(r["parity_max_abs"]), fmt.pct(r["parity_top1"]),
+        ]))  # fmt: skip
+    note = (
+        f"Speedup = median latency of <b>{esc(data.baseline)}</b> / median latency of the format; above 1 is faster. "
+        "Coloured where the 95% bootstrap interval excludes 1. Output parity was checked by the run before timing: "
+        "a faster format that gives different answers shows “differs”."
+    )
+    return _section("speedup", f"Speedup vs {data.baseline}", _table(header, rows), note)
+
+
+def _parity_html(label: str) -> str:
+    cls = {"same": "good", "differs": "bad", "error": "bad"}.get(label, "muted")
+    return f'<span class="{cls}">{esc(label)}</span>'
+
+
+def _best_section(data: ReportData) -> str:
+    if data.best.empty:
+        return ""
+    header = [("model · device", False), ("format", False), ("best batch", True), ("samples/s", True), ("p99 ms", True)]
+    if data.slo_ms is not None:
+        header += [(f"best batch with p99 ≤ {data.slo_ms:g} ms", True), ("samples/s", True), ("p99 ms", True)]
+    rows = []
+    for _, r in data.best.iterrows():
+        cells = [_title_of(data, r), esc(r["variant"]), str(r["best_batch"]), fmt.rate(r["best_throughput"]), fmt.ms(r["best_p99_ms"])]
+        if data.slo_ms is not None:
+            none = r["slo_batch"] is None or pd.isna(r["slo_batch"])
+            cells += ["none" if none else str(int(r["slo_batch"])), fmt.rate(r["slo_throughput"]), fmt.ms(r["slo_p99_ms"])]
+        rows.append(("", cells))
+    note = "The batch size with the most samples/s per format" + (
+        f", and the best one whose p99 latency stays at or under the SLO of {data.slo_ms:g} ms." if data.slo_ms is not None else "; give --slo-ms to also pick the best batch size under a p99 latency target."
+    )
+    return _section("best", "Best batch size", _table(header, rows), note)
+
+
+def _distribution_section(data: ReportData) -> str:
+    blocks = []
+    for key, rows in _ok_panels(data):
+        title = panel_title(key, data.many_sources)
+        blocks.append(_figure("distribution", plots.distribution_plot(rows, data.runs.latencies, title)))
+    note = (
+        "Every timed call of every cell, pooled over worker processes: a curve further left is faster, a long tail to "
+        f"the right means slow outliers. Panels with more than {plots.MAX_ECDF_BATCHES} batch sizes show box plots."
+    )
+    return _section("distributions", "Latency distributions", "".join(blocks) or "<p>No measurements.</p>", note)
+
+
+def _cold_start_section(data: ReportData) -> str:
+    blocks = []
+    for key, rows in panels(data.agg):
+        if rows["load_s"].notna().any() or rows["first_call_s"].notna().any():
+            blocks.append(_figure("coldstart", plots.cold_start_plot(rows, panel_title(key, data.many_sources))))
+    note = "Time to load the model in a fresh worker, then the first call (graph building, tracing, XLA compilation); median over processes."
+    return _section("coldstart", "Cold start", "".join(blocks) or "<p>No load times recorded.</p>", note)
+
+
+TABLE_HEADER = [("batch", True), ("format", False), ("status", False), ("p50 ms", True), ("95% CI", True), ("p90 ms", True),
+                ("p99 ms", True), ("p99 95% CI", True), ("p99.9 ms", True), ("samples/s", True), ("CV", True), ("IQR ms", True),
+                ("outliers", True), ("procs", True), ("spread of process medians", True), ("load s", True),
+                ("first call s", True), ("peak RSS", True), ("call path", False)]  # fmt: skip
+
+
+def _cell_row(r: pd.Series) -> list[str]:
+    status = esc(r["status"])
+    if r["status"] != "ok" or r["count"] == 0:
+        return [str(r["batch_size"]), esc(r["variant"]), f'<span class="status {status}">{status}</span>'] + ["–"] * (len(TABLE_HEADER) - 3)
+    procs = f"{int(r['reps_ok'])}" + ("" if r["reps_ok"] > 1 else " *")
+    spread = f"{fmt.ms(r['rep_p50_min_ms'])}–{fmt.ms(r['rep_p50_max_ms'])} ({fmt.ratio(r['rep_spread'])})" if r["reps_ok"] > 1 else "–"
+    return [
+        str(r["batch_size"]), esc(r["variant"]), "ok", fmt.ms(r["p50_ms"]), fmt.interval(r["p50_ci_lo_ms"], r["p50_ci_hi_ms"]),
+        fmt.ms(r["p90_ms"]), fmt.ms(r["p99_ms"]), fmt.interval(r["p99_ci_lo_ms"], r["p99_ci_hi_ms"]), fmt.ms(r["p999_ms"]),
+        fmt.rate(r["throughput"]), fmt.pct(r["cv"]), fmt.ms(r["iqr_ms"]), str(int(r["outliers"])), procs, spread,
+        fmt.seconds(r["load_s"]).replace(" s", ""), fmt.seconds(r["first_call_s"]).replace(" s", ""), fmt.mib(r["peak_rss_mb"]),
+        esc(r["call_path"]),
+    ]  # fmt: skip
+
+
+def _tables_section(data: ReportData) -> str:
+    blocks = []
+    for key, rows in panels(data.agg):
+        out, last = [], None
+        for batch in sorted(rows["batch_size"].unique()):
+            part = rows[rows["batch_size"] == batch]
+            for variant in ordered_variants(part["variant"]):
+                cls, last = ("group" if last is not None and batch != last else ""), batch
+                out.append((cls, _cell_row(part[part["variant"] == variant].iloc[0])))
+        title = esc(panel_title(key, data.many_sources))
+        blocks.append(f"<details><summary>{title} ({len(rows)} cells)</summary>{_table(TABLE_HEADER, out)}</details>")
+    note = (
+        "Statistics from all raw samples pooled over worker processes (never averaged percentiles). Intervals: exact "
+        "order-statistic interval for one process (* = covers only that process's noise; medians move by up to ~2× between "
+        "processes), two-level bootstrap (processes, then samples) for several. Outliers: Tukey's 1.5×IQR fences."
+    )
+    return _section("tables", "All numbers", "".join(blocks) or "<p>No cells.</p>", note)
+
+
+def _failures_section(data: ReportData) -> str:
+    if data.failures.empty:
+        return _section("failures", "Failed and skipped cells", "<p>None: every cell produced measurements.</p>")
+    header = [("status", False), ("model", False), ("format", False), ("device", False), ("batch", True), ("rep", True), ("exit", True), ("error", False)]
+    rows = []
+    for _, r in data.failures.iterrows():
+        error = str(r["error"] or "")
+        tail = str(r["stderr_tail"] or "")
+        text = f"<pre>{esc(error[:MAX_ERROR])}</pre>" if error else ""
+        if tail:
+            text += f"<details><summary>stderr</summary><pre>{esc(tail[-MAX_ERROR:])}</pre></details>"
+        exit_text = "–" if pd.isna(r["exit_code"]) else str(int(r["exit_code"]))
+        if pd.notna(r["signal"]):
+            exit_text += f" (signal {int(r['signal'])})"
+        status = esc(r["status"])
+        rows.append(("", [f'<span class="status {status}">{status}</span>', esc(r["model"]), esc(r["variant"]), esc(r["device"]),
+                          str(r["batch_size"]), str(r["repetition"]), exit_text, text]))  # fmt: skip
+    return _section("failures", f"Failed and skipped cells ({len(rows)})", _table(header, rows))
+
+
+def _environment_section(data: ReportData) -> str:
+    blocks = []
+    for source, header in data.runs.headers.items():
+        main, extra = environment_rows(header)
+        rows = [("", [esc(k), esc(v)]) for k, v in main]
+        block = f"<h3>{esc(source)}</h3>" + _table([("key", False), ("value", False)], rows)
+        if extra:
+            block += "<details><summary>packages and build</summary>" + _table([("key", False), ("value", False)], [("", [esc(k), esc(v)]) for k, v in extra]) + "</details>"
+        blocks.append(block)
+    warn = "".join(f'<div class="warnbox">{esc(n)}</div>' for n in data.notes)
+    return _section("environment", "Environment", warn + "".join(blocks))

@@ -1,0 +1,157 @@
+"""GitHub-flavoured Markdown report: fits a CI job summary or a PR comment.
+
+Summary and the speedup table first; per-panel tables, failures and the environment in
+collapsible <details>. Every string from a file goes through `escape.md_text`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from reports import numbers as fmt
+from reports.environment import environment_rows
+from reports.escape import md_text
+from reports.summary import summarize
+from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels
+
+MAX_ERROR = 300
+
+# Issue 6 (reports/profiles.py) adds per-op profile sections here: a function that takes the
+# ReportData and returns Markdown ('' when no cell has a `profile`). Left empty on purpose.
+PROFILE_SECTION: Callable[[ReportData], str] | None = None
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
+    """A GFM table; cells must already be escaped. `align`: one of l/r per column."""
+    marks = [("---:" if a == "r" else ":---") for a in align.ljust(len(header), "l")]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def details(summary: str, body: str) -> str:
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def render_md(data: ReportData) -> str:
+    parts = ["# infer-bench report", "Runs: " + ", ".join(f"**{md_text(s)}**" for s in data.sources)]
+    parts.append(_summary(data))
+    parts += [s for s in (_speedup_section(data), _best_section(data)) if s]
+    parts.append(_panels_section(data))
+    if not data.failures.empty:
+        parts.append(_failures_section(data))
+    parts.append(_environment_section(data))
+    if PROFILE_SECTION is not None:
+        parts.append(PROFILE_SECTION(data))
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _summary(data: ReportData) -> str:
+    blocks = ["## Summary"]
+    for item in summarize(data):
+        blocks.append(f"**{md_text(item.heading)}**\n\n" + "\n".join(f"- {md_text(line)}" for line in item.lines))
+    return "\n\n".join(blocks)
+
+
+def _title(data: ReportData, row: pd.Series) -> str:
+    return md_text(panel_title(tuple(str(row[k]) for k in PANEL_KEYS), data.many_sources))
+
+
+def _speedup_section(data: ReportData) -> str:
+    if data.speedups.empty:
+        return ""
+    rows = [
+        [
+            _title(data, r),
+            str(r["batch_size"]),
+            md_text(r["variant"]),
+            f"**{fmt.ratio(r['speedup'])}**" if r["significant"] else fmt.ratio(r["speedup"]),
+            fmt.interval(r["ci_lo"], r["ci_hi"], "×"),
+            md_text(r["ci_scope"]),
+            _parity_md(r),
+        ]
+        for _, r in data.speedups.iterrows()
+    ]
+    header = ["model · device", "batch", "format", f"speedup vs {md_text(data.baseline)}", "95% CI", "interval covers", "output parity"]
+    note = (
+        f"Speedup = median latency of {md_text(data.baseline)} / median latency of the format "
+        "(> 1 is faster); **bold** where the interval excludes 1."
+    )
+    return f"## Speedup vs {md_text(data.baseline)}\n\n{note}\n\n" + table(header, rows, "llllrll")
+
+
+def _parity_md(row: pd.Series) -> str:
+    label = str(row["parity"])
+    text = {"same": "✅ same", "differs": "❌ differs", "error": "⚠️ error"}.get(label, label)
+    if label in ("same", "differs") and pd.notna(row["parity_max_abs"]):
+        text += f" (max abs diff {fmt.sci(row['parity_max_abs'])})"
+    return text
+
+
+def _best_section(data: ReportData) -> str:
+    if data.best.empty:
+        return ""
+    header = ["model · device", "format", "best batch", "samples/s", "p99 ms"]
+    if data.slo_ms is not None:
+        header += [f"best with p99 ≤ {data.slo_ms:g} ms", "samples/s"]
+    rows = []
+    for _, r in data.best.iterrows():
+        cells = [_title(data, r), md_text(r["variant"]), str(r["best_batch"]), fmt.rate(r["best_throughput"]), fmt.ms(r["best_p99_ms"])]
+        if data.slo_ms is not None:
+            none = r["slo_batch"] is None or pd.isna(r["slo_batch"])
+            cells += ["none" if none else str(int(r["slo_batch"])), fmt.rate(r["slo_throughput"])]
+        rows.append(cells)
+    return "## Best batch size\n\n" + table(header, rows, "llrrrrr")
+
+
+PANEL_HEADER = ["batch", "format", "p50 ms", "95% CI", "p90 ms", "p99 ms", "p99.9 ms", "samples/s", "CV", "outliers", "procs", "call path"]
+
+
+def _panel_rows(rows: pd.DataFrame) -> list[list[str]]:
+    out = []
+    for batch in sorted(rows["batch_size"].unique()):
+        part = rows[rows["batch_size"] == batch]
+        for variant in ordered_variants(part["variant"]):
+            r = part[part["variant"] == variant].iloc[0]
+            if r["status"] != "ok" or r["count"] == 0:
+                out.append([str(batch), md_text(variant), f"**{md_text(r['status'])}**"] + [""] * 9)
+                continue
+            procs = f"{int(r['reps_ok'])}" + ("" if r["reps_ok"] > 1 else " (within-process CI)")
+            out.append([
+                str(batch), md_text(variant), fmt.ms(r["p50_ms"]), fmt.interval(r["p50_ci_lo_ms"], r["p50_ci_hi_ms"]),
+                fmt.ms(r["p90_ms"]), fmt.ms(r["p99_ms"]), fmt.ms(r["p999_ms"]), fmt.rate(r["throughput"]),
+                fmt.pct(r["cv"]), str(int(r["outliers"])), procs, md_text(r["call_path"]),
+            ])  # fmt: skip
+    return out
+
+
+def _panels_section(data: ReportData) -> str:
+    blocks = []
+    for key, rows in panels(data.agg):
+        title = md_text(panel_title(key, data.many_sources))
+        blocks.append(f"### {title}\n\n" + table(PANEL_HEADER, _panel_rows(rows), "rlrrrrrrrrll"))
+    if not blocks:
+        return "## Results\n\nNo cells."
+    return "## Results\n\n" + details(f"Latency and throughput per model and device ({len(blocks)} tables)", "\n\n".join(blocks))
+
+
+def _failures_section(data: ReportData) -> str:
+    rows = []
+    for _, r in data.failures.iterrows():
+        error = " ".join(str(r["error"] or r["stderr_tail"] or "").split())
+        if len(error) > MAX_ERROR:
+            error = error[: MAX_ERROR - 1] + "…"
+        rows.append([md_text(r["status"]), md_text(r["model"]), md_text(r["variant"]), str(r["batch_size"]), str(r["repetition"]), md_text(error)])
+    body = table(["status", "model", "format", "batch", "rep", "error"], rows, "llllrl")
+    return f"## Failed and skipped cells\n\n{len(rows)} cell runs produced no measurement.\n\n" + details("Errors", body)
+
+
+def _environment_section(data: ReportData) -> str:
+    blocks = []
+    for source, header in data.runs.headers.items():
+        main, extra = environment_rows(header)
+        rows = [[md_text(k), md_text(v)] for k, v in main + extra]
+        blocks.append(f"**{md_text(source)}**\n\n" + table(["key", "value"], rows))
+    return "## Environment\n\n" + details("Host, CPU, Python, TensorFlow, environment variables", "\n\n".join(blocks))
