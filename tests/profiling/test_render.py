@@ -1,0 +1,103 @@
+"""Renderers: plain text at a fixed width, Markdown and HTML escaping, SVG figures."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from infer_core.profiling.coldstart import anatomy, first_call_phases, phase
+from infer_core.profiling.diff import diff_profiles
+from infer_core.profiling.peak import achieved
+from infer_core.profiling.records import new_profile, summarise
+from reports import profiles
+
+EVIL = "a|b<script>alert(1)</script>*[x]"
+
+
+def _profile(name: str = "conv/Relu") -> dict:
+    ops = [{"name": name, "type": "_FusedConv2D", "device": "CPU:0", "time_s": 6e-4, "calls": 1},
+           {"name": "dense/MatMul", "type": "MatMul", "device": "CPU:0", "time_s": 2e-4, "calls": 1}]
+    return new_profile(variant="frozen", call_path="session.callable_from_options", batch_size=32,
+                       source="session_step_stats", label="traced", runs=5, step_samples=20,
+                       notes=["framework overhead = step - ops"], **summarise(ops, 1e-3))
+
+
+def test_text_names_the_top_ops_overhead_and_share_of_peak() -> None:
+    text = profiles.profile_text(_profile(), achieved(27_000_000, 1e-3, {"peak_flops": 100e9}), top=5)
+    assert "conv/Relu" in text and "_FusedConv2D" in text and "60.0%" in text
+    assert "framework overhead 0.200 ms" in text
+    assert "top op types: _FusedConv2D 60.0%, MatMul 20.0%" in text
+    assert "27.00 GFLOP/s, 27.0% of the measured peak 100.00 GFLOP/s" in text
+    assert all(len(line) <= profiles.WIDTH for line in text.splitlines())
+
+
+def test_text_prints_markup_in_names_as_itself() -> None:
+    assert "[bold]x" in profiles.profile_text(_profile("[bold]x"))
+
+
+def test_markdown_and_html_escape_names_from_the_model() -> None:
+    md = profiles.profile_markdown(_profile(EVIL))
+    assert "<script>" not in md and "a\\|b" in md
+    html = profiles.profile_html(_profile(EVIL))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert html.startswith('<section class="op-profile">') and html.endswith("</section>")
+
+
+def test_tflite_profile_shows_the_op_list_and_no_op_times() -> None:
+    part = {"ops": [{"index": 0, "op": "CONV_2D", "delegate": 2}, {"index": 1, "op": "SOFTMAX", "delegate": None}],
+            "partition": [{"node": 2, "ops": [0], "op_types": {"CONV_2D": 1}}], "undelegated": [1]}
+    p = new_profile(variant="tflite", batch_size=1, step_s=1e-4, source="tflite_op_list", tflite=part,
+                    notes=["2 ops: 1 taken over by 1 delegate node(s), 1 on built-in kernels"])
+    text = profiles.profile_text(p)
+    assert "CONV_2D" in text and "delegate node 2" in text and "built-in kernel" in text
+    assert "top 10 ops" not in text and "% step" not in text
+
+
+def test_diff_renders_ops_on_one_side() -> None:
+    before, after = _profile(), _profile()
+    before["ops"].append({"name": "w/Read", "type": "ReadVariableOp", "device": "CPU:0", "time_s": 1e-5, "calls": 1})
+    d = diff_profiles(before, after, "checkpoint", "frozen")
+    text = profiles.diff_text(d)
+    assert "ops only in checkpoint" in text and "w/Read" in text
+    assert "| w/Read | ReadVariableOp |" in profiles.diff_markdown(d).replace("\\", "")
+    assert "<table" in profiles.diff_html(d)
+
+
+def _coldstart(variant: str) -> dict:
+    phases = [phase("process start", 0.1, "process"), phase("import tensorflow", 2.0, "import"),
+              phase("load: variable restore", 0.05, "load"), *first_call_phases(0.04, 0.01, 0.02, None)]
+    return anatomy(variant, phases, [])
+
+
+def test_first_call_is_split_into_grappler_other_and_inference() -> None:
+    phases = first_call_phases(first_s=0.04, warm_s=0.01, grappler_s=0.02, traced=None)
+    assert [p["seconds"] for p in phases] == pytest.approx([0.02, 0.01, 0.01])
+    no_estimate = first_call_phases(first_s=0.04, warm_s=0.01, grappler_s=None, traced=1)
+    assert no_estimate[0]["seconds"] == pytest.approx(0.03) and "traced 1 function(s)" in no_estimate[0]["note"]
+    capped = first_call_phases(first_s=0.02, warm_s=0.01, grappler_s=0.5, traced=None)
+    assert capped[0]["seconds"] == pytest.approx(0.01) and capped[1]["seconds"] == 0.0
+    assert _coldstart("checkpoint")["total_s"] == pytest.approx(0.1 + 2.0 + 0.05 + 0.04)
+
+
+def test_coldstart_renders_a_stacked_bar_per_format_as_svg() -> None:
+    items = [_coldstart("checkpoint"), _coldstart("frozen")]
+    svg = profiles.coldstart_svg(items)
+    ET.fromstring(svg)  # well-formed XML
+    assert "checkpoint" in svg and "import tensorflow" in svg
+    assert "variable restore" in profiles.coldstart_text(items)
+    assert "<svg" in profiles.coldstart_html(items)
+
+
+def test_roofline_plots_achieved_against_the_measured_peak() -> None:
+    points = [{"variant": "frozen", "batch_size": b, "achieved_flops": r} for b, r in ((1, 2e9), (32, 20e9))]
+    svg = profiles.roofline_svg(points, 100e9)
+    ET.fromstring(svg)
+    assert "measured peak 100.0 GFLOP/s" in svg
+    assert profiles.roofline_html([{"variant": "tflite", "batch_size": 1, "achieved_flops": None}], 1e9) == ""
+
+
+def test_achieved_is_flops_over_step_and_share_of_peak() -> None:
+    a = achieved(1_000_000, 1e-3, {"peak_flops": 1e10})
+    assert a["achieved_flops"] == 1e9 and a["fraction_of_peak"] == 0.1
+    assert achieved(None, 1e-3, None)["achieved_flops"] is None
