@@ -139,12 +139,19 @@ def tf_build_info() -> dict[str, Any] | None:
         return None
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "build_info" for t in node.targets):
-            try:
-                value = ast.literal_eval(node.value)
-            except ValueError:
-                return None
-            return {str(k): v for k, v in value.items()}
+            return _literal_dict(node.value)
     return None
+
+
+def _literal_dict(node: ast.expr) -> dict[str, Any] | None:
+    """A dict literal, or `collections.OrderedDict([...pairs...])` as TensorFlow writes it."""
+    if isinstance(node, ast.Call) and node.args:
+        node = node.args[0]
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        return None
+    return {str(k): v for k, v in dict(value).items()}
 
 
 def interpreter_facts() -> dict[str, Any]:
