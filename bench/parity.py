@@ -48,6 +48,7 @@ class Prediction:
     error: str | None = None
     error_class: str | None = None
     matched_by: str = "name"
+    described: dict[str, Any] | None = None  # the loaded model's describe(): call path, tensors, notes
 
 
 def _group(entries: Sequence[Entry]) -> list[list[int]]:
@@ -75,7 +76,7 @@ def _run_group(entries: Sequence[Entry], indices: list[int], tmp: Path, batch: i
             with np.load(tmp / f"out{i}.npz") as data:
                 outs = [data[f"o{k}"] for k in range(len(data.files))]
             results[i] = Prediction(entries[i].label, outs, [o["name"] for o in m["outputs"]],
-                                    matched_by=m.get("inputs_matched_by", "name"))
+                                    matched_by=m.get("inputs_matched_by", "name"), described=m)
         elif m["kind"] == "item_error":
             results[i] = Prediction(entries[i].label, None, [], m["message"], m["error_class"])
     for i in indices:

@@ -34,8 +34,8 @@ def _feeds(model: Any, spec: ModelSpec, task: dict[str, Any]) -> tuple[dict[str,
     if task.get("inputs_file"):
         path = Path(task["inputs_file"])
         return inputs.align_arrays(model.inputs, inputs.load_arrays(path), str(path))
-    feeds = inputs.synthesize(model.inputs, int(task.get("batch_size", 1)), spec.shapes,
-                              seed=int(task.get("seed", 0)), vocab_size=spec.vocab_size)
+    feeds = inputs.synthesize_for(model, int(task.get("batch_size", 1)), spec.shapes,
+                                  seed=int(task.get("seed", 0)), vocab_size=spec.vocab_size)
     return feeds, "synthesised"
 
 

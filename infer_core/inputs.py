@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -132,3 +133,11 @@ def align_arrays(inputs: Sequence[TensorInfo], arrays: Mapping[str, np.ndarray],
     if any(_short(t.name) in shorts for t in inputs) or len(arrays) != len(inputs):
         return match_arrays(inputs, arrays, source), "name"
     return {t.name: _check_array(t, arrays[k], source) for t, k in zip(inputs, arrays)}, "position"
+
+
+def synthesize_for(model: Any, batch_size: int, shapes: Mapping[str, Sequence[int]] | None = None,
+                   seed: int = 0, vocab_size: int | None = None) -> dict[str, np.ndarray]:
+    """Inputs for a loaded model: integer inputs bounded by `vocab_size`, else by the model's own
+    embedding tables where they can be discovered, else small non-negative values."""
+    bound = vocab_size or model.int_input_bound()
+    return synthesize(model.inputs, batch_size, shapes, seed=seed, vocab_size=bound)

@@ -121,6 +121,10 @@ class Model(abc.ABC):
         """
         return lambda: self.predict(feeds)
 
+    def int_input_bound(self) -> int | None:
+        """Exclusive upper bound for integer inputs (the smallest embedding table they index), if found."""
+        return None
+
     def trace_count(self) -> int | None:
         """How many times the model's functions have been traced so far; None where not applicable."""
         return None

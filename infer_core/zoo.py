@@ -159,16 +159,15 @@ def _tf1_keras_model(build: Callable[[Any, Any], Any], shape: tuple[Any, ...], d
 
     x = tf.compat.v1.placeholder(dtype, shape=shape, name="input" if dtype == tf.float32 else "tokens")
     model = build(tf_keras, x)
-    return x, model.output, list(model.weights)
+    # Called on the placeholder in inference mode: no BatchNorm update ops in the graph.
+    return x, model(x, training=False), list(model.weights)
 
 
 def _tf1_mobilenet() -> tuple[Any, Any, list[Any]]:
     import tensorflow as tf
 
     def build(tf_keras: Any, x: Any) -> Any:
-        inp = tf_keras.Input(tensor=x)
-        base = tf_keras.applications.MobileNetV2(input_tensor=inp, weights=None, classes=1000)
-        return base
+        return tf_keras.applications.MobileNetV2(input_shape=(128, 128, 3), weights=None, classes=1000)
 
     return _tf1_keras_model(build, (None, 128, 128, 3), tf.float32)
 
@@ -177,7 +176,7 @@ def _tf1_text() -> tuple[Any, Any, list[Any]]:
     import tensorflow as tf
 
     def build(tf_keras: Any, x: Any) -> Any:
-        inp = tf_keras.Input(tensor=x)
+        inp = tf_keras.Input((None,), dtype="int32")
         h = tf_keras.layers.Embedding(1000, 32)(inp)
         h = tf_keras.layers.Conv1D(32, 3, padding="same", activation="relu")(h)
         h = tf_keras.layers.GlobalMaxPooling1D()(h)

@@ -52,8 +52,13 @@ def _downstream(start_ops: Iterable[Any]) -> list[Any]:
     return list(seen.values())
 
 
+def _numeric(op: Any) -> bool:
+    """Results a user can fetch as arrays (not resource handles or variants)."""
+    return all(out.dtype.is_numpy_compatible for out in op.outputs)
+
+
 def _is_sink(op: Any, reachable: set[str]) -> bool:
-    if op.type in NON_RESULT_TYPES or not op.outputs or op.name.startswith(SKIP_SCOPES):
+    if op.type in NON_RESULT_TYPES or not op.outputs or op.name.startswith(SKIP_SCOPES) or not _numeric(op):
         return False
     return not any(c.name in reachable for out in op.outputs for c in out.consumers())
 

@@ -97,6 +97,11 @@ class SignatureModel(Model):
         tensors = self._tensors(feeds)
         return lambda: self._run(tensors)
 
+    def int_input_bound(self) -> int | None:
+        from infer_core.vocab import function_bound
+
+        return function_bound(self.concrete_function)
+
     def trace_count(self) -> int | None:
         return int(self._traced.experimental_get_tracing_count()) if self._traced is not None else None
 

@@ -70,6 +70,11 @@ class SessionModel(Model):
         call = self._callable
         return lambda: call(*args)
 
+    def int_input_bound(self) -> int | None:
+        from infer_core.vocab import graph_bound
+
+        return graph_bound(self.graph, [t for t in self.feed_tensors if t.dtype.is_integer])
+
     def memory_info(self) -> dict[str, int] | None:
         return devices.gpu_memory(self.device)
 

@@ -103,6 +103,11 @@ class TFLiteModel(Model):
     def predict(self, feeds: Feeds) -> Outputs:
         return self._run(self._prepare(feeds))
 
+    def int_input_bound(self) -> int | None:
+        from infer_core.vocab import tflite_bound
+
+        return tflite_bound(self.interpreter)
+
     def make_runner(self, feeds: Feeds) -> Any:
         arrays = self._prepare(feeds)
         return lambda: self._run(arrays)

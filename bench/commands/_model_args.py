@@ -1,0 +1,44 @@
+"""Command-line options shared by every command that loads a model (one definition, one spelling)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from infer_core.model import VARIANTS, ModelSpec
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model options")
+    g.add_argument("--format", dest="variant", choices=VARIANTS, metavar="FORMAT",
+                   help="model format/variant (default: detected from the path): " + ", ".join(VARIANTS))
+    g.add_argument("--builder", metavar="FILE.py:FUNC",
+                   help="checkpoint only: your graph-building function (returns (inputs, outputs) tensors)")
+    g.add_argument("--signature", default="serving_default", help="SavedModel signature (default: %(default)s)")
+    g.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME",
+                   help="input tensor name (repeat for several; default: discovered)")
+    g.add_argument("--output", dest="outputs", action="append", default=[], metavar="NAME",
+                   help="output tensor name (repeat for several; default: discovered)")
+    g.add_argument("--shape", dest="shapes", action="append", default=[], metavar="NAME=DxD",
+                   help="value for an input's dynamic dimensions, e.g. tokens=1x128 (batch is set per run)")
+    g.add_argument("--device", default="cpu", help="cpu, gpu or gpu:N (default: %(default)s)")
+    g.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="intra-op threads (TensorFlow) / interpreter threads (TFLite); 0 = default")
+    g.add_argument("--unsafe-keras", action="store_true",
+                   help="load Keras files with safe_mode off: lets a file run its own code (Lambda layers)."
+                        " Only for files you trust")
+
+
+def spec_from_args(args: argparse.Namespace, path: str, **overrides: Any) -> ModelSpec:
+    from infer_core.inputs import parse_shape
+
+    if getattr(args, "unsafe_keras", False):
+        print("warning: --unsafe-keras: Keras files may run code they contain", file=sys.stderr)
+    fields: dict[str, Any] = dict(
+        path=path, variant=args.variant, builder=args.builder, signature=args.signature,
+        inputs=tuple(args.inputs), outputs=tuple(args.outputs),
+        shapes=dict(parse_shape(s) for s in args.shapes), device=args.device,
+        intra_op_threads=args.threads, safe_mode=not args.unsafe_keras)
+    fields.update(overrides)
+    return ModelSpec(**fields)
