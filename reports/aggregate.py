@@ -99,7 +99,7 @@ def _row(runs: Runs, idx: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
 def _status_fields(cells: pd.DataFrame, n_ok: int) -> dict[str, Any]:
     statuses = list(cells["status"])
     bad = [s for s in STATUS_ORDER if s in statuses]
-    errors = [str(e) for e in cells["error"] if e]
+    errors = [e for e in cells["error"] if isinstance(e, str) and e]
     return {
         "status": "ok" if n_ok else (bad[0] if bad else statuses[0]),
         "reps": len(cells),

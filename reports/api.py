@@ -37,16 +37,26 @@ def build(run_paths: list[Path], baseline_format: str | None = None, slo_ms: flo
 
 
 def render_report(
-    run_paths: list[Path], fmt: str, baseline_format: str | None = None, slo_ms: float | None = None
+    run_paths: list[Path],
+    fmt: str,
+    baseline_format: str | None = None,
+    slo_ms: float | None = None,
+    *,
+    color: bool = False,
 ) -> str | bytes:
     """The report over one or more runs in `fmt` (term | md | html | csv | parquet | json).
 
-    "term" has ANSI colour; parquet is bytes, everything else str. Raises ReportsError
-    (exit code 2) for unreadable results or bad options.
+    "term" is 100 columns wide, with ANSI colour only when `color`; parquet is bytes, everything
+    else str. Raises ReportsError (exit code 2) for unreadable results or bad options.
     """
     if fmt not in FORMATS:
         raise ReportOptionError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return RENDERERS[fmt](build(run_paths, baseline_format, slo_ms))
+    data = build(run_paths, baseline_format, slo_ms)
+    if fmt == "term":
+        from reports.render_term import render_term
+
+        return render_term(data, color=color)
+    return RENDERERS[fmt](data)
 
 
 def _check_options(baseline_format: str | None, slo_ms: float | None) -> None:
@@ -54,12 +64,6 @@ def _check_options(baseline_format: str | None, slo_ms: float | None) -> None:
         raise ReportOptionError(f"unknown baseline format {baseline_format!r}; choose one of {', '.join(VARIANTS)}")
     if slo_ms is not None and not (math.isfinite(slo_ms) and slo_ms > 0):
         raise ReportOptionError(f"--slo-ms must be a positive number of milliseconds, got {slo_ms!r}")
-
-
-def _term(data: ReportData) -> str:
-    from reports.render_term import render_term
-
-    return render_term(data)
 
 
 def _md(data: ReportData) -> str:
@@ -113,7 +117,6 @@ def _json(data: ReportData) -> str:
 
 
 RENDERERS: dict[str, Callable[[ReportData], str | bytes]] = {
-    "term": _term,
     "md": _md,
     "html": _html,
     "csv": _csv,

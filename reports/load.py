@@ -204,6 +204,8 @@ def _cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     for name in ("model", "variant", "device", "env_toggles", "affinity", "python", "host", "run_id", "source"):
         frame[name] = frame[name].astype(str)
+    for name in ("error", "stderr_tail", "call_path", "stop_reason"):  # text or None, never NaN
+        frame[name] = [v if isinstance(v, str) else None for v in frame[name]]
     return frame
 
 

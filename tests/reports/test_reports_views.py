@@ -1,0 +1,105 @@
+"""reports.views: pivots, fastest format, speedups with parity, best batch size with an SLO."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import synth
+
+from reports.aggregate import aggregate
+from reports.load import load_runs
+from reports.views import best_batch, build_report, choose_baseline, fastest_per_batch, pivot, speedups
+
+
+def constant_run(tmp_path: Path, table: dict[tuple[str, int], float], reps: int = 1, n: int = 50) -> pd.DataFrame:
+    """Cells whose latencies are all the same value (ms): every statistic is known exactly."""
+    records = [
+        synth.cell(variant, batch, [int(value * 1e6)] * n, repetition=rep)
+        for rep in range(reps)
+        for (variant, batch), value in table.items()
+    ]
+    runs = load_runs([synth.write_run(tmp_path / "r", records)])
+    return aggregate(runs)
+
+
+TABLE = {
+    ("checkpoint", 1): 1.0, ("checkpoint", 8): 4.0, ("checkpoint", 32): 16.0,
+    ("frozen", 1): 0.5, ("frozen", 8): 2.0, ("frozen", 32): 4.0,
+    ("tflite", 1): 0.25, ("tflite", 8): 2.5, ("tflite", 32): 6.4,
+}  # fmt: skip
+
+
+def test_pivot_is_batch_by_format_in_canonical_order(tmp_path: Path) -> None:
+    agg = constant_run(tmp_path, TABLE)
+    table = pivot(agg, "p50_ms")
+    assert list(table.columns) == ["checkpoint", "frozen", "tflite"]
+    assert list(table.index) == [1, 8, 32]
+    assert table.loc[8, "tflite"] == pytest.approx(2.5)
+    # throughput = batch / median: batch 32 frozen = 32 / 4 ms = 8,000 samples/s
+    assert pivot(agg, "throughput").loc[32, "frozen"] == pytest.approx(8000)
+
+
+def test_fastest_format_per_batch_size_with_margin(tmp_path: Path) -> None:
+    fastest = fastest_per_batch(constant_run(tmp_path, TABLE)).set_index("batch_size")
+    assert list(fastest["variant"]) == ["tflite", "frozen", "frozen"]
+    assert fastest.loc[1, "margin"] == pytest.approx(2.0)  # frozen 0.5 / tflite 0.25
+    assert fastest.loc[8, "runner_up"] == "tflite"
+    assert bool(fastest.loc[32, "clear"])  # constant samples: intervals are points, no overlap
+
+
+def test_speedups_against_checkpoint_with_parity(tmp_path: Path) -> None:
+    records = [synth.cell(v, b, [int(x * 1e6)] * 50) for (v, b), x in TABLE.items()]
+    records += [synth.parity("mnist_cnn", "frozen", "checkpoint", ok=True), synth.parity("mnist_cnn", "checkpoint", "tflite", ok=False)]
+    runs = load_runs([synth.write_run(tmp_path / "r", records)])
+    table = speedups(aggregate(runs), runs.parity, "checkpoint").set_index(["batch_size", "variant"])
+    assert table.loc[(32, "frozen"), "speedup"] == pytest.approx(4.0)  # 16 ms / 4 ms
+    assert table.loc[(1, "tflite"), "speedup"] == pytest.approx(4.0)  # 1 ms / 0.25 ms
+    assert table.loc[(8, "frozen"), "parity"] == "same"  # pair stored as (frozen, checkpoint): order-free
+    assert table.loc[(8, "tflite"), "parity"] == "differs"
+    assert bool(table.loc[(8, "frozen"), "significant"])
+    assert ("checkpoint" not in table.index.get_level_values("variant"))
+
+
+def test_parity_not_checked_and_error(tmp_path: Path) -> None:
+    records = [synth.cell(v, 1, [1_000_000] * 10) for v in ("checkpoint", "frozen")]
+    runs = load_runs([synth.write_run(tmp_path / "a", records)])
+    assert speedups(aggregate(runs), runs.parity, "checkpoint").iloc[0]["parity"] == "not checked"
+    failed_check = {**synth.parity("mnist_cnn", "x", "y"), "pairs": [], "error": "frozen failed to load"}
+    runs = load_runs([synth.write_run(tmp_path / "b", records + [failed_check])])
+    assert speedups(aggregate(runs), runs.parity, "checkpoint").iloc[0]["parity"] == "error"
+
+
+def test_best_batch_size_with_and_without_an_slo(tmp_path: Path) -> None:
+    agg = constant_run(tmp_path, TABLE)
+    best = best_batch(agg, slo_ms=3.0).set_index("variant")
+    # frozen: 1/0.5=2,000; 8/2=4,000; 32/4=8,000 samples/s -> batch 32; p99 4 ms > 3 ms -> under SLO: batch 8
+    assert best.loc["frozen", "best_batch"] == 32
+    assert best.loc["frozen", "slo_batch"] == 8
+    # tflite: 1/0.25 = 4,000; 8/2.5 = 3,200; 32/6.4 = 5,000 samples/s -> batch 32 (p99 6.4 ms);
+    # under 3 ms only batches 1 and 8 qualify, and batch 1 gives more
+    assert best.loc["tflite", "best_batch"] == 32
+    assert best.loc["tflite", "slo_batch"] == 1
+    assert best.loc["tflite", "slo_throughput"] == pytest.approx(4000)
+    assert best.loc["checkpoint", "slo_batch"] == 1  # batch 8 takes 4 ms > 3 ms
+    assert pd.isna(best_batch(agg, slo_ms=0.1).loc[0, "slo_batch"])  # nothing is that fast
+    assert best_batch(agg)["slo_batch"].isna().all()
+
+
+def test_baseline_choice(tmp_path: Path) -> None:
+    agg = constant_run(tmp_path, TABLE)
+    assert choose_baseline(agg, None) == "checkpoint"
+    assert choose_baseline(agg, "frozen") == "frozen"
+    assert choose_baseline(agg, "keras") is None
+    no_ckpt = agg[agg["variant"] != "checkpoint"]
+    assert choose_baseline(no_ckpt, None) is None
+
+
+def test_report_notes_a_missing_baseline_and_still_answers_frozen_vs_checkpoint(tmp_path: Path) -> None:
+    runs = load_runs([synth.standard_run(tmp_path / "r")])
+    data = build_report(runs, aggregate(runs), baseline_format="keras")
+    assert data.baseline is None and data.speedups.empty
+    assert any("keras" in note for note in data.notes)
+    assert set(data.headline["variant"]) == {"frozen"}  # the headline question is always answered
+    assert list(data.headline["batch_size"]) == [1, 8, 32]
