@@ -1,0 +1,132 @@
+"""`infer-bench run` end to end with real TensorFlow workers on the zoo's mnist_cnn.
+
+Slow: each worker imports TensorFlow (~5 s here). Uses the cached zoo export, like `run` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from reports.schema import IDENTITY_FIELDS, read_run_file
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+FAST = """\
+[run]
+repetitions = {reps}
+{run_extra}
+[measure]
+warmup_iterations = 5
+warmup_time = 0.05
+min_time = 0.1
+max_time = 0.4
+
+[sweep]
+formats = {formats}
+batch_sizes = {batch_sizes}
+devices = {devices}
+{sweep_extra}
+[[models]]
+zoo = "mnist_cnn"
+"""
+
+
+@pytest.fixture(scope="module")
+def mnist_dir() -> Path:
+    from bench.zoo_export import ensure_exported
+
+    return ensure_exported("mnist_cnn")
+
+
+def scenario_file(tmp_path: Path, reps: int = 1, formats: str = '["frozen", "tflite"]', batch_sizes: str = "[1, 8]",
+                  devices: str = '["cpu"]', run_extra: str = "", sweep_extra: str = "") -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(FAST.format(reps=reps, formats=formats, batch_sizes=batch_sizes, devices=devices,
+                                run_extra=run_extra, sweep_extra=sweep_extra))
+    return path
+
+
+def test_run_measures_checks_parity_and_reports(mnist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "runs" / "pr-1"
+    code = main(["run", str(scenario_file(tmp_path)), "--out", str(out)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    run = read_run_file(out / "results.jsonl")
+    assert run.header is not None and run.header["env"]["tensorflow"]
+    assert "zoo = \"mnist_cnn\"" in run.header["scenario_text"]
+    assert [p["model"] for p in run.parity] == ["mnist_cnn"] and run.parity[0]["pairs"][0]["ok"]
+    assert len(run.cells) == 4
+    for cell in run.cells:
+        assert cell["status"] == "ok" and set(IDENTITY_FIELDS) <= set(cell)
+        assert cell["iterations"] == len(cell["latencies_ns"]) > 0
+        assert cell["load_s"] > 0 and cell["first_call_s"] > 0 and cell["call_path"]
+        assert cell["worker"]["tf_version"] == run.header["env"]["tensorflow"]
+    by = {(c["variant"], c["batch_size"]): c for c in run.cells}
+    assert by[("frozen", 1)]["load_s"] == by[("frozen", 8)]["load_s"], "one load per worker"
+    assert (tmp_path / "runs" / "latest").resolve() == out.resolve()
+    assert (out / "report.md").exists() and (out / "report.html").exists()
+    assert f"4 ok; results: {out / 'results.jsonl'}" in printed.out
+
+
+def test_absent_gpu_is_skipped_with_the_reason(mnist_dir: Path, tmp_path: Path) -> None:
+    if os.environ.get("CUDA_VISIBLE_DEVICES") is None and Path("/dev/nvidia0").exists():
+        pytest.skip("a GPU is present")
+    out = tmp_path / "run"
+    code = main(["run", str(scenario_file(tmp_path, formats='["frozen"]', devices='["gpu"]')), "--out", str(out), "--no-report"])
+    assert code == 0
+    cells = read_run_file(out / "results.jsonl").cells
+    assert [c["status"] for c in cells] == ["skipped", "skipped"]
+    assert all("not available" in c["error"] for c in cells)
+
+
+def test_real_out_of_memory_under_rlimit_as(mnist_dir: Path, tmp_path: Path) -> None:
+    # 300 MB of address space above the loaded model: batch 1 fits, 20000 images do not. With
+    # oneDNN on (the x86 default) TensorFlow segfaults on the failed allocation (a `crashed`
+    # record); with TF_ENABLE_ONEDNN_OPTS=0 it raises ResourceExhaustedError.
+    text = scenario_file(tmp_path, formats='["frozen"]', batch_sizes="[1, 20000, 40000]", run_extra="memory_limit_mb = 300",
+                         sweep_extra='env = { TF_ENABLE_ONEDNN_OPTS = ["0"] }')
+    out = tmp_path / "run"
+    assert main(["run", str(text), "--out", str(out), "--no-report"]) == 1
+    cells = {c["batch_size"]: c for c in read_run_file(out / "results.jsonl").cells}
+    assert cells[1]["status"] == "ok" and cells[1]["env_toggles"] == "TF_ENABLE_ONEDNN_OPTS=0"
+    assert cells[20000]["status"] == "failed" and cells[20000]["error"].startswith("out of memory at batch size 20000")
+    assert cells[40000]["status"] == "skipped" and "batch size 20000 ran out of memory" in cells[40000]["error"]
+
+
+def _cell_lines(path: Path) -> int:
+    try:
+        return sum(1 for line in path.read_text().splitlines() if '"kind":"cell"' in line)
+    except FileNotFoundError:
+        return 0
+
+
+def test_parent_sigkilled_mid_sweep_then_resume(mnist_dir: Path, tmp_path: Path) -> None:
+    s = scenario_file(tmp_path, reps=2, formats='["tflite"]', batch_sizes="[1, 2, 4]")
+    out = tmp_path / "run"
+    results = out / "results.jsonl"
+    cmd = [sys.executable, "-m", "bench.cli", "run", str(s), "--out", str(out), "--no-report"]
+    parent = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _cell_lines(results) < 2 and time.monotonic() < deadline and parent.poll() is None:
+        time.sleep(0.05)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    before = read_run_file(results)
+    assert 2 <= len(before.cells) < 6, "killed mid-sweep with cells finished"
+    assert main(["run", "--resume", str(out), "--no-report"]) == 0
+    after = read_run_file(results)
+    keys = [(c["cell_id"], c["repetition"]) for c in after.cells]
+    assert len(keys) == len(set(keys)) == 6, "every cell exactly once"
+    assert after.cells[: len(before.cells)] == before.cells, "finished cells kept as they were"
+    assert all(c["status"] == "ok" for c in after.cells)
+    assert len([line for line in results.read_text().splitlines() if json.loads(line)["kind"] == "header"]) == 1
