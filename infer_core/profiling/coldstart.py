@@ -53,17 +53,6 @@ def load_phases(details: Mapping[str, Any], load_s: float) -> list[dict[str, Any
     return phases
 
 
-def _frozen_copy(model: Any) -> tuple[Any, list[str], list[str]]:
-    """A GraphDef of a Session model with variables folded to constants (for the grappler estimate)."""
-    import tensorflow as tf
-
-    outputs = [t.op.name for t in model.fetch_tensors]
-    graph_def = model.graph.as_graph_def()
-    if any(n.op in ("VarHandleOp", "VariableV2", "Variable") for n in graph_def.node):
-        graph_def = tf.compat.v1.graph_util.convert_variables_to_constants(model.session, graph_def, outputs)
-    return graph_def, [t.name for t in model.feed_tensors], [t.name for t in model.fetch_tensors]
-
-
 def _first_run_s(graph_def: Any, feeds: list[str], fetches: list[str], values: list[np.ndarray], optimize: bool) -> float:
     import tensorflow as tf
     from tensorflow.core.protobuf import rewriter_config_pb2
@@ -86,7 +75,8 @@ def grappler_estimate(model: Any, feeds: Mapping[str, np.ndarray], pairs: int = 
     """Seconds of graph optimisation in a Session's first run, by difference; None for eager formats."""
     if not targets.is_session_model(model):
         return None
-    graph_def, feed_names, fetch_names = _frozen_copy(model)
+    graph_def = targets.frozen_session_graph_def(model)
+    feed_names, fetch_names = [t.name for t in model.feed_tensors], [t.name for t in model.fetch_tensors]
     values = [np.asarray(feeds[t.name]) for t in model.inputs]
     off, on = [], []
     for _ in range(pairs):  # interleaved: off, on, off, on

@@ -114,6 +114,21 @@ def freeze_function(model: Any) -> FrozenFunction:
     return result
 
 
+VARIABLE_OPS = ("VarHandleOp", "VariableV2", "Variable")
+
+
+def frozen_session_graph_def(model: Any) -> Any:
+    """A Session model's GraphDef with its variables folded to constants (values from its session),
+    so a fresh Session can run it without a restore."""
+    import tensorflow as tf
+
+    graph_def = model.graph.as_graph_def()
+    if not any(n.op in VARIABLE_OPS for n in graph_def.node):
+        return graph_def
+    outputs = [t.op.name for t in model.fetch_tensors]
+    return tf.compat.v1.graph_util.convert_variables_to_constants(model.session, graph_def, outputs)
+
+
 def _threading_config() -> Any:
     import tensorflow as tf
 

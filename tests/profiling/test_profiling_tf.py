@@ -126,3 +126,24 @@ def test_peak_probe_measures_a_positive_rate() -> None:
     peak = measure_peak("cpu", n=256, repeats=2, warmup=1)
     assert peak["flops_per_call"] == 2 * 256**3
     assert peak["peak_flops"] >= peak["median_flops"] > 0
+
+
+def test_flops_are_counted_past_control_flow_of_unknown_shape() -> None:
+    """Static shape inference stops at a Merge whose branches differ (Keras BatchNorm's lowered cond in
+    MobileNetV2); the count must still include the MatMul after it: 2 · B · 4 · 3 FLOPs."""
+    import tensorflow as tf
+
+    from infer_core.profiling.flops import InferenceGraph, concrete_graph, flops_by_op, runtime_shapes
+
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 4), name="x")
+        out_false, out_true = tf.raw_ops.Switch(data=x, pred=tf.constant(False))
+        unknown = tf.reshape(out_true, tf1.placeholder_with_default([-1, 4], [2]))
+        merged = tf.raw_ops.Merge(inputs=[out_false * 2.0, unknown])[0]
+        tf.matmul(merged, tf.ones((4, 3)), name="y")
+    source = InferenceGraph(graph.as_graph_def(), ["x:0"], ["y:0"])
+    concrete = concrete_graph(source, [(5, 4)])
+    assert not concrete.graph.get_tensor_by_name("y:0").shape.is_fully_defined()
+    assert flops_by_op(concrete.graph, runtime_shapes(concrete))["y"] == 2 * 5 * 4 * 3
