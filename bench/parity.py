@@ -149,8 +149,10 @@ def parity_table(predictions: Sequence[Prediction]) -> list[dict[str, Any]]:
 def parity_record(model: str, predictions: Sequence[Prediction]) -> dict[str, Any]:
     """A parity record body (reports/schema.py)."""
     errors = [f"{p.label}: {p.error}" for p in predictions if p.error]
+    formats = [{"label": p.label, "call_path": p.described.get("call_path"), "notes": p.described.get("notes"),
+                "details": p.described.get("details")} for p in predictions if p.described]
     return {"model": model, "tolerance": {"rtol": RTOL, "atol": ATOL}, "pairs": parity_table(predictions),
-            "errors": errors, "error": "; ".join(errors) or None}
+            "formats": formats, "errors": errors, "error": "; ".join(errors) or None}
 
 
 def entries_for_dir(model_dir: Path, variants: Sequence[str] | None = None, **overrides: Any) -> list[Entry]:

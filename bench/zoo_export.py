@@ -73,8 +73,9 @@ def export(name: str, out: Path, formats: tuple[str, ...] = ALL_FORMATS) -> Path
     out.mkdir(parents=True, exist_ok=True)
     keras_msgs = run_plain_task({"task": "zoo_build", "phase": "keras", "model": name, "out": str(out)},
                                 {"TF_USE_LEGACY_KERAS": "0", "CUDA_VISIBLE_DEVICES": "-1"})
-    run_plain_task({"task": "zoo_build", "phase": "tf1", "model": name, "out": str(out)},
-                   {"TF_USE_LEGACY_KERAS": "1", "CUDA_VISIBLE_DEVICES": "-1"})
+    tf1_msgs = run_plain_task({"task": "zoo_build", "phase": "tf1", "model": name, "out": str(out)},
+                              {"TF_USE_LEGACY_KERAS": "1", "CUDA_VISIBLE_DEVICES": "-1"})
+    tf1 = next(m for m in tf1_msgs if m.get("kind") == "zoo_tf1_done")["tensors"]
     done = next(m for m in keras_msgs if m.get("kind") == "zoo_keras_done")
     _prune(out, formats)
     manifest = {
@@ -84,6 +85,8 @@ def export(name: str, out: Path, formats: tuple[str, ...] = ALL_FORMATS) -> Path
         "files": {v: FILES[v] for v in formats},
         "inputs": done["inputs"],
         "outputs": done["outputs"],
+        # the TF1 graph's tensor names (checkpoint, frozen): its builder may add more placeholders
+        "tf1_tensors": {"inputs": [tf1["input"]], "outputs": [tf1["output"]]},
         "shapes": {k: list(v) for k, v in zoo_entry.default_shapes.items()},
         "vocab_size": zoo_entry.vocab_size,
         "versions": {**done["versions"], "infer-bench": _version("infer-bench")},
@@ -150,6 +153,9 @@ def spec_for(model_dir: Path, variant: str, **overrides: Any) -> ModelSpec:
     fields: dict[str, Any] = {"path": str(model_dir / rel), "variant": variant,
                               "shapes": {k: tuple(v) for k, v in manifest.get("shapes", {}).items()},
                               "vocab_size": manifest.get("vocab_size")}
+    if split_variant(variant)[0] in ("checkpoint", "frozen") and manifest.get("tf1_tensors"):
+        fields["inputs"] = tuple(manifest["tf1_tensors"]["inputs"])
+        fields["outputs"] = tuple(manifest["tf1_tensors"]["outputs"])
     fields.update(overrides)
     return ModelSpec(**fields)
 

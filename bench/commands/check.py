@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--formats", help="with a model directory: comma-separated formats to check (default: all)")
     p.add_argument("--batch", type=int, default=4, help="batch size of the synthesised inputs (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthesised inputs (default: %(default)s)")
-    p.add_argument("--inputs", type=Path, help=".npz (keyed by input name) or .npy inputs instead of synthesised ones")
+    p.add_argument("--inputs", dest="inputs_file", type=Path, metavar="FILE", help=".npz (keyed by input name) or .npy inputs instead of synthesised ones")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the parity table as JSON")
     add_model_options(p)
     p.set_defaults(func=main)
@@ -112,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
     from bench.parity import parity_record, predict_all
 
     name, entries = _entries(args)
-    predictions = predict_all(entries, batch=args.batch, seed=args.seed, inputs_file=args.inputs)
+    predictions = predict_all(entries, batch=args.batch, seed=args.seed, inputs_file=args.inputs_file)
     failed = [p for p in predictions if p.error]
     if len(failed) == len(predictions) and len(predictions) == 1:
         raise error_from_message({"error_class": failed[0].error_class, "message": failed[0].error})
