@@ -45,7 +45,7 @@ def read_document(path: Path) -> dict[str, Any]:
     if not benchmarks:
         raise ImportFileError(f"{path}: no benchmarks in the file (were the tests run with --benchmark-skip?)")
     check_raw_data(path, benchmarks)
-    return document
+    return dict(document)
 
 
 def check_raw_data(path: Path | str, benchmarks: Sequence[Mapping[str, Any]]) -> None:
@@ -113,7 +113,8 @@ def cell_record(benchmark: Mapping[str, Any], repetition: int, host: str, starte
     latencies = [int(round(float(x) * 1e9)) for x in data]
     median = sorted(latencies)[len(latencies) // 2]
     extra = benchmark.get("extra_info") or {}
-    own = extra.get(PLUGIN_KEY) if isinstance(extra.get(PLUGIN_KEY), Mapping) else {}
+    found = extra.get(PLUGIN_KEY)
+    own: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     return {
         "kind": "cell", "cell_id": _cell_id(ident), "group_id": f"{SOURCE}:{ident['model']}",
         "repetition": repetition, **ident, "status": "ok", "error": None, "exit_code": 0, "signal": None,

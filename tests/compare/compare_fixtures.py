@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from reports.schema import dumps
 
 ENV = {"host": "ci-box", "cpu_model": "Test CPU @ 2.0GHz", "tensorflow": {"version": "2.21.0"}, "python": "3.11.9"}

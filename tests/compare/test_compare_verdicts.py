@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from compare_fixtures import ENV, WriteRun, cell
 
 from reports.compare import (
     compare,
@@ -20,7 +21,6 @@ from reports.compare import (
 )
 from reports.errors import CompareError
 from reports.load import load_runs
-from compare_fixtures import ENV, WriteRun, cell
 
 STEADY = [1.00, 1.04, 0.97, 1.02, 0.99]
 
