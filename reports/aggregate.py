@@ -53,7 +53,7 @@ def aggregate(runs: Runs, options: AggregateOptions | None = None) -> Aggregated
     """One row per (source, host, run_id, identity): pooled statistics, status, errors, timings."""
     opts = options or AggregateOptions()
     if runs.cells.empty:
-        return pd.DataFrame(columns=[*GROUP_KEYS, "setting", "status"])
+        return pd.DataFrame(columns=AGG_COLUMNS)
     groups = runs.cells.groupby(list(GROUP_KEYS), sort=False, dropna=False).indices
     rows = [_row(runs, np.sort(idx), opts) for idx in groups.values()]
     frame = pd.DataFrame(rows)
@@ -225,9 +225,15 @@ def _throughput(out: dict[str, Any], batch_size: int) -> dict[str, Any]:
 def _spread(groups: Sequence[np.ndarray]) -> dict[str, Any]:
     medians = [float(np.median(g)) for g in groups]
     low, high = min(medians), max(medians)
-    return {"rep_p50_min_ms": low, "rep_p50_max_ms": high, "rep_spread": high / low if low > 0 else float("nan")}
+    spread = high / low if low > 0 and len(medians) > 1 else float("nan")  # one process: no spread to show
+    return {"rep_p50_min_ms": low, "rep_p50_max_ms": high, "rep_spread": spread}
 
 
 def public_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """The aggregated frame without its internal ("_") columns: what CSV/Parquet/JSON export."""
     return frame[[c for c in frame.columns if not str(c).startswith("_")]]
+
+
+STATUS_COLUMNS = ("status", "reps", "reps_ok", "reps_failed", "error", "call_path")
+COST_COLUMNS = ("load_s", "first_call_s", "peak_rss_mb", "gpu_peak_mb", "retraces", "flops_per_sample")
+AGG_COLUMNS = [*GROUP_KEYS, *STATUS_COLUMNS, *COST_COLUMNS, *EMPTY_STATS, "_cell_rows", "setting"]

@@ -1,0 +1,145 @@
+"""Renderers: stored expected text at fixed width with colour off, escaping, machine formats.
+
+Regenerate the stored text after an intended change with
+`INFER_BENCH_UPDATE_EXPECTED=1 pytest tests/reports/test_reports_render.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import synth
+
+from reports.api import FORMATS, build, render_report
+from reports.errors import ReportsError
+from reports.render_html import render_html
+from reports.render_md import render_md
+from reports.render_term import render_term
+
+EXPECTED = Path(__file__).parent / "expected"
+UPDATE = os.environ.get("INFER_BENCH_UPDATE_EXPECTED") == "1"
+
+
+def check_expected(name: str, text: str) -> None:
+    path = EXPECTED / name
+    if UPDATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing {path}: run with INFER_BENCH_UPDATE_EXPECTED=1 once"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synth.standard_run(tmp_path_factory.mktemp("runs") / "r")
+
+
+def test_terminal_report_matches_stored_text(run_dir: Path) -> None:
+    text = render_term(build([run_dir], slo_ms=1.0), width=100, color=False)
+    assert "\x1b[" not in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    check_expected("standard_term.txt", text)
+
+
+def test_terminal_colour_marks_faster_formats(run_dir: Path) -> None:
+    text = render_term(build([run_dir]), color=True)
+    assert re.search(r"\x1b\[32m\s*2\.10×", text)  # frozen vs checkpoint at batch 1, significant: green
+    assert re.search(r"\x1b\[1;31mdiffers", text)  # tflite's outputs differ: bold red
+
+
+def test_markdown_report_matches_stored_text(run_dir: Path) -> None:
+    check_expected("standard_md.md", render_md(build([run_dir], slo_ms=1.0)))
+
+
+def test_markdown_summary_comes_first_and_details_collapse(run_dir: Path) -> None:
+    text = render_md(build([run_dir]))
+    assert text.index("## Summary") < text.index("## Speedup vs checkpoint") < text.index("<details>")
+    assert "2.10× faster" in text
+
+
+def test_hostile_strings_are_text_in_html_and_markdown(run_dir: Path) -> None:
+    html = render_html(build([run_dir]))
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert len(re.findall(r"<script>", html)) == 1  # only the report's own hashed error hook
+    md = render_md(build([run_dir]))
+    assert "<script>" not in md
+    for line in md.splitlines():
+        if line.startswith("| ") and "alert" in line:
+            unescaped_pipes = len(re.findall(r"(?<!\\)\|", line))
+            header = next(h for h in md.splitlines() if h.startswith("| ") and h.count("|") == unescaped_pipes)
+            assert header  # same number of cells as some header: the hostile `|` did not split a cell
+
+
+def test_html_is_self_contained(run_dir: Path) -> None:
+    html = render_html(build([run_dir]))
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "@import" not in html and "url(http" not in html
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert html.count('data-plot="throughput"') == 2 and html.count('data-plot="distribution"') == 2
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "SVG ids must be unique across figures"
+
+
+def test_html_lists_failures_with_their_errors(run_dir: Path) -> None:
+    html = render_html(build([run_dir]))
+    section = html[html.index('id="failures"') :]
+    for status in ("failed", "skipped", "timeout"):
+        assert f'status {status}"' in section
+    assert "worker timed out after 60 s" in section and "no representative dataset" in section
+
+
+def test_csv_json_and_parquet_carry_the_tidy_frame(run_dir: Path) -> None:
+    csv = render_report([run_dir], "csv")
+    assert isinstance(csv, str)
+    frame = pd.read_csv(io.StringIO(csv))
+    assert len(frame) == 13 and "p99_ms" in frame.columns and "_p50_draws" not in frame.columns
+    body = json.loads(render_report([run_dir], "json"))
+    assert len(body["cells"]) == 13 and body["baseline"] == "checkpoint"
+    assert {r["status"] for r in body["failures"]} == {"failed", "skipped", "timeout"}
+    parquet = render_report([run_dir], "parquet")
+    assert isinstance(parquet, bytes)
+    back = pd.read_parquet(io.BytesIO(parquet))
+    assert len(back) == 13 and back["p50_ms"].notna().sum() == 10
+
+
+def test_every_format_renders_a_run_with_only_failed_cells(tmp_path: Path) -> None:
+    records = [
+        synth.cell("checkpoint", 1, [], status="crashed", error="Segmentation fault", signal=11),
+        synth.cell("frozen", 1, [], status="skipped", error="skipped by request"),
+    ]
+    run = synth.write_run(tmp_path / "r", records)
+    for fmt in FORMATS:
+        out = render_report([run], fmt)
+        assert out
+    assert "2 cell runs produced no measurement" in render_report([run], "md")
+
+
+def test_a_run_without_cells_renders(tmp_path: Path) -> None:
+    run = synth.write_run(tmp_path / "r", [])
+    for fmt in FORMATS:
+        assert render_report([run], fmt) is not None
+
+
+def test_two_runs_side_by_side(tmp_path: Path) -> None:
+    a = synth.write_run(tmp_path / "a", synth.sweep_records(reps=1, run_id="a", host="h1"), "a", "h1")
+    b = synth.write_run(tmp_path / "b", synth.sweep_records(reps=1, run_id="b", host="h2", speed=0.5), "b", "h2")
+    text = render_report([a, b], "term")
+    assert "mnist_cnn · cpu · h1 · a" in text and "mnist_cnn · cpu · h2 · b" in text
+    html = render_report([a, b], "html")
+    assert isinstance(html, str) and html.count('data-plot="throughput"') == 2
+
+
+def test_bad_options_are_user_errors(run_dir: Path) -> None:
+    with pytest.raises(ReportsError, match="unknown report format"):
+        render_report([run_dir], "pdf")
+    with pytest.raises(ReportsError, match="unknown baseline format"):
+        render_report([run_dir], "md", baseline_format="onnx")
+    with pytest.raises(ReportsError, match="positive"):
+        render_report([run_dir], "md", slo_ms=0)
