@@ -119,7 +119,7 @@ def _load(task: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
 def _fit_batch(array: np.ndarray, axis: int | None, batch_size: int) -> np.ndarray:
     if axis is None or array.shape[axis] == batch_size:
         return array
-    return np.take(array, np.arange(batch_size) % array.shape[axis], axis=axis)
+    return np.asarray(np.take(array, np.arange(batch_size) % array.shape[axis], axis=axis))
 
 
 def _feeds(model: Any, task: Mapping[str, Any], batch_size: int) -> dict[str, np.ndarray]:

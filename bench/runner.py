@@ -47,7 +47,7 @@ Append = Callable[[dict[str, Any]], None]
 
 def model_spec(entry: ModelEntry, key: GroupKey, zoo_dir: Path | None) -> Any:
     """The infer_core ModelSpec (JSON-able) one group loads."""
-    threads = {"device": key.device, "intra_op_threads": key.intra_op_threads, "inter_op_threads": key.inter_op_threads}
+    threads: dict[str, Any] = {"device": key.device, "intra_op_threads": key.intra_op_threads, "inter_op_threads": key.inter_op_threads}
     if entry.zoo is not None:
         from bench.zoo_export import spec_for
 

@@ -616,7 +616,8 @@ def apply_overrides(s: Scenario, o: Overrides) -> Scenario:
     policy = s.policy
     if o.quick:
         sweep = replace(sweep, batch_sizes=QUICK_BATCH_SIZES)
-        policy = replace(policy, **QUICK_POLICY)
+        policy = replace(policy, warmup_time=QUICK_POLICY["warmup_time"], min_time=QUICK_POLICY["min_time"],
+                         max_time=QUICK_POLICY["max_time"])
     if o.formats:
         sweep = replace(sweep, formats=o.formats)
         models = tuple(replace(m, formats=tuple(f for f in o.formats if f in m.available())) if m.formats else m for m in s.models)

@@ -100,7 +100,7 @@ class Expansion:
 
 def _env_combinations(env: Mapping[str, tuple[str, ...]]) -> list[str]:
     names = sorted(env)
-    return [canonical_env(dict(zip(names, values))) for values in itertools.product(*(env[n] for n in names))]
+    return [canonical_env(dict(zip(names, values, strict=True))) for values in itertools.product(*(env[n] for n in names))]
 
 
 def _model_variants(model: ModelEntry, formats: tuple[str, ...]) -> tuple[list[str], list[str]]:

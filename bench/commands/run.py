@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,14 +208,14 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _median_ms(record: dict[str, Any]) -> str:
+def _median_ms(record: Mapping[str, Any]) -> str:
     from bench.measure import median
 
     lat = record.get("latencies_ns") or []
     return f"median {median(lat) / 1e6:.3f} ms ({len(lat)} it, {record.get('stop_reason')})" if lat else ""
 
 
-def cell_line(record: dict[str, Any]) -> str:
+def cell_line(record: Mapping[str, Any]) -> str:
     """One finished cell, in words, for logs and the progress display."""
     status = str(record.get("status"))
     detail = _median_ms(record) if status == "ok" else str(record.get("error") or "")
@@ -233,7 +234,7 @@ class LineReporter:
     def progress(self, cell_id: str, iterations: int, median_ns: float) -> None:
         pass
 
-    def cell_done(self, record: dict[str, Any]) -> None:
+    def cell_done(self, record: Mapping[str, Any]) -> None:
         self.done += 1
         _say(f"  [{self.done}/{self.total}] {cell_line(record)}")
 
@@ -263,7 +264,7 @@ class RichReporter:
     def progress(self, cell_id: str, iterations: int, median_ns: float) -> None:
         self.bar.update(self.current, description=f"{cell_id}: {iterations} it, median {median_ns / 1e6:.3f} ms")
 
-    def cell_done(self, record: dict[str, Any]) -> None:
+    def cell_done(self, record: Mapping[str, Any]) -> None:
         from rich.markup import escape
 
         self.bar.advance(self.overall)
