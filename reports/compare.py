@@ -12,7 +12,7 @@ Per cell, with the ok processes of each side:
   from the pooled median). `ratio` is always a *time* ratio, current/baseline, so > 1 means slower
   (for throughput it is baseline/current throughput, i.e. the ratio of time per sample).
 - ci_low/ci_high: a seeded two-level bootstrap 95% interval of the ratio that resamples processes,
-  then samples within the chosen processes (reports.stats.two_level_quantile_draws).
+  then samples within the chosen processes (reports.stats.quantile_draws).
 - p_slower/p_faster: one-sided Mann-Whitney U tests on the per-process values (one value per worker
   process: that process's metric), Holm-corrected across all tested cells; the two directions are
   two families (regressions, improvements), each corrected at `alpha`.
@@ -218,7 +218,7 @@ def pooled_draws(groups: Sequence[np.ndarray], metric: str, batch_size: int, n_b
     """Bootstrap draws of the pooled value: resample processes, then samples within them."""
     if metric == "mean":
         return _two_level_mean_draws(groups, n_boot, seed)
-    draws = stats.two_level_quantile_draws(groups, (QUANTILES[metric],), n_boot, seed)[:, 0]
+    draws = stats.quantile_draws(groups, QUANTILES[metric], n_boot, seed)
     return draws / max(batch_size, 1) if metric == "throughput" else draws
 
 

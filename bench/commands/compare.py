@@ -47,8 +47,12 @@ def register(subparsers: Any) -> None:
         "input) or 3 (--strict and something is inconclusive).",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="RUN",
-                   help="BASELINE then CURRENT run directories (or results.jsonl); with --baseline, only CURRENT")
+                   help="BASELINE then CURRENT run directories (or results.jsonl); several CURRENT runs are "
+                   "pooled; with --baseline or --baseline-run, every RUN is CURRENT")
     p.add_argument("--baseline", metavar="NAME", help="a saved baseline (infer-bench baseline save)")
+    p.add_argument("--baseline-run", metavar="RUN", type=Path, action="append", default=[],
+                   help="a baseline run directory; repeat it to pool runs (e.g. runs alternated with "
+                   "the current ones); then every RUN is CURRENT")
     p.add_argument("--baselines-dir", type=Path, help="where baselines are kept (default "
                    ".infer-bench/baselines, or $INFER_BENCH_BASELINES)")
     p.add_argument("--metric", default="p50", choices=("p50", "p90", "p99", "mean", "throughput"))
@@ -67,9 +71,13 @@ def _sides(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     from bench import baselines
     from bench.errors import BenchError
 
+    if args.baseline and args.baseline_run:
+        raise BenchError("give either --baseline NAME or --baseline-run RUN, not both")
     if args.baseline:
         root = baselines.baselines_root(args.baselines_dir)
         return baselines.load(args.baseline, root).files, list(args.paths)
+    if args.baseline_run:
+        return list(args.baseline_run), list(args.paths)
     if len(args.paths) < 2:
         raise BenchError("give BASELINE and CURRENT runs, or --baseline NAME and CURRENT")
     return [args.paths[0]], list(args.paths[1:])

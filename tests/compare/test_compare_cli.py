@@ -57,6 +57,18 @@ def test_exit_1_slower_with_saved_baseline(runs: dict[str, Path], tmp_path: Path
     assert {c["model"]: c["verdict"] for c in document["cells"]}["a"] == "slower"
 
 
+def test_pooled_baseline_and_current_runs(write_run: WriteRun, tmp_path: Path) -> None:
+    """Runs alternated A B A B: each side pools its runs' processes."""
+    a1 = write_run("a1", [cell("a", STEADY[:3], seed=1)])
+    a2 = write_run("a2", [cell("a", STEADY[3:], seed=2)])
+    b1 = write_run("b1", [cell("a", [x * 1.3 for x in STEADY[:3]], seed=3)])
+    b2 = write_run("b2", [cell("a", [x * 1.3 for x in STEADY[3:]], seed=4)])
+    done = cli("compare", "--baseline-run", a1, "--baseline-run", a2, b1, b2, "--format", "json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    (only,) = json.loads(done.stdout)["cells"]
+    assert (only["n_baseline"], only["n_current"], only["verdict"]) == (5, 5, "slower")
+
+
 def test_exit_3_only_under_strict(runs: dict[str, Path], tmp_path: Path) -> None:
     assert cli("compare", runs["main"], runs["vague"], cwd=tmp_path).returncode == 0
     done = cli("compare", runs["main"], runs["vague"], "--strict", cwd=tmp_path)
