@@ -130,3 +130,20 @@ def test_parent_sigkilled_mid_sweep_then_resume(mnist_dir: Path, tmp_path: Path)
     assert after.cells[: len(before.cells)] == before.cells, "finished cells kept as they were"
     assert all(c["status"] == "ok" for c in after.cells)
     assert len([line for line in results.read_text().splitlines() if json.loads(line)["kind"] == "header"]) == 1
+
+
+def test_ctrl_c_stops_cleanly_keeping_finished_cells(mnist_dir: Path, tmp_path: Path) -> None:
+    s = scenario_file(tmp_path, reps=2, formats='["tflite"]', batch_sizes="[1, 2, 4]")
+    out = tmp_path / "run"
+    results = out / "results.jsonl"
+    cmd = [sys.executable, "-m", "bench.cli", "run", str(s), "--out", str(out), "--no-report"]
+    parent = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _cell_lines(results) < 1 and time.monotonic() < deadline and parent.poll() is None:
+        time.sleep(0.05)
+    parent.send_signal(signal.SIGINT)
+    _, err = parent.communicate(timeout=60)
+    assert parent.returncode == 130, err
+    assert "interrupted: finished work is kept" in err and f"--resume {out}" in err
+    run = read_run_file(results)
+    assert 1 <= len(run.cells) < 6 and all(c["status"] == "ok" for c in run.cells)
