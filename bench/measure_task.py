@@ -207,6 +207,7 @@ def measure_cell(model: Any, task: Mapping[str, Any], cell: Mapping[str, Any], e
     def progress(n: int, median_ns: float) -> None:
         emit({"kind": "progress", "cell_id": cell["cell_id"], "iterations": n, "median_ns": median_ns})
     _inject_fault(task, batch_size, model)
+    _reset_gpu_peak(task)
     try:
         if _fault_kind(task, batch_size) == "cell_error":
             raise RuntimeError("injected fault: this batch size failed")
@@ -218,6 +219,15 @@ def measure_cell(model: Any, task: Mapping[str, Any], cell: Mapping[str, Any], e
         else:
             base.update(status="failed", error=f"{type(exc).__name__}: {_one_line(exc)}")
     return _finish(base, model)
+
+
+def _reset_gpu_peak(task: Mapping[str, Any]) -> None:
+    """So each cell's gpu_peak_bytes is its own batch size's peak, not the worker's so far."""
+    device = str((task.get("spec") or {}).get("device", "cpu"))
+    if device.startswith("gpu"):
+        from infer_core.devices import reset_gpu_peak
+
+        reset_gpu_peak(device)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,0 +1,84 @@
+"""Pieces of `infer-bench run` that need no worker: exit code rules, lines, reporters, overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import scenario, sweep
+from bench.commands import run as run_cmd
+
+
+def rec(status: str, **kw: Any) -> dict[str, Any]:
+    return {"status": status, "cell_id": "m/frozen/cpu/b1", "repetition": 0, **kw}
+
+
+def test_exit_code_is_1_for_failed_crashed_timeout_cells_or_disagreeing_parity() -> None:
+    ok, skipped = rec("ok", latencies_ns=[1, 2, 3]), rec("skipped", error="skipped: no GPU")
+    good_parity = [{"pairs": [{"fp32": True, "ok": True}, {"fp32": False, "ok": False}], "error": None}]
+    assert run_cmd.outcome_code([ok, skipped], good_parity) == 0
+    for bad in ("failed", "crashed", "timeout"):
+        assert run_cmd.outcome_code([ok, rec(bad)], good_parity) == 1
+    assert run_cmd.outcome_code([ok], [{"pairs": [{"fp32": True, "ok": False}], "error": None}]) == 1
+    assert run_cmd.outcome_code([ok], [{"pairs": [], "error": "could not load"}]) == 1
+
+
+def test_cell_line_and_tally() -> None:
+    line = run_cmd.cell_line(rec("ok", latencies_ns=[1_000_000, 2_000_000, 3_000_000], stop_reason="ci_target"))
+    assert line == "ok       m/frozen/cpu/b1 r0  median 2.000 ms (3 it, ci_target)"
+    assert run_cmd.cell_line(rec("crashed", error="worker killed by signal SIGKILL")).endswith("worker killed by signal SIGKILL")
+    assert run_cmd.tally([rec("ok"), rec("ok"), rec("failed")]) == "1 failed, 2 ok"
+
+
+def _job() -> sweep.Job:
+    e = sweep.expand(scenario.default())
+    return sweep.Job(e.groups[0], 0, e.groups[0].cells)
+
+
+@pytest.mark.parametrize("cls", [run_cmd.LineReporter, run_cmd.RichReporter])
+def test_reporters_show_workers_live_medians_and_cells(cls: type, capsys: pytest.CaptureFixture[str]) -> None:
+    with cls(2) as reporter:
+        reporter.job_started(_job(), 0, 1)
+        reporter.progress("m/frozen/cpu/b1", 100, 1_500_000.0)
+        reporter.cell_done(rec("ok", latencies_ns=[5_000_000], stop_reason="max_time"))
+        reporter.cell_done(rec("skipped", error="skipped: no GPU"))
+    err = capsys.readouterr().err
+    assert "median 5.000 ms (1 it, max_time)" in err and "skipped: no GPU" in err
+
+
+def test_quick_and_flag_overrides(tmp_path: Path) -> None:
+    o = scenario.Overrides(quick=True, formats=("frozen",), devices=("cpu",), repetitions=4)
+    s = scenario.apply_overrides(scenario.default(), o)
+    assert s.sweep.batch_sizes == (1, 8) and s.sweep.formats == ("frozen",) and s.run.repetitions == 4
+    assert (s.policy.warmup_time, s.policy.min_time, s.policy.max_time) == (0.1, 0.2, 1.0)
+    assert scenario.Overrides.from_json(o.to_json()) == o
+    s2 = scenario.apply_overrides(scenario.default(), scenario.Overrides(batch_sizes=(2, 4)))
+    assert s2.sweep.batch_sizes == (2, 4) and s2.policy == scenario.default().policy
+
+
+def test_run_refuses_a_scenario_with_nothing_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text('[[models]]\nzoo = "mnist_cnn"\n[sweep]\nformats = ["frozen"]\n[[exclude]]\nformat = "frozen"\n')
+    assert main(["run", str(path), "--out", str(tmp_path / "r")]) == 2
+    assert "nothing to run" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_refuses_an_out_dir_that_holds_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "results.jsonl").write_text("")
+    assert main(["run", "--formats", "frozen", "--out", str(tmp_path / "r")]) == 2
+    assert "already holds a run; pass --resume" in capsys.readouterr().err
+
+
+def test_resume_of_a_missing_run_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    assert main(["run", "--resume", str(tmp_path / "nope")]) == 2
+    assert "--resume needs a run directory" in capsys.readouterr().err
