@@ -162,17 +162,15 @@ def _entry(scenario: Any, name: str) -> Any:
 
 
 def spec_for_cell(entry: Any, key: Any) -> Any:
-    """The ModelSpec a worker for this group would load."""
-    from infer_core.model import ModelSpec
+    """The ModelSpec a worker for this group would load (bench.runner.model_spec)."""
+    from bench.runner import model_spec
 
-    threads = {"device": key.device, "intra_op_threads": key.intra_op_threads, "inter_op_threads": key.inter_op_threads}
+    zoo_dir = None
     if entry.zoo is not None:
-        from bench.zoo_export import ensure_exported, spec_for
+        from bench.zoo_export import ensure_exported
 
-        return spec_for(ensure_exported(entry.zoo), key.variant, **threads)
-    return ModelSpec(path=entry.file_for(key.variant), variant=key.variant, builder=entry.builder,
-                     signature=entry.signature, inputs=tuple(entry.inputs), outputs=tuple(entry.outputs),
-                     shapes=dict(entry.shapes), vocab_size=entry.vocab_size, **threads)
+        zoo_dir = ensure_exported(entry.zoo)
+    return model_spec(entry, key, zoo_dir)
 
 
 def _keras_flavour(variant: str) -> str | None:
