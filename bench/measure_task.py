@@ -25,6 +25,7 @@ import os
 import platform
 import resource
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -101,11 +102,16 @@ class SyntheticModel:
         pass
 
 
+def process_facts() -> dict[str, Any]:
+    """Which interpreter and CPUs this worker really got (checks the interpreter and affinity axes)."""
+    return {"python_executable": sys.executable, "cpus": sorted(os.sched_getaffinity(0)), "pid": os.getpid()}
+
+
 def _load(task: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
-    """(model, load seconds, facts about this worker's TensorFlow)."""
+    """(model, load seconds, facts about this worker and its TensorFlow)."""
     start = time.perf_counter()
     if task.get("model_kind") == "synthetic" and _hooks_enabled():
-        return SyntheticModel(), time.perf_counter() - start, {}
+        return SyntheticModel(), time.perf_counter() - start, process_facts()
     import infer_core
     from infer_core.model import ModelSpec
 
@@ -113,7 +119,7 @@ def _load(task: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
     load_s = time.perf_counter() - start
     from bench.fingerprint import tf_runtime_facts
 
-    return model, load_s, tf_runtime_facts()
+    return model, load_s, {**process_facts(), **tf_runtime_facts()}
 
 
 def _fit_batch(array: np.ndarray, axis: int | None, batch_size: int) -> np.ndarray:

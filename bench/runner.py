@@ -83,7 +83,7 @@ class TaskBuilder:
     extra: Callable[[Job], Mapping[str, Any]] | None = None  # tests: test hooks per job
 
     def entry(self, key: GroupKey) -> ModelEntry:
-        return next(m for m in self.scenario.models if m.name == key.model)
+        return next(m for m in self.scenario.models if m.name == key.model).resolved()
 
     def task(self, job: Job) -> dict[str, Any]:
         key, entry = job.group.key, self.entry(job.group.key)

@@ -36,7 +36,7 @@ TF_ENABLE_ONEDNN_OPTS = ["0", "1"]
 [[models]]
 zoo = "mnist_cnn"           # a built-in model, exported in every format
 [[models]]
-name = "seed"               # a model of your own: `path` (+ `format`) or `files`
+name = "seed"               # a model of your own: `path` (format detected, or `format = ...`) or `files`
 files = { checkpoint = "model/model.ckpt", frozen = "model/frozen.pb" }
 builder = "model/build.py:build"   # checkpoint without .meta: graph-building function
 formats = ["checkpoint", "frozen"] # optional: this model's own list instead of sweep.formats
@@ -104,6 +104,15 @@ class ModelEntry:
     inputs_file: str | None = None
     vocab_size: int | None = None
     formats: tuple[str, ...] = ()  # empty = the sweep's formats
+    detect: str | None = None  # `path` without `format`: detected from the file when the sweep expands
+
+    def resolved(self) -> ModelEntry:
+        """This entry with a detected path's format filled in (reads the file system; no TensorFlow)."""
+        if self.detect is None:
+            return self
+        from infer_core.detect import detect_variant
+
+        return replace(self, files={detect_variant(self.detect): self.detect}, detect=None)
 
     def available(self) -> tuple[str, ...]:
         """Variants this model can run: every one for the zoo; else its files plus their XLA variants."""
@@ -391,10 +400,12 @@ def _model(where: _Where, raw: Any, index: int, scenario_dir: Path) -> ModelEntr
             raise where.error((*at, "zoo"), f"unknown zoo model {zoo!r}; the zoo has {', '.join(ZOO_MODELS)}")
         fields["zoo"] = zoo
     fields["files"] = _model_files(where, table, at, scenario_dir)
+    if "path" in table and not fields["files"]:
+        fields["detect"] = _resolve(scenario_dir, table["path"])
     fields["name"] = _model_name(where, table, at, fields)
     fields.update(_model_options(where, table, at, scenario_dir))
     entry = ModelEntry(**fields)
-    for variant in entry.formats:
+    for variant in entry.formats if entry.detect is None else ():
         if variant not in entry.available():
             raise where.error((*at, "formats"), f"{variant!r} needs a file this model does not give; it can run {', '.join(entry.available())}")
     return entry
@@ -414,7 +425,7 @@ def _model_files(where: _Where, table: Mapping[str, Any], at: tuple[str | int, .
     if "path" in table:
         path = _resolve(scenario_dir, _str(where, table["path"], (*at, "path")))
         if "format" not in table:
-            raise where.error((*at, "path"), "needs `format = \"...\"` beside it (one of " + ", ".join(VARIANTS) + ")")
+            return {}  # detected from the file when the sweep expands (ModelEntry.detect)
         return {_variant(where, table["format"], (*at, "format")): path}
     if "format" in table:
         raise where.error((*at, "format"), "only goes with `path`")

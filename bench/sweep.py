@@ -122,7 +122,7 @@ def _all_cells(scenario: Scenario) -> tuple[list[Cell], list[tuple[str, str]]]:
     sw = scenario.sweep
     cells: list[Cell] = []
     unavailable: list[tuple[str, str]] = []
-    for model in scenario.models:
+    for model in (m.resolved() for m in scenario.models):
         variants, missing = _model_variants(model, sw.formats)
         unavailable += [(model.name, v) for v in missing]
         for variant, device, intra, inter, env, aff, py in itertools.product(

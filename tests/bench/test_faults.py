@@ -32,6 +32,7 @@ max_time = 0.3
 [sweep]
 formats = ["frozen"]
 batch_sizes = {batch_sizes}
+{extra_sweep}
 
 [[models]]
 name = "synthetic"
@@ -45,8 +46,16 @@ def _hooks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_sweep(tmp_path: Path, fault: dict[str, Any] | None = None, batch_sizes: str = "[1, 2, 4]",
-              timeout: float = 60, extra_run: str = "") -> dict[int, dict[str, Any]]:
-    s = scenario.parse(TEXT.format(timeout=timeout, batch_sizes=batch_sizes, extra_run=extra_run), "t.toml", tmp_path)
+              timeout: float = 60, extra_run: str = "", extra_sweep: str = "") -> dict[int, dict[str, Any]]:
+    cells = run_cells(tmp_path, fault, batch_sizes, timeout, extra_run, extra_sweep)
+    assert len({c["group_id"] for c in cells}) == 1
+    return {c["batch_size"]: c for c in cells}
+
+
+def run_cells(tmp_path: Path, fault: dict[str, Any] | None = None, batch_sizes: str = "[1, 2, 4]",
+              timeout: float = 60, extra_run: str = "", extra_sweep: str = "") -> list[dict[str, Any]]:
+    text = TEXT.format(timeout=timeout, batch_sizes=batch_sizes, extra_run=extra_run, extra_sweep=extra_sweep)
+    s = scenario.parse(text, "t.toml", tmp_path)
     e = sweep.expand(s)
     extra = {"model_kind": "synthetic", **({"fault": fault} if fault else {})}
     builder = TaskBuilder(s, extra=lambda job: extra)
@@ -54,7 +63,7 @@ def run_sweep(tmp_path: Path, fault: dict[str, Any] | None = None, batch_sizes: 
         run_jobs(sweep.schedule(e.groups, 1), builder, store.append)
     run = read_run_file(tmp_path / "run" / "results.jsonl")
     assert len(run.cells) == len(e.cells), "every cell gets exactly one record"
-    return {c["batch_size"]: c for c in run.cells}
+    return run.cells
 
 
 def assert_ok(record: dict[str, Any]) -> None:
@@ -140,3 +149,19 @@ def test_retrace_inside_the_timed_loop_is_recorded(tmp_path: Path) -> None:
     cells = run_sweep(tmp_path, {"at_batch": 2, "kind": "retrace"})
     assert cells[1]["retraces"] == 0
     assert cells[2]["retraces"] == cells[2]["iterations"] > 0
+
+
+def test_interpreter_affinity_and_env_axes_reach_the_worker(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    other = os.path.join(os.path.dirname(sys.executable), "python" if not sys.executable.endswith("/python") else "python3")
+    cells = run_cells(tmp_path, batch_sizes="[1]", extra_sweep=f'python = ["", "{other}"]\naffinity = ["", "0"]')
+    assert len(cells) == 4 and all(c["status"] == "ok" for c in cells)
+    for c in cells:
+        assert c["worker"]["python_executable"] == (other if c["python"] else sys.executable)
+        if c["affinity"] == "0":
+            assert c["worker"]["cpus"] == [0]
+        else:
+            assert c["worker"]["cpus"] == sorted(os.sched_getaffinity(0))
+    assert len({c["worker"]["pid"] for c in cells}) == 4, "one fresh process per group"

@@ -97,7 +97,6 @@ def test_default_scenario_is_the_zero_config_sweep() -> None:
         ("[sweep]\nbatch_sizes = [1]\n", "s.toml:1: models: no models"),
         ("[[models]]\nzoo = \"resnet\"\n", "s.toml:2: models[0].zoo: unknown zoo model 'resnet'; the zoo has mnist_cnn"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n\n[[models]]\nzoo = \"text_cnn\"\npath = \"a.pb\"\n", "s.toml:4: models[1]: give exactly one of"),
-        ("[[models]]\nzoo = \"mnist_cnn\"\n\n[[models]]\nname = \"x\"\npath = \"a.pb\"\n", "s.toml:6: models[1].path: needs `format"),
         ("[[models]]\nname = \"x\"\npath = \"a.pb\"\nformat = \"pb\"\n", "s.toml:4: models[0].format: unknown format 'pb'"),
         ("[[models]]\npath = \"a.pb\"\nformat = \"frozen\"\n", "models[0]: a model given by path or files needs a `name`"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[[models]]\nzoo = \"mnist_cnn\"\n", "s.toml:3: models[1].name: model name 'mnist_cnn' is used twice"),
@@ -137,3 +136,17 @@ def test_shipped_scenarios_are_valid() -> None:
     for f in files:
         scenario.load(f)
     assert scenario.load(root / "ci.toml").run.repetitions >= 5
+
+
+def test_path_without_format_is_detected_when_the_sweep_expands(tmp_path: Path) -> None:
+    from bench import sweep
+    from infer_core.errors import ModelNotFound
+
+    (tmp_path / "m.tflite").write_bytes(b"TFL3")
+    s = scenario.parse('[[models]]\nname = "m"\npath = "m.tflite"\n[sweep]\nformats = ["tflite", "frozen"]\n', "s.toml", tmp_path)
+    assert s.models[0].files == {} and s.models[0].detect == str(tmp_path / "m.tflite")
+    e = sweep.expand(s)
+    assert {c.key.variant for c in e.cells} == {"tflite"} and e.unavailable == (("m", "frozen"),)
+    missing = scenario.parse('[[models]]\nname = "m"\npath = "gone.pb"\n', "s.toml", tmp_path)
+    with pytest.raises(ModelNotFound, match="gone.pb: no such file"):
+        sweep.expand(missing)
