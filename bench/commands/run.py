@@ -194,6 +194,11 @@ def outcome_code(records: list[dict[str, Any]], parity: list[dict[str, Any]]) ->
     return 1 if bad_cells or bad_parity else 0
 
 
+def problem_lines(records: list[dict[str, Any]]) -> list[str]:
+    """Every cell that is not ok, with its reason (the summary's last word before the totals)."""
+    return [cell_line(r) for r in records if r.get("status") != "ok"]
+
+
 def tally(records: list[dict[str, Any]]) -> str:
     from collections import Counter
 
@@ -330,5 +335,7 @@ def main(args: argparse.Namespace) -> int:
     summary = None if args.no_report else write_reports(store.run_dir, _say)
     if summary:
         print(summary)
+    for line in problem_lines(run.cells):
+        print(line)
     print(f"{tally(run.cells)}; results: {store.path}")
     return outcome_code(run.cells, run.parity)

@@ -30,6 +30,8 @@ def test_cell_line_and_tally() -> None:
     assert line == "ok       m/frozen/cpu/b1 r0  median 2.000 ms (3 it, ci_target)"
     assert run_cmd.cell_line(rec("crashed", error="worker killed by signal SIGKILL")).endswith("worker killed by signal SIGKILL")
     assert run_cmd.tally([rec("ok"), rec("ok"), rec("failed")]) == "1 failed, 2 ok"
+    assert run_cmd.problem_lines([rec("ok"), rec("skipped", error="skipped: no GPU")]) == [
+        "skipped  m/frozen/cpu/b1 r0  skipped: no GPU"]
 
 
 def _job() -> sweep.Job:
