@@ -124,7 +124,7 @@ def _top1(x: np.ndarray, y: np.ndarray) -> float | None:
 def compare_pair(a: Prediction, b: Prediction) -> list[dict[str, Any]]:
     rows = []
     pairs, matched = _align(a, b)
-    fp32 = a.label in FP32_VARIANTS and b.label in FP32_VARIANTS
+    fp32 = all(p.label.split("#")[0] in FP32_VARIANTS for p in (a, b))  # "frozen#2": a second frozen file
     for name, x, y in pairs:
         x64, y64 = np.asarray(x, np.float64), np.asarray(y, np.float64)
         if x64.shape != y64.shape:

@@ -1,0 +1,132 @@
+"""Converters round-trip with parity; every zoo model agrees across its fp32 formats; call-path checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from infer_core.devices import gpu_hint
+from tests.core.helpers import cli, snippet
+
+pytestmark = pytest.mark.slow
+
+
+def _check_json(tmp: Path, *args: str) -> dict:
+    out = tmp / "parity.json"
+    proc = cli("check", *args, "--json", str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
+def test_zoo_export_writes_the_fixed_layout(mnist_dir: Path) -> None:
+    names = {p.name for p in mnist_dir.iterdir()}
+    assert {"manifest.json", "checkpoint", "frozen.pb", "saved_model", "model.keras", "model.tflite",
+            "model_fp16.tflite", "model_int8dyn.tflite", "model_int8.tflite"} <= names
+    assert {p.name for p in (mnist_dir / "checkpoint").iterdir()} >= {
+        "checkpoint", "model.ckpt.meta", "model.ckpt.index", "model.ckpt.data-00000-of-00001"}
+    manifest = json.loads((mnist_dir / "manifest.json").read_text())
+    assert manifest["inputs"][0]["name"] == "input" and manifest["versions"]["tensorflow"].startswith("2.")
+    assert "/" not in (mnist_dir / "checkpoint" / "checkpoint").read_text().split('"')[1]  # relative paths
+
+
+def test_converters_round_trip(tmp_path: Path, mnist_dir: Path) -> None:
+    conversions = [
+        (mnist_dir / "checkpoint", "saved_model", tmp_path / "from_ckpt_sm"),
+        (mnist_dir / "checkpoint", "frozen", tmp_path / "from_ckpt.pb"),
+        (mnist_dir / "saved_model", "frozen", tmp_path / "from_sm.pb"),
+        (mnist_dir / "model.keras", "saved_model", tmp_path / "from_keras_sm"),
+        (mnist_dir / "model.keras", "tflite", tmp_path / "from_keras.tflite"),
+        (mnist_dir / "saved_model", "tflite+int8", tmp_path / "from_sm_int8.tflite"),
+    ]
+    for source, target, out in conversions:
+        proc = cli("convert", str(source), "--to", target, "--out", str(out))
+        assert proc.returncode == 0 and out.exists(), (source, target, proc.stderr[-2000:])
+    a = _check_json(tmp_path, str(mnist_dir / "checkpoint"), "--saved-model", str(tmp_path / "from_ckpt_sm"),
+                    "--frozen", str(tmp_path / "from_sm.pb"), "--tflite", str(tmp_path / "from_keras.tflite"))
+    b = _check_json(tmp_path, str(mnist_dir / "frozen.pb"), "--saved-model", str(tmp_path / "from_keras_sm"),
+                    "--checkpoint", str(mnist_dir / "checkpoint"), "--frozen", str(tmp_path / "from_ckpt.pb"))
+    for record in (a, b):
+        assert len(record["pairs"]) == 6 and all(r["ok"] and r["fp32"] for r in record["pairs"])
+    proc = cli("check", str(tmp_path / "from_sm_int8.tflite"), "--format", "tflite+int8",
+               "--frozen", str(mnist_dir / "frozen.pb"))
+    assert proc.returncode == 0 and "quantised" in proc.stdout
+
+
+def test_unsupported_conversion_is_a_clear_error(tmp_path: Path, mnist_dir: Path) -> None:
+    proc = cli("convert", str(mnist_dir / "model.tflite"), "--to", "frozen", "--out", str(tmp_path / "x.pb"))
+    assert proc.returncode == 2 and "no converter from tflite to frozen" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["text_cnn", "mobilenet_v2"])
+def test_zoo_model_agrees_across_fp32_formats(name: str, tmp_path: Path) -> None:
+    from bench.zoo_export import ensure_exported
+
+    record = _check_json(tmp_path, str(ensure_exported(name)))
+    fp32 = [r for r in record["pairs"] if r["fp32"]]
+    assert len(fp32) == 10 and all(r["ok"] for r in fp32)  # 5 fp32 formats -> 10 pairs
+    assert {r["b"] for r in record["pairs"]} >= {"tflite+int8"}
+
+
+MOBILENET_VARIES = """
+import json, numpy as np, infer_core
+from infer_core.model import ModelSpec
+from infer_core.inputs import synthesize_for
+m = infer_core.load(ModelSpec({path!r}))
+y = m.predict(synthesize_for(m, 4, seed=3))["output"]
+print(json.dumps({{"spread": float(np.abs(y - y[0]).max()), "argmax": np.argmax(y, 1).tolist()}}))
+"""
+
+
+def test_mobilenet_predictions_differ_across_inputs() -> None:
+    """Uncalibrated BatchNorm gives identical predictions for every input (TF-NOTES.md)."""
+    from bench.zoo_export import ensure_exported
+
+    result = snippet(MOBILENET_VARIES.format(path=str(ensure_exported("mobilenet_v2") / "saved_model")))
+    assert result["spread"] > 1e-5
+
+
+RETRACE = """
+import json, numpy as np, infer_core
+from infer_core.model import ModelSpec
+m = infer_core.load(ModelSpec({path!r}, variant="saved_model+xla"))
+x1 = np.zeros((1, 28, 28, 1), np.float32)
+m.predict({{"input": x1}}); a = m.trace_count()
+m.predict({{"input": x1 + 1}}); b = m.trace_count()
+m.predict({{"input": np.zeros((2, 28, 28, 1), np.float32)}}); c = m.trace_count()
+plain = infer_core.load(ModelSpec({path!r}))
+print(json.dumps([a, b, c, plain.trace_count(), m.call_path]))
+"""
+
+
+def test_retrace_is_detected(mnist_dir: Path) -> None:
+    a, b, c, plain, path = snippet(RETRACE.format(path=str(mnist_dir / "saved_model")))
+    assert (a, b, c) == (1, 1, 2)  # same shape: no retrace; new batch size: one retrace, counted
+    assert plain is None and "jit_compile" in path
+
+
+LEGACY_H5 = """
+import json, tf_keras
+inp = tf_keras.Input((4,), name="x")
+out = tf_keras.layers.Dense(2, name="y")(inp)
+tf_keras.Model(inp, out).save({path!r})
+print(json.dumps("ok"))
+"""
+
+
+def test_legacy_h5_loads_in_a_tf_keras_worker(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.h5"
+    snippet(LEGACY_H5.format(path=str(path)), legacy=True)
+    record = _check_json(tmp_path, str(path), "--keras", str(path))
+    assert record["formats"][0]["details"]["keras"].startswith(("tf-keras", "keras"))
+    assert all(r["ok"] and r["max_abs"] == 0.0 for r in record["pairs"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not gpu_hint(), reason="no GPU on this machine (the GPU path runs where one is present)")
+def test_gpu_matches_cpu(tmp_path: Path, mnist_dir: Path) -> None:
+    proc = cli("check", str(mnist_dir / "frozen.pb"), "--device", "gpu", "--saved-model", str(mnist_dir / "saved_model"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "all fp32 formats agree" in proc.stdout
