@@ -55,7 +55,8 @@ def aggregate(runs: Runs, options: AggregateOptions | None = None) -> Aggregated
     if runs.cells.empty:
         return pd.DataFrame(columns=AGG_COLUMNS)
     groups = runs.cells.groupby(list(GROUP_KEYS), sort=False, dropna=False).indices
-    rows = [_row(runs, np.sort(idx), opts) for idx in groups.values()]
+    columns = _Columns.of(runs.cells)
+    rows = [_row(runs, columns, np.sort(idx), opts) for idx in groups.values()]
     frame = pd.DataFrame(rows)
     frame["setting"] = setting_labels(frame)
     return frame.sort_values(["source", "model", "device", "setting", "variant", "batch_size"], kind="stable").reset_index(
@@ -82,53 +83,75 @@ def setting_labels(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(labels, index=frame.index, dtype=object)
 
 
-def _row(runs: Runs, idx: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
-    cells = runs.cells.iloc[idx]
-    first = cells.iloc[0]
-    row: dict[str, Any] = {key: first[key] for key in GROUP_KEYS}
-    ok = [i for i in idx if runs.cells.at[i, "status"] == "ok" and len(runs.latencies[i])]
-    row.update(_status_fields(cells, len(ok)))
-    row.update(_cost_fields(cells))
+NUMERIC_COST = ("load_s", "first_call_s", "peak_rss_bytes", "gpu_peak_bytes", "retraces", "flops_per_sample")
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The cells frame as plain arrays: indexing these per group is much cheaper than pandas."""
+
+    keys: list[tuple[Any, ...]]
+    status: np.ndarray
+    error: np.ndarray
+    call_path: np.ndarray
+    costs: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, cells: pd.DataFrame) -> _Columns:
+        costs = {name: pd.to_numeric(cells[name], errors="coerce").to_numpy(dtype=np.float64) for name in NUMERIC_COST}
+        return cls(
+            keys=list(cells[list(GROUP_KEYS)].itertuples(index=False, name=None)),
+            status=cells["status"].to_numpy(dtype=object),
+            error=cells["error"].to_numpy(dtype=object),
+            call_path=cells["call_path"].to_numpy(dtype=object),
+            costs=costs,
+        )
+
+
+def _row(runs: Runs, columns: _Columns, idx: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
+    key = columns.keys[idx[0]]
+    row: dict[str, Any] = dict(zip(GROUP_KEYS, key, strict=True))
+    ok = [int(i) for i in idx if columns.status[i] == "ok" and len(runs.latencies[i])]
+    row.update(_status_fields(columns, idx, len(ok)))
+    row.update(_cost_fields(columns, idx))
     groups = [runs.latencies[i].astype(np.float64) / NS_PER_MS for i in ok]
-    seed = opts.seed + zlib.crc32(repr(tuple(row[k] for k in GROUP_KEYS)).encode())
-    row.update(_sample_stats(groups, int(first["batch_size"]), replace(opts, seed=seed)))
-    row["_cell_rows"] = tuple(int(i) for i in ok)
+    seed = opts.seed + zlib.crc32(repr(key).encode())  # per identity: independent, reproducible draws
+    row.update(_sample_stats(groups, int(row["batch_size"]), replace(opts, seed=seed)))
+    row["_cell_rows"] = tuple(ok)
     return row
 
 
-def _status_fields(cells: pd.DataFrame, n_ok: int) -> dict[str, Any]:
-    statuses = list(cells["status"])
+def _status_fields(columns: _Columns, idx: np.ndarray, n_ok: int) -> dict[str, Any]:
+    statuses = [str(s) for s in columns.status[idx]]
     bad = [s for s in STATUS_ORDER if s in statuses]
-    errors = [e for e in cells["error"] if isinstance(e, str) and e]
+    errors = [e for e in columns.error[idx] if isinstance(e, str) and e]
     return {
         "status": "ok" if n_ok else (bad[0] if bad else statuses[0]),
-        "reps": len(cells),
+        "reps": len(idx),
         "reps_ok": n_ok,
         "reps_failed": sum(1 for s in statuses if s != "ok"),
         "error": errors[0] if errors else None,
-        "call_path": next((str(p) for p in cells["call_path"] if p), ""),
+        "call_path": next((str(p) for p in columns.call_path[idx] if isinstance(p, str) and p), ""),
     }
 
 
-def _median_or_nan(values: pd.Series) -> float:
-    numeric = pd.to_numeric(values, errors="coerce").dropna()
-    return float(numeric.median()) if len(numeric) else float("nan")
+def _reduce(values: np.ndarray, how: str) -> float:
+    finite = values[~np.isnan(values)]
+    if not len(finite):
+        return float("nan")
+    return float(np.median(finite) if how == "median" else finite.max())
 
 
-def _max_or_nan(values: pd.Series) -> float:
-    numeric = pd.to_numeric(values, errors="coerce").dropna()
-    return float(numeric.max()) if len(numeric) else float("nan")
-
-
-def _cost_fields(cells: pd.DataFrame) -> dict[str, Any]:
+def _cost_fields(columns: _Columns, idx: np.ndarray) -> dict[str, Any]:
     """Per-process costs: the median over repetitions for times, the maximum for memory."""
+    c = {name: values[idx] for name, values in columns.costs.items()}
     return {
-        "load_s": _median_or_nan(cells["load_s"]),
-        "first_call_s": _median_or_nan(cells["first_call_s"]),
-        "peak_rss_mb": _max_or_nan(cells["peak_rss_bytes"]) / 2**20,
-        "gpu_peak_mb": _max_or_nan(cells["gpu_peak_bytes"]) / 2**20,
-        "retraces": _max_or_nan(cells["retraces"]),
-        "flops_per_sample": _max_or_nan(cells["flops_per_sample"]),
+        "load_s": _reduce(c["load_s"], "median"),
+        "first_call_s": _reduce(c["first_call_s"], "median"),
+        "peak_rss_mb": _reduce(c["peak_rss_bytes"], "max") / 2**20,
+        "gpu_peak_mb": _reduce(c["gpu_peak_bytes"], "max") / 2**20,
+        "retraces": _reduce(c["retraces"], "max"),
+        "flops_per_sample": _reduce(c["flops_per_sample"], "max"),
     }
 
 

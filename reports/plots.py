@@ -52,9 +52,29 @@ def colour(variant: str) -> str:
 
 
 @contextmanager
-def _figure(width: float = 7.5, height: float = 3.6, ncols: int = 1) -> Iterator[tuple[Figure, Any]]:
+def _figure(
+    width: float = 7.5,
+    height: float = 3.6,
+    ncols: int = 1,
+    legend_in: float = 0.0,
+    bottom_in: float = 0.55,
+    left_in: float = 0.8,
+    top_in: float = 0.4,
+) -> Iterator[tuple[Figure, Any]]:
+    """A figure with fixed margins in inches (room for a legend at the right, `legend_in` wide).
+
+    Fixed margins instead of constrained layout: that draws every figure twice and made the
+    1,000-cell report twice as slow (benchmarks/bench_reports.py).
+    """
     with plt.rc_context(RC):
-        fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False, layout="constrained")
+        fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
+        fig.subplots_adjust(
+            left=left_in / width,
+            right=1 - (legend_in + 0.15) / width,
+            bottom=bottom_in / height,
+            top=1 - top_in / height,
+            wspace=0.25,
+        )
         try:
             yield fig, axes[0]
         finally:
@@ -106,7 +126,7 @@ def _log_y(ax: Any) -> None:
 
 def throughput_plot(rows: pd.DataFrame, title: str) -> str:
     """Samples/s vs batch size, one line per format, error bars = interval of the median."""
-    with _figure() as (fig, axes):
+    with _figure(legend_in=1.35) as (fig, axes):
         ax = axes[0]
         for variant in ordered_variants(rows["variant"]):
             part = rows[rows["variant"] == variant].sort_values("batch_size")
@@ -123,7 +143,8 @@ def throughput_plot(rows: pd.DataFrame, title: str) -> str:
 
 def latency_plot(rows: pd.DataFrame, title: str, slo_ms: float | None = None) -> str:
     """p50 (solid) and p99 (dashed) latency vs batch size, per format."""
-    with _figure() as (fig, axes):
+    two_columns = len(rows["variant"].unique()) > 5
+    with _figure(legend_in=2.6 if two_columns else 1.45) as (fig, axes):
         ax = axes[0]
         for variant in ordered_variants(rows["variant"]):
             part = rows[rows["variant"] == variant].sort_values("batch_size")
@@ -136,7 +157,7 @@ def latency_plot(rows: pd.DataFrame, title: str, slo_ms: float | None = None) ->
         _log_y(ax)
         ax.set_ylabel("latency per batch (ms, log scale)")
         ax.set_title("Latency per batch: p50 solid, p99 dashed (lower is better)", loc="left")
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, ncols=1 + (len(rows["variant"].unique()) > 5))
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, ncols=1 + two_columns)
         return to_svg(fig)
 
 
@@ -158,7 +179,7 @@ def distribution_plot(rows: pd.DataFrame, latencies: list[np.ndarray], title: st
 def _ecdf_grid(rows: pd.DataFrame, latencies: list[np.ndarray], batches: list[int], title: str) -> str:
     levels = np.linspace(0.0, 1.0, ECDF_POINTS)
     ncols = len(batches)
-    with _figure(width=max(FULL_WIDTH, 2.6 * ncols), height=3.4, ncols=ncols) as (fig, axes):
+    with _figure(width=max(FULL_WIDTH, 2.6 * ncols), height=3.6, ncols=ncols, bottom_in=1.0, top_in=0.7) as (fig, axes):
         for ax, batch in zip(axes, batches, strict=True):
             part = rows[rows["batch_size"] == batch]
             for variant in ordered_variants(part["variant"]):
@@ -171,7 +192,7 @@ def _ecdf_grid(rows: pd.DataFrame, latencies: list[np.ndarray], batches: list[in
         axes[0].set_ylabel("fraction of calls ≤ x")
         fig.suptitle(f"Latency distribution (ECDF) — {title}", x=0.01, ha="left", fontsize=10, wrap=True)
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6) or 1, title=None)
+        fig.legend(handles, labels, loc="lower center", ncols=min(len(labels), 6) or 1, title=None)
         return to_svg(fig)
 
 
@@ -179,7 +200,7 @@ def _box_overview(rows: pd.DataFrame, latencies: list[np.ndarray], batches: list
     """Whiskers p1..p99, box p25..p75, line at the median; one box per format per batch size."""
     variants = ordered_variants(rows["variant"])
     width = 0.8 / max(len(variants), 1)
-    with _figure(width=max(FULL_WIDTH, 0.25 * len(batches) * len(variants)), height=4.2) as (fig, axes):
+    with _figure(width=max(FULL_WIDTH, 0.25 * len(batches) * len(variants)), height=4.2, legend_in=1.5) as (fig, axes):
         ax = axes[0]
         for j, variant in enumerate(variants):
             part = rows[rows["variant"] == variant].set_index("batch_size")
@@ -213,7 +234,8 @@ def cold_start_plot(rows: pd.DataFrame, title: str) -> str:
     """Model load time and first-call latency per format (median over processes and batch sizes)."""
     table = rows.groupby("variant")[["load_s", "first_call_s"]].median()
     variants = [v for v in ordered_variants(table.index) if np.isfinite(table.loc[v]).any()][::-1]
-    with _figure(width=FULL_WIDTH, height=max(1.8, 0.36 * len(variants) + 1.2)) as (fig, axes):
+    height = max(2.0, 0.36 * len(variants) + 1.3)
+    with _figure(width=FULL_WIDTH, height=height, legend_in=1.3, bottom_in=0.6, left_in=1.3) as (fig, axes):
         ax = axes[0]
         load = table.loc[variants, "load_s"].fillna(0.0).to_numpy()
         first = table.loc[variants, "first_call_s"].fillna(0.0).to_numpy()

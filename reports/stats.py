@@ -28,7 +28,7 @@ FloatArray = NDArray[np.float64]
 
 DEFAULT_SEED = 20240601
 DEFAULT_BOOT = 1000
-DEFAULT_BINS = 256
+DEFAULT_BINS = 128
 
 
 def quantiles_sorted(sorted_x: NDArray[np.floating] | NDArray[np.integer], qs: ArrayLike) -> FloatArray:
