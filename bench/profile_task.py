@@ -36,7 +36,7 @@ def profile(task: dict[str, Any], emit: Emit) -> None:
     """Load, profile per op (and trace), count FLOPs, probe the peak — in that order, one process."""
     import infer_core
     from infer_core.profiling.ops import profile_with_trace
-    from infer_core.profiling.peak import achieved, measure_peak
+    from infer_core.profiling.peak import achieved, cached_peak
 
     spec = ModelSpec.from_json(task["spec"])
     batch_size = int(task.get("batch_size", 1))
@@ -48,7 +48,7 @@ def profile(task: dict[str, Any], emit: Emit) -> None:
         described = model.describe()
     finally:
         model.close()
-    peak = measure_peak(spec.device) if task.get("peak", True) else None
+    peak = cached_peak(spec.device) if task.get("peak", True) else None
     emit({"kind": "profile", "profile": prof, "flops": flops, "peak": peak,
           "achieved": achieved(flops["total"] if flops else None, prof["step_s"], peak),
           "trace": trace if task.get("trace") else None, "describe": described})

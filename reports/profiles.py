@@ -343,3 +343,61 @@ def roofline_html(points: Sequence[Mapping[str, Any]], peak_flops: float | None)
     caption = ("achieved FLOP/s = FLOPs per inference ÷ median step; the dashed line is the machine's measured "
                "matmul peak (memory roof not measured)")
     return f'<figure class="roofline">{roofline_svg(points, peak_flops)}<figcaption>{html_text(caption)}</figcaption></figure>'
+
+
+# ----------------------------------------------------------------------------- results records (sweeps)
+
+def _median_s(cell: Mapping[str, Any]) -> float | None:
+    import statistics
+
+    lat = cell.get("latencies_ns") or []
+    return statistics.median(lat) / 1e9 if lat else None
+
+
+def cell_achieved(cell: Mapping[str, Any], peak_flops: float | None = None) -> dict[str, Any]:
+    """Achieved FLOP/s of a results cell (flops_per_sample × batch ÷ median latency) and % of peak."""
+    per_sample, step = cell.get("flops_per_sample"), _median_s(cell)
+    flops = int(per_sample * cell.get("batch_size", 1)) if per_sample else None
+    rate = flops / step if flops and step else None
+    return {"flops": flops, "step_s": step, "achieved_flops": rate, "peak_flops": peak_flops,
+            "fraction_of_peak": rate / peak_flops if rate and peak_flops else None}
+
+
+def measured_peak(cells: Iterable[Mapping[str, Any]]) -> float | None:
+    """The best peak probe any profiled cell carries (profile["peak"]["peak_flops"])."""
+    peaks = [((c.get("profile") or {}).get("peak") or {}).get("peak_flops") for c in cells]
+    return max((p for p in peaks if p), default=None)
+
+
+def roofline_points(cells: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One point per ok cell with known FLOPs (for `roofline_svg`)."""
+    return [{"variant": c.get("variant"), "batch_size": c.get("batch_size"),
+             "achieved_flops": cell_achieved(c)["achieved_flops"]}
+            for c in cells if c.get("status") == "ok" and c.get("flops_per_sample")]
+
+
+def _cell_title(cell: Mapping[str, Any]) -> str:
+    return (f"Op breakdown — {cell.get('model')} · {cell.get('variant')} · {cell.get('device')} · "
+            f"batch {cell.get('batch_size')} (repetition {cell.get('repetition', 0)})")
+
+
+def _profiled(cells: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [c for c in cells if c.get("profile")]
+
+
+def cells_html(cells: Sequence[Mapping[str, Any]], top: int = TOP) -> str:
+    """The HTML report's profiling section for a run's cell records: the roofline figure (every ok
+    cell with FLOPs) and an op breakdown per profiled cell. '' when there is nothing to show."""
+    peak = measured_peak(cells)
+    parts = [roofline_html(roofline_points(cells), peak)]
+    parts += [profile_html(c["profile"], cell_achieved(c, peak), top, _cell_title(c)) for c in _profiled(cells)]
+    body = "".join(p for p in parts if p)
+    return f'<section class="profiling"><h2>Profiles</h2>{body}</section>' if body else ""
+
+
+def cells_markdown(cells: Sequence[Mapping[str, Any]], top: int = 5) -> str:
+    """The Markdown report's compact top-ops table per profiled cell ('' when none was profiled)."""
+    peak = measured_peak(cells)
+    blocks = [f"#### {md_text(_cell_title(c))}\n\n" + profile_markdown(c["profile"], cell_achieved(c, peak), top)
+              for c in _profiled(cells)]
+    return "### Profiles\n\n" + "\n".join(blocks) if blocks else ""

@@ -21,7 +21,8 @@ import numpy as np
 
 
 def profile_model(model: Any, feeds: Mapping[str, np.ndarray], runs: int = 5) -> dict[str, Any]:
-    """The per-op profile of a loaded model on `feeds` (JSON-able; keys in `records.py`)."""
+    """The per-op profile of a loaded model on `feeds` (JSON-able; keys in `records.py`), with the
+    device's measured peak FLOP/s under "peak" (probed once per process, about a second)."""
     from infer_core.profiling.ops import profile_model as _profile_model
 
     return _profile_model(model, feeds, runs)

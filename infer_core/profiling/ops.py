@@ -139,5 +139,10 @@ def profile_with_trace(model: Any, feeds: Mapping[str, np.ndarray], runs: int = 
 
 
 def profile_model(model: Any, feeds: Mapping[str, np.ndarray], runs: int = DEFAULT_RUNS) -> dict[str, Any]:
-    """The per-op profile of `model` on `feeds` (JSON-able; see records.py for the keys)."""
-    return profile_with_trace(model, feeds, runs)[0]
+    """The per-op profile of `model` on `feeds` (JSON-able; see records.py for the keys), with the
+    device's peak FLOP/s probe (measured once per process) so a report can show % of peak."""
+    from infer_core.profiling.peak import cached_peak
+
+    profile = profile_with_trace(model, feeds, runs)[0]
+    profile["peak"] = cached_peak(str(getattr(model, "device", "cpu") or "cpu"))
+    return profile

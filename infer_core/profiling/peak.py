@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 DEFAULT_N = {"cpu": 1024, "gpu": 8192}
+_MEASURED: dict[str, dict[str, Any]] = {}  # device -> probe result, once per process
 
 
 def _matmul_fn(n: int, device: str) -> Any:
@@ -51,6 +52,13 @@ def measure_peak(device: str = "cpu", n: int | None = None, repeats: int = 8, wa
     return {"device": device, "n": n, "dtype": "float32", "flops_per_call": flops,
             "peak_flops": flops / min(seconds), "median_flops": flops / statistics.median(seconds),
             "repeats": repeats, "method": f"best of {repeats} float32 {n}x{n} matmuls (2n^3 FLOPs each)"}
+
+
+def cached_peak(device: str = "cpu") -> dict[str, Any]:
+    """The probe for `device`, measured on first use in this process and reused after."""
+    if device not in _MEASURED:
+        _MEASURED[device] = measure_peak(device)
+    return _MEASURED[device]
 
 
 def achieved(flops: int | None, step_s: float | None, peak: dict[str, Any] | None) -> dict[str, Any]:

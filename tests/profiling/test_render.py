@@ -101,3 +101,30 @@ def test_achieved_is_flops_over_step_and_share_of_peak() -> None:
     a = achieved(1_000_000, 1e-3, {"peak_flops": 1e10})
     assert a["achieved_flops"] == 1e9 and a["fraction_of_peak"] == 0.1
     assert achieved(None, 1e-3, None)["achieved_flops"] is None
+
+
+def _cell(variant: str, batch: int, median_ms: float, profiled: bool) -> dict:
+    prof = _profile() if profiled else None
+    if prof is not None:
+        prof["peak"] = {"peak_flops": 100e9}
+    return {"kind": "cell", "model": "mnist_cnn", "variant": variant, "device": "cpu", "batch_size": batch,
+            "status": "ok", "latencies_ns": [int(median_ms * 1e6)] * 3, "flops_per_sample": 843_708,
+            "profile": prof, "repetition": 0}
+
+
+def test_cells_sections_show_roofline_and_each_profiled_cell() -> None:
+    cells = [_cell("frozen", 32, 1.0, True), _cell("tflite", 32, 0.5, False), _cell("frozen", 1, 0.1, False)]
+    a = profiles.cell_achieved(cells[0], 100e9)
+    assert a["flops"] == 843_708 * 32 and a["achieved_flops"] == pytest.approx(843_708 * 32 / 1e-3)
+    assert a["fraction_of_peak"] == pytest.approx(a["achieved_flops"] / 100e9)
+    assert len(profiles.roofline_points(cells)) == 3 and profiles.measured_peak(cells) == 100e9
+    html = profiles.cells_html(cells)
+    assert html.count('class="op-profile"') == 1 and 'class="roofline"' in html
+    md = profiles.cells_markdown(cells)
+    assert md.count("#### ") == 1 and "conv/Relu" in md
+
+
+def test_cells_sections_are_empty_without_profiles_or_flops() -> None:
+    cell = _cell("frozen", 1, 0.1, False)
+    cell["flops_per_sample"] = None
+    assert profiles.cells_html([cell]) == "" and profiles.cells_markdown([cell]) == ""
