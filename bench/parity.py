@@ -122,7 +122,7 @@ def _top1(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def compare_pair(a: Prediction, b: Prediction) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     pairs, matched = _align(a, b)
     fp32 = all(p.label.split("#")[0] in FP32_VARIANTS for p in (a, b))  # "frozen#2": a second frozen file
     for name, x, y in pairs:

@@ -39,6 +39,10 @@ def _feeds(model: Any, spec: ModelSpec, task: dict[str, Any]) -> tuple[dict[str,
     return feeds, "synthesised"
 
 
+def _save(path: str, arrays: dict[str, np.ndarray]) -> None:
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+
+
 def _predict_one(item: dict[str, Any], task: dict[str, Any], emit: Emit, index: int) -> None:
     import infer_core
 
@@ -49,8 +53,8 @@ def _predict_one(item: dict[str, Any], task: dict[str, Any], emit: Emit, index: 
         feeds, matched = _feeds(model, spec, {**task, "inputs_file": inputs_file})
         outputs = model.predict(feeds)
         if not inputs_file and task.get("save_inputs"):
-            np.savez(task["save_inputs"], **{t.name.split(":")[0]: feeds[t.name] for t in model.inputs})
-        np.savez(item["outputs_file"], **{f"o{i}": outputs[t.name] for i, t in enumerate(model.outputs)})
+            _save(task["save_inputs"], {t.name.split(":")[0]: feeds[t.name] for t in model.inputs})
+        _save(item["outputs_file"], {f"o{i}": outputs[t.name] for i, t in enumerate(model.outputs)})
         emit({"kind": "predicted", "index": index, "inputs_matched_by": matched, **model.describe()})
     finally:
         model.close()

@@ -49,7 +49,7 @@ def concrete_shape(info: TensorInfo, batch_size: int, shapes: Mapping[str, Seque
         raise InputError(f"input {info.name!r} has dynamic dimension(s) {missing} in shape {_fmt(info.shape)}; "
                          f"give a value with --shape {_short(info.name)}=" + "x".join(
                              str(batch_size) if i == info.batch_dim else "N" for i in range(len(dims))))
-    return tuple(int(d) for d in dims)
+    return tuple(int(d) for d in dims if d is not None)
 
 
 def _fmt(shape: Sequence[int | None] | None) -> str:

@@ -31,8 +31,8 @@ def check_dir(path: Path) -> None:
     if not pb.exists() and not (path / "saved_model.pbtxt").exists():
         raise CorruptModel(f"{path}: not a SavedModel (no saved_model.pb inside)")
     if pb.exists():
-        from tensorflow.core.protobuf import saved_model_pb2
         from google.protobuf import message
+        from tensorflow.core.protobuf import saved_model_pb2
 
         proto = saved_model_pb2.SavedModel()
         try:
