@@ -29,6 +29,8 @@ TASKS: dict[str, str] = {
     "zoo_build": "bench.worker_tasks:zoo_build",
     "measure": "bench.measure_task:run",
     "selftest": "bench.worker_tasks:selftest",
+    "profile": "bench.profile_task:profile",
+    "coldstart": "bench.profile_task:coldstart",
 }
 
 EXIT_USER_ERROR = 3

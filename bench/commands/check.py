@@ -120,8 +120,10 @@ def main(args: argparse.Namespace) -> int:
     console = Console(width=None if sys.stdout.isatty() else 120)
     console.print(render_table(record))
     for p in predictions:
+        for note in (p.described or {}).get("notes", []):
+            console.print(f"note: {p.label}: {note}", markup=False)
         if p.matched_by == "position":
-            console.print(f"note: {p.label}: input names differ from the first format's; matched by position")
+            console.print(f"note: {p.label}: input names differ from the first format's; matched by position", markup=False)
     if args.json:
         args.json.write_text(json.dumps(record, indent=2) + "\n")
     for p in failed:
