@@ -62,6 +62,8 @@ figure svg.plot{width:100%;height:auto;display:block}
 details{margin:8px 0}summary{cursor:pointer;color:#0b5cad}
 pre{white-space:pre-wrap;word-break:break-word;background:var(--panel);padding:8px;border-radius:6px;font-size:12.5px;margin:4px 0}
 .note{color:var(--muted);font-size:13.5px;max-width:900px}
+.chip{display:inline-block;border-left:4px solid;padding:0 6px;background:var(--panel);border-radius:3px;font-weight:600}
+.small{font-size:12px}.glance{overflow-x:auto}.glance td.n{text-align:left}
 .warnbox{background:#fff8e1;border:1px solid #f3d98b;border-radius:8px;padding:8px 14px;margin:12px 0}
 """
 
@@ -132,7 +134,50 @@ def _summary(data: ReportData) -> str:
         cls = "card problems" if item.heading == "Problems" else "card"
         lines = "".join(f"<li>{esc(line)}</li>" for line in item.lines)
         cards.append(f'<div class="{cls}"><h3>{esc(item.heading)}</h3><ul>{lines}</ul></div>')
-    return _section("summary", "Summary", f'<div class="cards">{"".join(cards)}</div>')
+    return _section("summary", "Summary", f'<div class="cards">{"".join(cards)}</div>' + _glance(data))
+
+
+def _grid(data: ReportData, frame: pd.DataFrame, cell: Callable[[pd.Series], str]) -> str:
+    """Panels x batch sizes, one formatted cell each."""
+    batches = sorted(int(b) for b in frame["batch_size"].unique())
+    rows = []
+    for key, part in frame.groupby(list(PANEL_KEYS), sort=True):
+        by_batch = {int(r["batch_size"]): r for _, r in part.iterrows()}
+        title = esc(panel_title(tuple(str(k) for k in key), data.many_sources))
+        rows.append(("", [title] + [cell(by_batch[b]) if b in by_batch else "–" for b in batches]))
+    return _table([("model · device", False)] + [(f"batch {b}", True) for b in batches], rows)
+
+
+def _chip(variant: str) -> str:
+    return f'<span class="chip" style="border-color:{plots.colour(variant)}">{esc(variant)}</span>'
+
+
+def _fastest_cell(row: pd.Series) -> str:
+    if pd.isna(row["margin"]):
+        return _chip(str(row["variant"]))
+    margin = fmt.ratio(row["margin"]) if row["clear"] else "≈"
+    return f'{_chip(str(row["variant"]))} <span class="muted">{margin}</span>'
+
+
+def _headline_cell(row: pd.Series) -> str:
+    style = ("good" if row["speedup"] > 1 else "bad") if row["significant"] else "muted"
+    ci = fmt.interval(row["ci_lo"], row["ci_hi"], "×")
+    return f'<span class="{style}">{fmt.ratio(row["speedup"])}</span> <span class="muted small">{ci}</span>'
+
+
+def _glance(data: ReportData) -> str:
+    """At a glance: which format wins at each batch size, and the frozen/checkpoint speedup."""
+    parts = []
+    if not data.fastest.empty and data.fastest["batch_size"].nunique() <= GLANCE_MAX_BATCHES:
+        parts.append("<h3>Fastest format at each batch size <span class=\"muted small\">(margin over the runner-up; "
+                     "≈ = within noise)</span></h3>" + _grid(data, data.fastest, _fastest_cell))  # fmt: skip
+    if not data.headline.empty and data.headline["batch_size"].nunique() <= GLANCE_MAX_BATCHES:
+        parts.append("<h3>Frozen graph vs checkpoint <span class=\"muted small\">(speedup of the median, 95% interval; "
+                     "green = clearly faster)</span></h3>" + _grid(data, data.headline, _headline_cell))  # fmt: skip
+    return '<div class="glance">' + "".join(parts) + "</div>" if parts else ""
+
+
+GLANCE_MAX_BATCHES = 12
 
 
 def _figure(kind: str, svg: str, caption: str = "") -> str:

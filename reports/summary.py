@@ -44,22 +44,70 @@ def _by_panel(frame: pd.DataFrame) -> list[tuple[tuple[str, ...], pd.DataFrame]]
     return [(tuple(str(k) for k in key), part) for key, part in frame.groupby(list(PANEL_KEYS), sort=True)]
 
 
+DETAIL_BATCHES = 3  # up to this many batch sizes, one clause each; beyond, runs are summarised
+
+
+def _batch_range(batches: list[int]) -> str:
+    return f"batch {batches[0]}" if len(batches) == 1 else f"batches {batches[0]}–{batches[-1]}"
+
+
+def _runs_of(part: pd.DataFrame, column: str) -> list[pd.DataFrame]:
+    """Consecutive rows (by batch size) with the same value in `column`."""
+    values = list(part[column])
+    starts = [i for i in range(len(values)) if i == 0 or values[i] != values[i - 1]]
+    ends = starts[1:] + [len(values)]
+    return [part.iloc[a:b] for a, b in zip(starts, ends, strict=True)]
+
+
+def _fastest_clause(rows: pd.DataFrame) -> str:
+    """"batch 1: tflite (0.107 ms, 4.03× ahead of frozen)" or, for a run of batch sizes,
+    "batches 1–512: tflite+int8 (1.25–1.34× ahead of the next; within noise at batch 8)"."""
+    first = rows.iloc[0]
+    batches = [int(b) for b in rows["batch_size"]]
+    margins = rows["margin"].dropna()
+    if margins.empty:
+        return f"{_batch_range(batches)}: {first['variant']} (the only format measured)"
+    runners = set(rows["runner_up"].dropna())
+    ahead = f"ahead of {next(iter(runners))}" if len(runners) == 1 else "ahead of the next"
+    if len(rows) == 1:
+        how = f"{fmt.ratio(first['margin'])} {ahead}" if first["clear"] else f"within noise of {first['runner_up']}"
+        return f"{_batch_range(batches)}: {first['variant']} ({fmt.ms(first['p50_ms'])} ms, {how})"
+    spread = f"{margins.min():.2f}–{margins.max():.2f}× {ahead}"
+    unclear = [int(b) for b, c in zip(rows["batch_size"], rows["clear"], strict=True) if not c]
+    if unclear:
+        spread += "; within noise at batch " + ", ".join(str(b) for b in unclear)
+    return f"{_batch_range(batches)}: {first['variant']} ({spread})"
+
+
 def _fastest_lines(data: ReportData) -> list[str]:
     if data.fastest.empty:
         return ["no measurements"]
     lines = []
     for key, part in _by_panel(data.fastest):
-        bits = []
-        for _, row in part.iterrows():
-            if row["runner_up"] is None or pd.isna(row["margin"]):
-                bits.append(f"batch {row['batch_size']}: {row['variant']} ({fmt.ms(row['p50_ms'])} ms)")
-                continue
-            how = f"{fmt.ratio(row['margin'])} ahead of {row['runner_up']}"
-            if not row["clear"]:
-                how = f"within noise of {row['runner_up']}"
-            bits.append(f"batch {row['batch_size']}: {row['variant']} ({fmt.ms(row['p50_ms'])} ms, {how})")
-        lines.append(f"{panel_title(key, data.many_sources)}: " + "; ".join(bits))
+        part = part.sort_values("batch_size")
+        runs = _runs_of(part, "variant") if len(part) > DETAIL_BATCHES else [part.iloc[[i]] for i in range(len(part))]
+        lines.append(f"{panel_title(key, data.many_sources)}: " + "; ".join(_fastest_clause(r) for r in runs))
     return lines
+
+
+def _speedup_clause(row: pd.Series) -> str:
+    word = "faster" if row["speedup"] >= 1 else "slower"
+    factor = row["speedup"] if row["speedup"] >= 1 else 1 / row["speedup"]
+    return f"batch {row['batch_size']}: {fmt.ratio(factor)} {word} (95% CI {fmt.interval(row['ci_lo'], row['ci_hi'], '×')})"
+
+
+def _speedup_range(part: pd.DataFrame) -> str:
+    """Many batch sizes: the range of speedups and what their intervals say, in one clause."""
+    batches = [int(b) for b in part["batch_size"]]
+    low, high = part["speedup"].min(), part["speedup"].max()
+    if (part["ci_lo"] > 1).all():
+        verdict = "every 95% interval above 1"
+    elif (part["ci_hi"] < 1).all():
+        verdict = "every 95% interval below 1: frozen is slower"
+    else:
+        unclear = [int(b) for b, lo, hi in zip(part["batch_size"], part["ci_lo"], part["ci_hi"], strict=True) if lo <= 1 <= hi]
+        verdict = "no clear difference at batch " + ", ".join(str(b) for b in unclear) if unclear else "mixed"
+    return f"{low:.2f}–{high:.2f}× across batches {batches[0]}–{batches[-1]} ({verdict})"
 
 
 def _headline_lines(data: ReportData) -> list[str]:
@@ -67,19 +115,16 @@ def _headline_lines(data: ReportData) -> list[str]:
         return ["not measured: needs both checkpoint and frozen cells of the same model"]
     lines = []
     for key, part in _by_panel(data.headline):
-        bits = []
-        for _, row in part.iterrows():
-            word = "faster" if row["speedup"] >= 1 else "slower"
-            factor = row["speedup"] if row["speedup"] >= 1 else 1 / row["speedup"]
-            bits.append(
-                f"batch {row['batch_size']}: {fmt.ratio(factor)} {word} "
-                f"(95% CI of speedup {fmt.interval(row['ci_lo'], row['ci_hi'], '×')})"
-            )
+        part = part.sort_values("batch_size")
+        if len(part) > DETAIL_BATCHES:
+            body = "frozen/checkpoint speedup " + _speedup_range(part)
+        else:
+            body = "; ".join(_speedup_clause(row) for _, row in part.iterrows())
         parity = part.iloc[0]
         outputs = f"outputs {parity['parity']}"
         if parity["parity"] in ("same", "differs") and pd.notna(parity["parity_max_abs"]):
             outputs += f" (max |Δ| {fmt.sci(parity['parity_max_abs'])})"
-        lines.append(f"{panel_title(key, data.many_sources)}: " + "; ".join(bits) + f"; {outputs}")
+        lines.append(f"{panel_title(key, data.many_sources)}: {body}; {outputs}")
     return lines
 
 

@@ -1,0 +1,40 @@
+"""reports.summary: the answers, in words, short even for big sweeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import synth
+
+from reports.api import build
+from reports.summary import summarize
+
+
+def by_heading(run: Path) -> dict[str, list[str]]:
+    return {item.heading: item.lines for item in summarize(build([run]))}
+
+
+def test_few_batch_sizes_get_one_clause_each(tmp_path: Path) -> None:
+    lines = by_heading(synth.standard_run(tmp_path / "r"))
+    fastest = lines["Fastest format per batch size"][0]
+    assert fastest.startswith("mnist_cnn · cpu: batch 1: tflite (0.107 ms, 4.03× ahead of frozen); batch 8: tflite")
+    assert lines["Frozen graph vs checkpoint"][0].startswith("mnist_cnn · cpu: batch 1: 2.10× faster (95% CI")
+    assert "outputs same" in lines["Frozen graph vs checkpoint"][0]
+    assert "Problems" in lines
+
+
+def test_many_batch_sizes_are_summarised_as_ranges(tmp_path: Path) -> None:
+    records = synth.sweep_records(("checkpoint", "frozen", "tflite"), (1, 2, 4, 8, 16, 32), reps=2)
+    lines = by_heading(synth.write_run(tmp_path / "r", records))
+    assert lines["Fastest format per batch size"] == [lines["Fastest format per batch size"][0]]
+    assert "batches 1–32: tflite (" in lines["Fastest format per batch size"][0]
+    headline = lines["Frozen graph vs checkpoint"][0]
+    assert "across batches 1–32 (every 95% interval above 1)" in headline
+    assert "outputs not checked" in headline
+    assert "Problems" not in lines
+
+
+def test_single_process_cells_are_flagged(tmp_path: Path) -> None:
+    lines = by_heading(synth.write_run(tmp_path / "r", synth.sweep_records(reps=1)))
+    trust = " ".join(lines["How far to trust these numbers"])
+    assert "9 of 9 cells ran in one worker process" in trust and "within" not in trust.split(":")[0]
