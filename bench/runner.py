@@ -186,9 +186,14 @@ def run_job(job: Job, builder: TaskBuilder, append: Append, reporter: Reporter) 
             reporter.cell_done(record)
 
     spec = builder.worker_spec(job)
-    outcome = run_worker(spec, on_message)
-    if by_id:
+    try:
+        outcome = run_worker(spec, on_message)
+    except OSError as exc:  # the interpreter or taskset is missing: the cells fail, the sweep goes on
+        outcome = WorkerOutcome(messages=[], exit_code=None, signal=None, timed_out=False, stderr_tail="")
+        fields: dict[str, Any] = {"status": "failed", "error": f"cannot start the worker ({spec.python}): {exc.strerror or exc}"}
+    else:
         fields = failure_fields(outcome, spec.timeout_s)
+    if by_id:
         for cell in list(by_id.values()):
             record = cell_record(cell, job, fields)
             append(record)

@@ -165,3 +165,11 @@ def test_interpreter_affinity_and_env_axes_reach_the_worker(tmp_path: Path) -> N
         else:
             assert c["worker"]["cpus"] == sorted(os.sched_getaffinity(0))
     assert len({c["worker"]["pid"] for c in cells}) == 4, "one fresh process per group"
+
+
+def test_missing_interpreter_fails_its_cells_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    cells = run_cells(tmp_path, batch_sizes="[1]", extra_sweep='python = ["/no/such/python", ""]')
+    by_python = {c["python"]: c for c in cells}
+    assert by_python["/no/such/python"]["status"] == "failed"
+    assert "cannot start the worker (/no/such/python)" in by_python["/no/such/python"]["error"]
+    assert_ok(by_python[""])
