@@ -17,8 +17,8 @@ Drop them with `public_columns(frame)`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,7 +37,6 @@ STATUS_ORDER = ("crashed", "timeout", "failed", "skipped")
 SCOPE_BETWEEN = "between processes"
 SCOPE_WITHIN = "within one process"
 
-Aggregated = pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class AggregateOptions:
     seed: int = stats.DEFAULT_SEED
 
 
-def aggregate(runs: Runs, options: AggregateOptions | None = None) -> Aggregated:
+def aggregate(runs: Runs, options: AggregateOptions | None = None) -> pd.DataFrame:
     """One row per (source, host, run_id, identity): pooled statistics, status, errors, timings."""
     opts = options or AggregateOptions()
     if runs.cells.empty:

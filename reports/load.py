@@ -29,7 +29,7 @@ from reports.errors import ResultsFileError
 from reports.schema import IDENTITY_FIELDS, RunFile, read_run_file, resolve_results_path
 
 if TYPE_CHECKING:
-    from reports.aggregate import Aggregated
+    from reports.aggregate import AggregateOptions
 
 RUN_KEYS = ("source", "host", "run_id")
 CELL_FIELDS = (
@@ -102,11 +102,11 @@ class Runs:
         """Long frame of raw samples: one row per timed iteration."""
         return samples_frame(self.cells, self.latencies)
 
-    def aggregate(self, **kwargs: Any) -> Aggregated:
+    def aggregate(self, options: AggregateOptions | None = None) -> pd.DataFrame:
         """One row per cell identity and run, statistics pooled over repetitions."""
         from reports.aggregate import aggregate
 
-        return aggregate(self, **kwargs)
+        return aggregate(self, options)
 
 
 def load_runs(paths: list[Path]) -> Runs:

@@ -33,7 +33,7 @@ PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
     "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22",
 )  # fmt: skip
-RC = {
+RC: dict[str, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "infer-bench",
     "font.size": 10,
@@ -66,7 +66,7 @@ def _figure(
     Fixed margins instead of constrained layout: that draws every figure twice and made the
     1,000-cell report twice as slow (benchmarks/bench_reports.py).
     """
-    with plt.rc_context(RC):
+    with plt.rc_context(RC):  # type: ignore[arg-type]  # matplotlib types keys as Literal
         fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
         fig.subplots_adjust(
             left=left_in / width,

@@ -10,7 +10,7 @@ import io
 
 import pandas as pd
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -86,7 +86,7 @@ def _panel_table(data: ReportData, key: tuple[str, ...], rows: pd.DataFrame) -> 
     return table
 
 
-PANEL_COLUMNS = (
+PANEL_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
     ("batch", "right"),
     ("format", "left"),
     ("p50 ms", "right"),

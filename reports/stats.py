@@ -238,7 +238,7 @@ def two_level_quantile_draws(
     2/n_bins of the pooled sample's ranks in the body and 0.04/n_bins in the top 1%. With one group
     this is an ordinary within-process bootstrap (but see `order_stat_bootstrap_draws`).
     """
-    arrays = [np.asarray(g, dtype=np.float64) for g in groups if len(g)]
+    arrays = [a for a in (np.asarray(g, dtype=np.float64) for g in groups) if len(a)]
     if not arrays:
         raise ValueError("two-level bootstrap of no samples")
     pooled = np.sort(np.concatenate(arrays))
@@ -293,7 +293,7 @@ def quantile_draws(groups: Sequence[ArrayLike], q: float, n_boot: int = DEFAULT_
 
     Several processes: `two_level_quantile_draws`. One process: `order_stat_bootstrap_draws`.
     """
-    arrays = [np.asarray(g, dtype=np.float64) for g in groups if len(g)]
+    arrays = [a for a in (np.asarray(g, dtype=np.float64) for g in groups) if len(a)]
     if len(arrays) == 1:
         return order_stat_bootstrap_draws(np.sort(arrays[0]), q, n_boot, seed)
     return two_level_quantile_draws(arrays, (q,), n_boot, seed)[:, 0]

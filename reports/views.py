@@ -69,7 +69,7 @@ def fastest_per_batch(agg: pd.DataFrame) -> pd.DataFrame:
 
 def _fastest(key: tuple[str, ...], batch: int, group: pd.DataFrame) -> dict[str, Any]:
     best = group.iloc[0]
-    row = dict(zip(PANEL_KEYS, key, strict=True))
+    row: dict[str, Any] = dict(zip(PANEL_KEYS, key, strict=True))
     row.update(batch_size=batch, variant=best["variant"], p50_ms=best["p50_ms"], throughput=best["throughput"])
     if len(group) > 1:
         second = group.iloc[1]
@@ -107,7 +107,7 @@ def _speedup_row(
     point = float(base["p50_ms"] / row["p50_ms"])
     _, lo, hi = stats.ratio_from_draws(point, base["_p50_draws"], row["_p50_draws"], confidence)
     scope = "between processes" if min(base["reps_ok"], row["reps_ok"]) > 1 else "within one process"
-    out = dict(zip(PANEL_KEYS, key, strict=True))
+    out: dict[str, Any] = dict(zip(PANEL_KEYS, key, strict=True))
     out.update(
         batch_size=int(row["batch_size"]),
         variant=row["variant"],
@@ -162,7 +162,7 @@ def best_batch(agg: pd.DataFrame, slo_ms: float | None = None) -> pd.DataFrame:
 
 def _best(key: tuple[str, ...], variant: str, group: pd.DataFrame, slo_ms: float | None) -> dict[str, Any]:
     top = group.loc[group["throughput"].idxmax()]
-    row = dict(zip(PANEL_KEYS, key, strict=True))
+    row: dict[str, Any] = dict(zip(PANEL_KEYS, key, strict=True))
     row.update(variant=variant, best_batch=int(top["batch_size"]), best_throughput=top["throughput"], best_p99_ms=top["p99_ms"])
     row.update(slo_ms=slo_ms, slo_batch=None, slo_throughput=np.nan, slo_p99_ms=np.nan)
     if slo_ms is not None:
