@@ -51,7 +51,26 @@ def render_report(
     """
     if fmt not in FORMATS:
         raise ReportOptionError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return _render(build(run_paths, baseline_format, slo_ms), fmt, color)
+
+
+def render_reports(
+    run_paths: list[Path],
+    fmts: list[str],
+    baseline_format: str | None = None,
+    slo_ms: float | None = None,
+    *,
+    color: bool = False,
+) -> dict[str, str | bytes]:
+    """Several formats of one report, loading and aggregating the results once: {fmt: output}."""
+    unknown = [f for f in fmts if f not in FORMATS]
+    if unknown:
+        raise ReportOptionError(f"unknown report format {unknown[0]!r}; choose one of {', '.join(FORMATS)}")
     data = build(run_paths, baseline_format, slo_ms)
+    return {fmt: _render(data, fmt, color) for fmt in fmts}
+
+
+def _render(data: ReportData, fmt: str, color: bool) -> str | bytes:
     if fmt == "term":
         from reports.render_term import render_term
 

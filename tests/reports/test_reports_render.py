@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import synth
 
-from reports.api import FORMATS, build, render_report
+from reports.api import FORMATS, build, render_report, render_reports
 from reports.errors import ReportsError
 from reports.render_html import render_html
 from reports.render_md import render_md
@@ -134,6 +134,14 @@ def test_two_runs_side_by_side(tmp_path: Path) -> None:
     assert "mnist_cnn · cpu · h1 · a" in text and "mnist_cnn · cpu · h2 · b" in text
     html = render_report([a, b], "html")
     assert isinstance(html, str) and html.count('data-plot="throughput"') == 2
+
+
+def test_render_reports_builds_once_and_matches_render_report(run_dir: Path) -> None:
+    many = render_reports([run_dir], ["md", "term", "csv"])
+    assert many["md"] == render_report([run_dir], "md")
+    assert many["term"] == render_report([run_dir], "term")
+    with pytest.raises(ReportsError, match="unknown report format"):
+        render_reports([run_dir], ["md", "docx"])
 
 
 def test_bad_options_are_user_errors(run_dir: Path) -> None:
