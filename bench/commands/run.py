@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.scenario import Overrides, Scenario
+    from bench.scenario import ModelEntry, Overrides, Scenario
     from bench.store import ResumeInfo, RunStore
     from bench.sweep import Expansion, Job
 
@@ -147,21 +147,32 @@ def export_zoo(s: Scenario, e: Expansion, say: Any) -> dict[str, Path]:
     return dirs
 
 
+def model_parity(m: ModelEntry, variants: list[str], model_dirs: dict[str, Path]) -> dict[str, Any]:
+    """The same inputs through each variant (on the CPU, in workers), outputs compared pairwise."""
+    from bench.parity import Entry, parity_record, predict_all
+    from bench.runner import model_spec
+    from bench.sweep import GroupKey
+
+    zoo_dir = model_dirs.get(m.zoo or "")
+    entries = [Entry(v, model_spec(m.resolved(), GroupKey(m.name, v, "cpu"), zoo_dir)) for v in variants]
+    inputs = Path(m.inputs_file) if m.inputs_file else None
+    return parity_record(m.name, predict_all(entries, seed=0, inputs_file=inputs))
+
+
 def parity_records(s: Scenario, e: Expansion, model_dirs: dict[str, Path], skip: frozenset[str], say: Any) -> list[dict[str, Any]]:
-    """One parity record per zoo model with two or more fp32 formats in the sweep."""
+    """One parity record per model with two or more fp32 formats in the sweep."""
     from bench.errors import BenchError
-    from bench.parity import check_dir
     from infer_core.errors import InferCoreError
     from reports.schema import FP32_VARIANTS
 
     records = []
     for m in s.models:
         variants = sorted({c.key.variant for c in e.cells if c.key.model == m.name} & set(FP32_VARIANTS), key=FP32_VARIANTS.index)
-        if m.zoo is None or m.name in skip or len(variants) < 2:
+        if m.name in skip or len(variants) < 2:
             continue
         say(f"checking output parity of {m.name}: {', '.join(variants)}")
         try:
-            body = dict(check_dir(model_dirs[m.zoo], variants))
+            body = model_parity(m, variants, model_dirs)
         except (BenchError, InferCoreError) as exc:
             body = {"tolerance": None, "pairs": [], "error": str(exc)}
         records.append({**body, "kind": "parity", "model": m.name})
