@@ -68,7 +68,11 @@ def coldstart(task: dict[str, Any], emit: Emit) -> None:
         feeds = _feeds(model, spec, task)
         phases += cs.load_phases(model.details, load_s)
         phases += _first_call(model, feeds)
-        record = cs.anatomy(model.variant, phases, list(model.notes))
+        estimate = cs.grappler_estimate(model, feeds)
+        phases = cs.split_grappler(phases, estimate, cs.grappler_phase(model.call_path))
+        notes = list(model.notes) + ([] if estimate is not None else [
+            "graph optimisation is not separated for this format: it is inside the first call's one-time work"])
+        record = cs.anatomy(model.variant, phases, notes)
     finally:
         model.close()
     emit({"kind": "coldstart", "coldstart": record})
@@ -90,5 +94,4 @@ def _first_call(model: Any, feeds: dict[str, Any]) -> list[dict[str, Any]]:
     first = time_call(lambda: model.predict(feeds))
     traced = (model.trace_count() or 0) - (traces_before or 0) if traces_before is not None else None
     warm = median([time_call(lambda: model.predict(feeds)) for _ in range(5)]) or 0.0
-    grappler = cs.grappler_estimate(model, feeds)
-    return cs.first_call_phases(first, warm, grappler, traced)
+    return cs.first_call_phases(first, warm, traced)

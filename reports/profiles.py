@@ -46,7 +46,16 @@ def headline(profile: Profile, achieved: Mapping[str, Any] | None = None) -> lis
         top = [f"{r['type']} {fmt.pct(r.get('fraction'))}" for r in profile.get("by_type", [])[:3]]
         lines.append("top op types: " + ", ".join(top))
     lines += _achieved_lines(achieved)
+    lines += _busy_lines(profile)
     return lines
+
+
+def _busy_lines(profile: Profile) -> list[str]:
+    load, cores = profile.get("load_average"), profile.get("cpu_count")
+    if not load or not cores or max(load) <= cores:
+        return []
+    return [f"warning: the machine was busy (load average {max(load):.1f} on {cores} cores): other processes' "
+            f"CPU time inflates the step and the overhead"]
 
 
 def _achieved_lines(achieved: Mapping[str, Any] | None) -> list[str]:

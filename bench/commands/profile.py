@@ -72,6 +72,8 @@ def register(subparsers: Any) -> None:
     d.add_argument("after")
     d.add_argument("--format-before", metavar="VARIANT")
     d.add_argument("--format-after", metavar="VARIANT")
+    d.add_argument("--coldstart", action="store_true",
+                   help="also time both cold starts, phase by phase (why one starts slower than the other)")
     _model_args(d)
     d.set_defaults(func=main_diff)
 
@@ -121,10 +123,11 @@ def _zoo_dir(model: str) -> Path | None:
 
 # ----------------------------------------------------------------------------- worker runs
 
-def run_profile(spec: Any, args: argparse.Namespace, trace: bool, peak: bool) -> dict[str, Any]:
+def run_profile(spec: Any, args: argparse.Namespace, trace: bool, peak: bool, flops: bool = True) -> dict[str, Any]:
     from bench.launch import run_model_task
 
-    task = {"task": "profile", "batch_size": args.batch, "runs": args.runs, "trace": trace, "peak": peak}
+    task = {"task": "profile", "batch_size": args.batch, "runs": args.runs, "trace": trace, "peak": peak,
+            "flops": flops}
     return _message(run_model_task(task, spec, timeout_s=args.timeout), "profile", spec)
 
 
@@ -222,13 +225,18 @@ def main_diff(args: argparse.Namespace) -> int:
 
     before = model_spec(args.before, args.format_before, args)
     after = model_spec(args.after, args.format_after, args)
-    p_before = run_profile(before, args, trace=False, peak=False)["profile"]
-    p_after = run_profile(after, args, trace=False, peak=False)["profile"]
+    p_before = run_profile(before, args, trace=False, peak=False, flops=False)["profile"]
+    p_after = run_profile(after, args, trace=False, peak=False, flops=False)["profile"]
     diff = diff_profiles(p_before, p_after, _label(before, p_before), _label(after, p_after))
     out = {"text": render.diff_text(diff, args.top), "md": render.diff_markdown(diff, args.top),
            "html": render.diff_html(diff, args.top)}
+    cold = [run_coldstart(before, args), run_coldstart(after, args)] if args.coldstart else []
+    if cold:
+        out["text"] += "\n" + render.coldstart_text(cold)
+        out["md"] += "\n" + render.coldstart_markdown(cold)
+        out["html"] += render.coldstart_html(cold)
     _write_files(args, f"infer-bench profile-diff: {diff['before']} vs {diff['after']}", out,
-                 {"diff": diff, "before": p_before, "after": p_after})
+                 {"diff": diff, "before": p_before, "after": p_after, "coldstart": cold or None})
     sys.stdout.write(out["text"])
     return 0
 

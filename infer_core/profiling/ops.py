@@ -9,6 +9,7 @@ traced runs happen here, never inside a timed loop of the measurement engine.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -133,9 +134,14 @@ def profile_with_trace(model: Any, feeds: Mapping[str, np.ndarray], runs: int = 
     """(profile dict, Chrome trace JSON of the median traced run or None for TFLite)."""
     if runs < 1:
         raise ValueError("runs must be at least 1")
+    load_start = os.getloadavg()[0]
     if targets.is_tflite_model(model):
-        return _tflite_profile(model, feeds, runs, warmup, step_calls), None
-    return _graph_profile(model, feeds, runs, warmup, step_calls)
+        profile, trace = _tflite_profile(model, feeds, runs, warmup, step_calls), None
+    else:
+        profile, trace = _graph_profile(model, feeds, runs, warmup, step_calls)
+    profile["load_average"] = [load_start, os.getloadavg()[0]]
+    profile["cpu_count"] = os.cpu_count()
+    return profile, trace
 
 
 def profile_model(model: Any, feeds: Mapping[str, np.ndarray], runs: int = DEFAULT_RUNS) -> dict[str, Any]:

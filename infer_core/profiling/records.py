@@ -20,6 +20,8 @@ A profile is a JSON-able dict (it travels from the worker to the parent and into
      "ops":     [{"name", "type", "device", "time_s", "calls", "fraction"}], longest first,
      "by_type": [{"type", "time_s", "calls", "ops", "fraction"}], longest first,
      "tflite":  {"ops": [...], "partition": [...], "undelegated": [...]} or None,
+     "load_average": 1-minute load average at the start and end of profiling, "cpu_count":
+                the machine's cores (a load above the cores means other processes took CPU time),
      "peak":    the device's measured peak-FLOP/s probe (peak.py) when `profile_model` made it, else None,
      "notes":   [str]}
 
@@ -110,7 +112,7 @@ def new_profile(**fields: Any) -> dict[str, Any]:
         "kind": "op_profile", "version": PROFILE_VERSION, "variant": None, "call_path": None,
         "batch_size": None, "source": None, "label": "", "runs": 0, "warmup": 0, "step_s": None,
         "step_samples": 0, "traced_step_s": None, "graph_step_s": None, "ops_total_s": None,
-        "overhead_s": None, "ops_fraction": None, "ops": [], "by_type": [], "tflite": None, "peak": None, "notes": [],
+        "overhead_s": None, "ops_fraction": None, "ops": [], "by_type": [], "tflite": None, "load_average": None, "cpu_count": None, "peak": None, "notes": [],
     }
     unknown = set(fields) - set(base)
     assert not unknown, f"unknown profile fields {unknown}"

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from infer_core.profiling.coldstart import anatomy, first_call_phases, phase
+from infer_core.profiling.coldstart import anatomy, first_call_phases, grappler_phase, phase, split_grappler
 from infer_core.profiling.diff import diff_profiles
 from infer_core.profiling.peak import achieved
 from infer_core.profiling.records import new_profile, summarise
@@ -66,18 +66,29 @@ def test_diff_renders_ops_on_one_side() -> None:
 
 def _coldstart(variant: str) -> dict:
     phases = [phase("process start", 0.1, "process"), phase("import tensorflow", 2.0, "import"),
-              phase("load: variable restore", 0.05, "load"), *first_call_phases(0.04, 0.01, 0.02, None)]
-    return anatomy(variant, phases, [])
+              phase("load: variable restore", 0.05, "load"), phase("load: other", 0.03, "load"),
+              *first_call_phases(0.04, 0.01, None)]
+    return anatomy(variant, split_grappler(phases, 0.02, grappler_phase("session.callable_from_options")), [])
 
 
-def test_first_call_is_split_into_grappler_other_and_inference() -> None:
-    phases = first_call_phases(first_s=0.04, warm_s=0.01, grappler_s=0.02, traced=None)
-    assert [p["seconds"] for p in phases] == pytest.approx([0.02, 0.01, 0.01])
-    no_estimate = first_call_phases(first_s=0.04, warm_s=0.01, grappler_s=None, traced=1)
-    assert no_estimate[0]["seconds"] == pytest.approx(0.03) and "traced 1 function(s)" in no_estimate[0]["note"]
-    capped = first_call_phases(first_s=0.02, warm_s=0.01, grappler_s=0.5, traced=None)
-    assert capped[0]["seconds"] == pytest.approx(0.01) and capped[1]["seconds"] == 0.0
-    assert _coldstart("checkpoint")["total_s"] == pytest.approx(0.1 + 2.0 + 0.05 + 0.04)
+def test_first_call_is_one_time_work_and_the_inference() -> None:
+    phases = first_call_phases(first_s=0.04, warm_s=0.01, traced=1)
+    assert [p["seconds"] for p in phases] == pytest.approx([0.03, 0.01])
+    assert "traced 1 function(s)" in phases[0]["note"]
+
+
+def test_grappler_estimate_is_carved_out_of_the_phase_that_holds_it() -> None:
+    a = _coldstart("checkpoint")
+    names = [p["name"] for p in a["phases"]]
+    assert names[3:5] == ["load: graph optimisation (grappler)", "load: other (rest)"]
+    assert [p["seconds"] for p in a["phases"][3:5]] == pytest.approx([0.02, 0.01])
+    assert a["total_s"] == pytest.approx(0.1 + 2.0 + 0.05 + 0.03 + 0.04)
+    assert grappler_phase("session.run(feed_dict)") == "first call: one-time work"
+    capped = split_grappler([phase("first call: one-time work", 0.01, "first_call")], 0.5,
+                            "first call: one-time work")
+    assert [p["seconds"] for p in capped] == pytest.approx([0.01, 0.0])
+    untouched = [phase("load: other", 0.01, "load")]
+    assert split_grappler(untouched, None, "load: other") == untouched
 
 
 def test_coldstart_renders_a_stacked_bar_per_format_as_svg() -> None:
@@ -128,3 +139,11 @@ def test_cells_sections_are_empty_without_profiles_or_flops() -> None:
     cell = _cell("frozen", 1, 0.1, False)
     cell["flops_per_sample"] = None
     assert profiles.cells_html([cell]) == "" and profiles.cells_markdown([cell]) == ""
+
+
+def test_a_busy_machine_is_called_out() -> None:
+    p = _profile()
+    p.update(load_average=[5.0, 6.0], cpu_count=2)
+    assert "the machine was busy (load average 6.0 on 2 cores)" in profiles.profile_text(p)
+    p.update(load_average=[0.5, 1.0])
+    assert "busy" not in profiles.profile_text(p)
