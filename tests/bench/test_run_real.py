@@ -147,3 +147,26 @@ def test_ctrl_c_stops_cleanly_keeping_finished_cells(mnist_dir: Path, tmp_path: 
     assert "interrupted: finished work is kept" in err and f"--resume {out}" in err
     run = read_run_file(results)
     assert 1 <= len(run.cells) < 6 and all(c["status"] == "ok" for c in run.cells)
+
+
+def test_a_users_own_files_are_measured_and_parity_checked(mnist_dir: Path, tmp_path: Path) -> None:
+    text = f"""
+[measure]
+warmup_time = 0.05
+min_time = 0.1
+max_time = 0.3
+[sweep]
+formats = ["frozen", "tflite"]
+batch_sizes = [1]
+[[models]]
+name = "mine"
+files = {{ frozen = "{mnist_dir / 'frozen.pb'}", tflite = "{mnist_dir / 'model.tflite'}" }}
+"""
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--no-report"]) == 0
+    run = read_run_file(out / "results.jsonl")
+    assert [(c["model"], c["variant"], c["status"]) for c in run.cells] == [("mine", "frozen", "ok"), ("mine", "tflite", "ok")]
+    assert run.parity[0]["model"] == "mine" and run.parity[0]["error"] is None
+    assert [(p["a"], p["b"], p["ok"]) for p in run.parity[0]["pairs"]] == [("frozen", "tflite", True)]
