@@ -79,10 +79,50 @@ def measure(run: Path) -> dict[str, float]:
     return times
 
 
+def bootstrap_comparison(rounds: int) -> list[str]:
+    """Interleaved naive vs fast intervals for one cell of 2 processes x 2,000 samples, 1,000 draws."""
+    import numpy as np
+
+    from reports import stats
+
+    rng = np.random.default_rng(0)
+    groups = [rng.lognormal(np.log(m), 0.1, SAMPLES) for m in (1.0, 1.2)]
+
+    def naive_two_level() -> None:
+        r = np.random.default_rng(1)
+        for _ in range(stats.DEFAULT_BOOT):
+            picks = r.integers(0, len(groups), len(groups))
+            pool = np.concatenate([groups[i][r.integers(0, SAMPLES, SAMPLES)] for i in picks])
+            np.quantile(pool, (0.5, 0.99))
+
+    def naive_one_level() -> None:
+        stats.bootstrap_draws(groups[0], lambda a: np.median(a, axis=-1), stats.DEFAULT_BOOT, seed=1)
+
+    cases = {
+        "two-level, naive resampling": naive_two_level,
+        "two-level, binned Poisson (reports.stats)": lambda: stats.two_level_quantile_draws(groups, (0.5, 0.99)),
+        "one process, naive vectorised resampling": naive_one_level,
+        "one process, exact order-statistic draws": lambda: stats.order_stat_bootstrap_draws(np.sort(groups[0]), 0.5),
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():  # interleaved A B C D A B C D ...
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    lines = [f"# bootstrap intervals, one cell (2 processes x {SAMPLES} samples, {stats.DEFAULT_BOOT} draws), "
+             f"{rounds} interleaved rounds: median ms (min-max)"]  # fmt: skip
+    for name, values in times.items():
+        ms = [v * 1000 for v in values]
+        lines.append(f"{name:>44}  {statistics.median(ms):9.2f} ({min(ms):.2f}-{max(ms):.2f})")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--bootstrap-rounds", type=int, default=5, help="rounds of the bootstrap comparison (0: skip)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,6 +143,8 @@ def main() -> int:
             values = [r[phase] for r in results[n]]
             cols.append(f"{statistics.median(values):7.2f} ({min(values):.2f}-{max(values):.2f})".rjust(20))
         print(f"{n:>6} {n * SAMPLES:>10,}  " + "  ".join(cols) + f"  {results[n][0]['html_mb']:7.2f}")
+    if args.bootstrap_rounds:
+        print("\n".join(bootstrap_comparison(args.bootstrap_rounds)))
     worst = max(r["total"] for r in results[max(sizes)])
     print(f"# largest size, slowest round: {worst:.1f} s wall (target <= 30 s for 1,000 cells); "
           f"load average now {os.getloadavg()[0]:.2f}")  # fmt: skip

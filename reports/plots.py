@@ -63,8 +63,8 @@ def _figure(
 ) -> Iterator[tuple[Figure, Any]]:
     """A figure with fixed margins in inches (room for a legend at the right, `legend_in` wide).
 
-    Fixed margins instead of constrained layout: that draws every figure twice and made the
-    1,000-cell report twice as slow (benchmarks/bench_reports.py).
+    Fixed margins instead of constrained layout, which lays out (draws) every figure an extra
+    time; the report must stay fast for 1,000 cells (benchmarks/bench_reports.py).
     """
     with plt.rc_context(RC):  # type: ignore[arg-type]  # matplotlib types keys as Literal
         fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)

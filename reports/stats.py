@@ -233,10 +233,11 @@ def two_level_quantile_draws(
     of each picked process; it is done as a Poisson bootstrap on a fine histogram whose edges are
     quantiles of the pooled samples (each bin count is redrawn as Poisson(count); tied values keep
     their own zero-width bins, so they are not smeared), so a sum over picked processes is
-    one Poisson draw per bin and the whole bootstrap is one (n_boot, bins) array: about 1000x
-    cheaper than resampling 2,000 raw samples per process per draw, at a resolution of about
-    2/n_bins of the pooled sample's ranks in the body and 0.04/n_bins in the top 1%. With one group
-    this is an ordinary within-process bootstrap (but see `order_stat_bootstrap_draws`).
+    one Poisson draw per bin and the whole bootstrap is one (n_boot, bins) array, far cheaper than
+    resampling every raw sample per process per draw (benchmarks/results/reports_bench.txt), at a
+    resolution of about 2/n_bins of the pooled sample's ranks in the body and 0.04/n_bins in the
+    top 1%. With one group this is an ordinary within-process bootstrap (but see
+    `order_stat_bootstrap_draws`, exact and cheaper still).
     """
     arrays = [a for a in (np.asarray(g, dtype=np.float64) for g in groups) if len(a)]
     if not arrays:

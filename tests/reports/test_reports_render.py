@@ -77,6 +77,14 @@ def test_hostile_strings_are_text_in_html_and_markdown(run_dir: Path) -> None:
             assert header  # same number of cells as some header: the hostile `|` did not split a cell
 
 
+def test_rich_markup_in_a_model_name_prints_as_itself(tmp_path: Path) -> None:
+    name = "[bold red]evil[/] [link=http://x]y[/link]"
+    run = synth.write_run(tmp_path / "r", [synth.cell("frozen", 1, [1_000_000] * 20, model=name)])
+    text = render_report([run], "term")
+    assert isinstance(text, str)
+    assert "[bold red]evil[/]" in text and "[link=http://x]y[/link]" in text
+
+
 def test_html_is_self_contained(run_dir: Path) -> None:
     html = render_html(build([run_dir]))
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
