@@ -203,7 +203,10 @@ def collect(pythons: Iterable[str] = (sys.executable,)) -> dict[str, Any]:
 
 
 def tf_runtime_facts() -> dict[str, Any]:
-    """What only a running TensorFlow knows; called inside a worker after TensorFlow is imported."""
+    """What only a running TensorFlow knows, from inside a worker. Where the model did not need
+    TensorFlow (LiteRT loads without it) it says so instead: importing it to ask costs seconds."""
+    if "tensorflow" not in sys.modules:
+        return {"tensorflow_imported": False}
     import tensorflow as tf
 
     facts: dict[str, Any] = {"tf_version": tf.__version__, "tf_git_version": tf.version.GIT_VERSION}
