@@ -2,7 +2,7 @@
 
 Phases, in order, each measured (wall clock):
   process start     parent's spawn → this task starting (Python start-up, harness imports)
-  import tensorflow
+  import tensorflow  (import ai_edge_litert for TFLite, whose loader never imports TensorFlow)
   load phases       as the format's loader records them in `model.details["load_phases"]`
                     (graph read/import, meta-graph load, session creation, variable restore,
                     SavedModel load, ...); whatever the loader did beyond them is "load: other"
@@ -20,6 +20,7 @@ inside the first call's one-time work, and is not separated.
 
 from __future__ import annotations
 
+import importlib
 import statistics
 import sys
 import time
@@ -37,12 +38,16 @@ def phase(name: str, seconds: float, kind: str, note: str = "") -> dict[str, Any
     return {"name": name, "seconds": max(0.0, float(seconds)), "kind": kind, "note": note}
 
 
-def import_tensorflow() -> float:
-    """Seconds `import tensorflow` takes here (0 when something already imported it)."""
-    already = "tensorflow" in sys.modules
-    t0 = time.perf_counter()
-    import tensorflow  # noqa: F401
+def runtime_module(variant: str) -> str:
+    """What a format's loader imports: LiteRT alone for TFLite (no TensorFlow), else TensorFlow."""
+    return "ai_edge_litert.interpreter" if variant.startswith("tflite") else "tensorflow"
 
+
+def import_runtime(module: str) -> float:
+    """Seconds importing `module` takes here (0 when something already imported it)."""
+    already = module in sys.modules
+    t0 = time.perf_counter()
+    importlib.import_module(module)
     return 0.0 if already else time.perf_counter() - t0
 
 

@@ -147,3 +147,11 @@ def test_a_busy_machine_is_called_out() -> None:
     assert "the machine was busy (load average 6.0 on 2 cores)" in profiles.profile_text(p)
     p.update(load_average=[0.5, 1.0])
     assert "busy" not in profiles.profile_text(p)
+
+
+def test_tflite_cold_start_imports_litert_not_tensorflow() -> None:
+    from infer_core.profiling.coldstart import import_runtime, runtime_module
+
+    assert runtime_module("tflite+int8") == "ai_edge_litert.interpreter"
+    assert runtime_module("checkpoint") == runtime_module("keras+xla") == "tensorflow"
+    assert import_runtime("json") == 0.0  # already imported: nothing to time
