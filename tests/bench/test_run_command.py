@@ -84,3 +84,23 @@ def test_resume_of_a_missing_run_is_exit_2(tmp_path: Path, capsys: pytest.Captur
 
     assert main(["run", "--resume", str(tmp_path / "nope")]) == 2
     assert "--resume needs a run directory" in capsys.readouterr().err
+
+
+def test_resume_rebuilds_the_scenario_and_flags_from_the_header(tmp_path: Path) -> None:
+    import argparse
+
+    from bench.store import RunStore
+
+    overrides = scenario.Overrides(quick=True, formats=("frozen", "tflite"))
+    text = scenario.DEFAULT_TEXT.replace("{devices}", '["cpu"]')
+    with RunStore.create(tmp_path, "r1") as store:
+        store.append({"kind": "header", "scenario_path": "", "scenario_text": text, "overrides": overrides.to_json()})
+        store.append({"kind": "cell", "cell_id": "mnist_cnn/frozen/cpu/b1", "repetition": 0, "status": "ok"})
+    args = argparse.Namespace(resume=tmp_path, scenario=None)
+    store, info, s, o = run_cmd.open_resumed(args)
+    store.close()
+    assert o == overrides and s.sweep.formats == ("frozen", "tflite") and s.policy.max_time == 1.0
+    assert info.done == {("mnist_cnn/frozen/cpu/b1", 0)}
+    jobs = sweep.schedule(sweep.expand(s).groups, 1, None, info.done)
+    assert [(j.group.group_id, [c.batch_size for c in j.cells]) for j in jobs] == [
+        ("mnist_cnn/frozen/cpu", [8]), ("mnist_cnn/tflite/cpu", [1, 8])]
