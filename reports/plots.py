@@ -124,40 +124,75 @@ def _log_y(ax: Any) -> None:
     _log_axis(ax, "y")
 
 
+SOURCE_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+
+
+def _lines(rows: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame, str, str]]:
+    """(variant, label, rows by batch size, line style, marker) per format, and per run when the
+    rows hold several runs: colour says the format, line style and marker say the run."""
+    sources = sorted(rows["source"].unique()) if "source" in rows else [""]
+    out = []
+    for variant in ordered_variants(rows["variant"]):
+        for i, source in enumerate(sources):
+            part = rows[(rows["variant"] == variant) & ((rows["source"] == source) if source else True)]
+            if part.empty:
+                continue
+            ls, marker = SOURCE_STYLES[i % len(SOURCE_STYLES)]
+            label = variant if len(sources) == 1 else f"{variant} · {source}"
+            out.append((variant, label, part.sort_values("batch_size"), ls, marker))
+    return out
+
+
+def _legend(ax: Any, count: int, title: str | None = None) -> None:
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title=title, fontsize=8 if count > 6 else 9,
+              ncols=1 + (count > 12))  # fmt: skip
+
+
+def _legend_width(labels: list[str]) -> float:
+    longest = max((len(label) for label in labels), default=8)
+    return min(4.5, 0.5 + 0.065 * longest * (1 + (len(labels) > 12)))
+
+
 def throughput_plot(rows: pd.DataFrame, title: str) -> str:
-    """Samples/s vs batch size, one line per format, error bars = interval of the median."""
-    with _figure(legend_in=1.35) as (fig, axes):
+    """Samples/s vs batch size, one line per format (and run), error bars = interval of the median."""
+    lines = _lines(rows)
+    with _figure(legend_in=_legend_width([line[1] for line in lines])) as (fig, axes):
         ax = axes[0]
-        for variant in ordered_variants(rows["variant"]):
-            part = rows[rows["variant"] == variant].sort_values("batch_size")
+        for variant, label, part, ls, marker in lines:
             err = np.vstack([part["throughput"] - part["throughput_ci_lo"], part["throughput_ci_hi"] - part["throughput"]])
-            ax.errorbar(part["batch_size"], part["throughput"], yerr=np.clip(err, 0, None), marker="o", ms=4,
-                        capsize=3, color=colour(variant), label=variant)  # fmt: skip
+            ax.errorbar(part["batch_size"], part["throughput"], yerr=np.clip(err, 0, None), marker=marker, ms=4,
+                        capsize=3, ls=ls, color=colour(variant), label=label)  # fmt: skip
         _batch_axis(ax, sorted(rows["batch_size"].unique()))
         _log_y(ax)
         ax.set_ylabel("throughput (samples/s, log scale)")
         ax.set_title("Throughput (higher is better)", loc="left")
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="format")
+        _legend(ax, len(lines), "format" if len({line[3] for line in lines}) == 1 else "format · run")
         return to_svg(fig)
 
 
 def latency_plot(rows: pd.DataFrame, title: str, slo_ms: float | None = None) -> str:
-    """p50 (solid) and p99 (dashed) latency vs batch size, per format."""
-    two_columns = len(rows["variant"].unique()) > 5
-    with _figure(legend_in=2.6 if two_columns else 1.45) as (fig, axes):
+    """p50 (solid) and p99 (dashed) latency vs batch size per format; with several runs, p50 only,
+    line style per run."""
+    lines = _lines(rows)
+    many_runs = len({line[3] for line in lines}) > 1
+    labels = [line[1] + ("" if many_runs else " p50") for line in lines] * (1 if many_runs else 2)
+    with _figure(legend_in=_legend_width(labels)) as (fig, axes):
         ax = axes[0]
-        for variant in ordered_variants(rows["variant"]):
-            part = rows[rows["variant"] == variant].sort_values("batch_size")
+        for variant, label, part, ls, marker in lines:
             c = colour(variant)
-            ax.plot(part["batch_size"], part["p50_ms"], marker="o", ms=4, color=c, label=f"{variant} p50")
-            ax.plot(part["batch_size"], part["p99_ms"], marker="^", ms=4, ls="--", color=c, alpha=0.8, label=f"{variant} p99")
+            if many_runs:
+                ax.plot(part["batch_size"], part["p50_ms"], marker=marker, ms=4, ls=ls, color=c, label=label)
+                continue
+            ax.plot(part["batch_size"], part["p50_ms"], marker="o", ms=4, color=c, label=f"{label} p50")
+            ax.plot(part["batch_size"], part["p99_ms"], marker="^", ms=4, ls="--", color=c, alpha=0.8, label=f"{label} p99")
         if slo_ms is not None:
             ax.axhline(slo_ms, color="black", lw=1, ls=":", label=f"SLO {slo_ms:g} ms")
         _batch_axis(ax, sorted(rows["batch_size"].unique()))
         _log_y(ax)
         ax.set_ylabel("latency per batch (ms, log scale)")
-        ax.set_title("Latency per batch: p50 solid, p99 dashed (lower is better)", loc="left")
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, ncols=1 + two_columns)
+        what = "p50; line style = run" if many_runs else "p50 solid, p99 dashed"
+        ax.set_title(f"Latency per batch: {what} (lower is better)", loc="left")
+        _legend(ax, len(labels))
         return to_svg(fig)
 
 

@@ -22,7 +22,7 @@ from reports import plots
 from reports.environment import environment_rows
 from reports.escape import html_text as esc
 from reports.summary import summarize
-from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels
+from reports.views import PANEL_KEYS, ReportData, comparison_groups, ordered_variants, panel_title, panels
 
 # Issue 6 (reports/profiles.py) adds per-op profile sections here: a function that takes the
 # ReportData and returns an HTML fragment ('' when no cell has a `profile`). Left empty on purpose.
@@ -195,17 +195,29 @@ def _unique_ids(svg: str) -> str:
     return pattern.sub(lambda m: m.group(1) + prefix + m.group(2), svg)
 
 
+def _measured(rows: pd.DataFrame) -> pd.Series:
+    return (rows["status"] == "ok") & (rows["count"] > 0)
+
+
 def _ok_panels(data: ReportData) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
-    return [(k, r[(r["status"] == "ok") & (r["count"] > 0)]) for k, r in panels(data.agg) if ((r["status"] == "ok") & (r["count"] > 0)).any()]
+    return [(k, r[_measured(r)]) for k, r in panels(data.agg) if _measured(r).any()]
 
 
 def _overview_plots(data: ReportData) -> str:
+    """One pair of plots per panel; with several runs, per model and device with the runs overlaid."""
     blocks = []
-    for key, rows in _ok_panels(data):
-        title = panel_title(key, data.many_sources)
+    if data.many_sources:
+        groups = [(" · ".join(k for k in key if k), rows[_measured(rows)]) for key, rows in comparison_groups(data.agg)]
+    else:
+        groups = [(panel_title(key, False), rows) for key, rows in _ok_panels(data)]
+    for title, rows in groups:
+        if rows.empty:
+            continue
         pair = _figure("throughput", plots.throughput_plot(rows, title)) + _figure("latency", plots.latency_plot(rows, title, data.slo_ms))
         blocks.append(f"<h3>{esc(title)}</h3><div class=\"grid2\">{pair}</div>")
     note = "Throughput = batch size / median latency; error bars are the 95% interval of the median. Higher is better."
+    if data.many_sources:
+        note += " Runs are overlaid: colour = format, line style and marker = run."
     return _section("throughput", "Throughput and latency vs batch size", "".join(blocks) or "<p>No measurements.</p>", note)
 
 

@@ -35,17 +35,39 @@ def details(summary: str, body: str) -> str:
     return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
-def render_md(data: ReportData) -> str:
-    parts = ["# infer-bench report", "Runs: " + ", ".join(f"**{md_text(s)}**" for s in data.sources)]
-    parts.append(_summary(data))
-    parts += [s for s in (_speedup_section(data), _best_section(data)) if s]
-    parts.append(_panels_section(data))
-    if not data.failures.empty:
-        parts.append(_failures_section(data))
-    parts.append(_environment_section(data))
-    if PROFILE_SECTION is not None:
-        parts.append(PROFILE_SECTION(data))
-    return "\n\n".join(p for p in parts if p) + "\n"
+MAX_CHARS = 60_000  # a GitHub PR comment holds 65,536 characters; job summaries hold more
+
+
+def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
+    """The report; over `max_chars`, the per-panel tables go first, then speedup rows are cut,
+    each with a note saying where the full numbers are (report.html, --format csv)."""
+    sections = {
+        "head": "# infer-bench report\n\nRuns: " + ", ".join(f"**{md_text(s)}**" for s in data.sources),
+        "summary": _summary(data),
+        "speedup": _speedup_section(data),
+        "best": _best_section(data),
+        "panels": _panels_section(data),
+        "failures": _failures_section(data) if not data.failures.empty else "",
+        "environment": _environment_section(data),
+        "profile": PROFILE_SECTION(data) if PROFILE_SECTION is not None else "",
+    }
+    text = _join(sections)
+    if len(text) > max_chars:
+        sections["panels"] = "## Results\n\n" + OMITTED.format(what="Per-model tables")
+        text = _join(sections)
+    rows = len(data.speedups)
+    while len(text) > max_chars and rows > 10:
+        rows //= 2
+        sections["speedup"] = _speedup_section(data, limit=rows)
+        text = _join(sections)
+    return text
+
+
+OMITTED = "_{what} left out to fit a PR comment: see report.html, or `infer-bench report RUN --format csv`._"
+
+
+def _join(sections: dict[str, str]) -> str:
+    return "\n\n".join(p for p in sections.values() if p) + "\n"
 
 
 def _summary(data: ReportData) -> str:
@@ -59,9 +81,10 @@ def _title(data: ReportData, row: pd.Series) -> str:
     return md_text(panel_title(tuple(str(row[k]) for k in PANEL_KEYS), data.many_sources))
 
 
-def _speedup_section(data: ReportData) -> str:
+def _speedup_section(data: ReportData, limit: int | None = None) -> str:
     if data.speedups.empty:
         return ""
+    shown = data.speedups if limit is None else data.speedups.iloc[:limit]
     rows = [
         [
             _title(data, r),
@@ -72,14 +95,16 @@ def _speedup_section(data: ReportData) -> str:
             md_text(r["ci_scope"]),
             _parity_md(r),
         ]
-        for _, r in data.speedups.iterrows()
+        for _, r in shown.iterrows()
     ]
     header = ["model · device", "batch", "format", f"speedup vs {md_text(data.baseline)}", "95% CI", "interval covers", "output parity"]
     note = (
         f"Speedup = median latency of {md_text(data.baseline)} / median latency of the format "
         "(> 1 is faster); **bold** where the interval excludes 1."
     )
-    return f"## Speedup vs {md_text(data.baseline)}\n\n{note}\n\n" + table(header, rows, "llllrll")
+    cut = len(data.speedups) - len(shown)
+    tail = "\n\n" + OMITTED.format(what=f"{cut} more rows") if cut else ""
+    return f"## Speedup vs {md_text(data.baseline)}\n\n{note}\n\n" + table(header, rows, "llllrll") + tail
 
 
 def _parity_md(row: pd.Series) -> str:

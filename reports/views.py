@@ -36,10 +36,20 @@ def ok_rows(agg: pd.DataFrame) -> pd.DataFrame:
 
 
 def panels(agg: pd.DataFrame) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
-    """(panel key, rows) in a stable order: by source, model, device, setting."""
+    """(panel key, rows) in a stable order: by model, device, setting, then source, so that the
+    same model's panels from several runs or hosts sit next to each other."""
     if agg.empty:
         return []
-    grouped = agg.groupby(list(PANEL_KEYS), sort=True, dropna=False)
+    grouped = agg.groupby(list(PANEL_KEYS), sort=False, dropna=False)
+    found = [(tuple(str(k) for k in key), frame) for key, frame in grouped]
+    return sorted(found, key=lambda item: (item[0][1], item[0][2], item[0][3], item[0][0]))
+
+
+def comparison_groups(agg: pd.DataFrame) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
+    """Rows grouped by (model, device, setting) across all runs: for plots that overlay runs."""
+    if agg.empty:
+        return []
+    grouped = agg.groupby(["model", "device", "setting"], sort=True, dropna=False)
     return [(tuple(str(k) for k in key), frame) for key, frame in grouped]
 
 

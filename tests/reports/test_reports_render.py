@@ -57,6 +57,16 @@ def test_markdown_report_matches_stored_text(run_dir: Path) -> None:
     check_expected("standard_md.md", render_md(build([run_dir], slo_ms=1.0)))
 
 
+def test_markdown_fits_a_pr_comment_by_dropping_detail_first(run_dir: Path) -> None:
+    data = build([run_dir])
+    full = render_md(data)
+    small = render_md(data, max_chars=len(full) - 1)
+    assert len(small) < len(full) and "Per-model tables left out to fit a PR comment" in small
+    assert "## Summary" in small and "## Speedup vs checkpoint" in small
+    tiny = render_md(data, max_chars=100)  # cannot fit: still the summary, fewest speedup rows
+    assert "## Summary" in tiny
+
+
 def test_markdown_summary_comes_first_and_details_collapse(run_dir: Path) -> None:
     text = render_md(build([run_dir]))
     assert text.index("## Summary") < text.index("## Speedup vs checkpoint") < text.index("<details>")
@@ -141,7 +151,10 @@ def test_two_runs_side_by_side(tmp_path: Path) -> None:
     text = render_report([a, b], "term")
     assert "mnist_cnn · cpu · h1 · a" in text and "mnist_cnn · cpu · h2 · b" in text
     html = render_report([a, b], "html")
-    assert isinstance(html, str) and html.count('data-plot="throughput"') == 2
+    assert isinstance(html, str) and html.count('data-plot="throughput"') == 1  # one plot, runs overlaid
+    figure = html[html.index('data-plot="throughput"') : html.index("</figure>", html.index('data-plot="throughput"'))]
+    assert "frozen · h1 · a" in figure and "frozen · h2 · b" in figure
+    assert html.count('data-plot="distribution"') == 2  # distributions stay per run
 
 
 def test_render_reports_builds_once_and_matches_render_report(run_dir: Path) -> None:
