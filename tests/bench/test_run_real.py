@@ -153,6 +153,10 @@ def test_ctrl_c_stops_cleanly_keeping_finished_cells(mnist_dir: Path, tmp_path: 
 
 
 def test_a_users_own_files_are_measured_and_parity_checked(mnist_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    # One .npy feeds the single input whatever each format names it (frozen: Placeholder:0, tflite: input).
+    np.save(tmp_path / "in.npy", np.random.default_rng(1).random((4, 28, 28, 1), dtype=np.float32))
     text = f"""
 [measure]
 warmup_time = 0.05
@@ -160,9 +164,10 @@ min_time = 0.1
 max_time = 0.3
 [sweep]
 formats = ["frozen", "tflite"]
-batch_sizes = [1]
+batch_sizes = [1, 8]
 [[models]]
 name = "mine"
+inputs_file = "in.npy"
 files = {{ frozen = "{mnist_dir / 'frozen.pb'}", tflite = "{mnist_dir / 'model.tflite'}" }}
 """
     path = tmp_path / "mine.toml"
@@ -170,6 +175,7 @@ files = {{ frozen = "{mnist_dir / 'frozen.pb'}", tflite = "{mnist_dir / 'model.t
     out = tmp_path / "run"
     assert main(["run", str(path), "--out", str(out), "--no-report"]) == 0
     run = read_run_file(out / "results.jsonl")
-    assert [(c["model"], c["variant"], c["status"]) for c in run.cells] == [("mine", "frozen", "ok"), ("mine", "tflite", "ok")]
+    assert [(c["variant"], c["batch_size"], c["status"]) for c in run.cells] == [
+        ("frozen", 1, "ok"), ("frozen", 8, "ok"), ("tflite", 1, "ok"), ("tflite", 8, "ok")]
     assert run.parity[0]["model"] == "mine" and run.parity[0]["error"] is None
     assert [(p["a"], p["b"], p["ok"]) for p in run.parity[0]["pairs"]] == [("frozen", "tflite", True)]
