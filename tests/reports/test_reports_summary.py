@@ -38,3 +38,10 @@ def test_single_process_cells_are_flagged(tmp_path: Path) -> None:
     lines = by_heading(synth.write_run(tmp_path / "r", synth.sweep_records(reps=1)))
     trust = " ".join(lines["How far to trust these numbers"])
     assert "9 of 9 cells ran in one worker process" in trust and "within" not in trust.split(":")[0]
+
+
+def test_a_slower_frozen_graph_is_called_slower_with_its_interval_inverted(tmp_path: Path) -> None:
+    # checkpoint 1.0 ms, frozen 1.25 ms (constant samples): speedup 0.8, i.e. 1.25× slower.
+    records = [synth.cell("checkpoint", 1, [1_000_000] * 50), synth.cell("frozen", 1, [1_250_000] * 50)]
+    line = by_heading(synth.write_run(tmp_path / "r", records))["Frozen graph vs checkpoint"][0]
+    assert "batch 1: 1.25× slower (95% CI 1.25–1.25×)" in line
