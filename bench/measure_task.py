@@ -16,7 +16,7 @@ Test hooks (only with INFER_BENCH_TEST_HOOKS=1 in the worker's environment): "mo
 "synthetic" measures a numpy matrix product instead of a TensorFlow model (the process-boundary
 tests run without TensorFlow), and "fault": {"at_batch": N, "kind": ...} misbehaves when batch size
 N starts: exit (os._exit(123)), sigkill, hang, raise (out of the task), user_error,
-cell_error (this batch size only), retrace.
+cell_error (this batch size only), retrace (a real model gets a new input shape on every call).
 """
 
 from __future__ import annotations
@@ -169,8 +169,14 @@ def _inject_fault(task: Mapping[str, Any], batch_size: int, model: Any) -> None:
         from bench.errors import BenchError
 
         raise BenchError("injected fault: a user error")
-    if kind == "retrace":
+    if kind == "retrace" and isinstance(model, SyntheticModel):
         model.retrace_each_call = True
+
+
+def _retracing_call(model: Any, task: Mapping[str, Any], batch_size: int) -> Callable[[], object]:
+    """Test hook: a new batch size on every call, so a tf.function traces again each time."""
+    sizes = iter(range(batch_size, batch_size + 1_000_000))
+    return lambda: model.predict(_feeds(model, task, next(sizes)))
 
 
 # ------------------------------------------------------------------ one cell
@@ -217,7 +223,10 @@ def measure_cell(model: Any, task: Mapping[str, Any], cell: Mapping[str, Any], e
     try:
         if _fault_kind(task, batch_size) == "cell_error":
             raise RuntimeError("injected fault: this batch size failed")
-        call = model.make_runner(_feeds(model, task, batch_size))
+        if _fault_kind(task, batch_size) == "retrace" and not isinstance(model, SyntheticModel):
+            call = _retracing_call(model, task, batch_size)
+        else:
+            call = model.make_runner(_feeds(model, task, batch_size))
         _fill(base, measure(call, policy, trace_count=model.trace_count, progress=progress), batch_size)
     except Exception as exc:  # one batch size failing must not lose the others
         if is_out_of_memory(exc):

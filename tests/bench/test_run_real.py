@@ -179,3 +179,21 @@ files = {{ frozen = "{mnist_dir / 'frozen.pb'}", tflite = "{mnist_dir / 'model.t
         ("frozen", 1, "ok"), ("frozen", 8, "ok"), ("tflite", 1, "ok"), ("tflite", 8, "ok")]
     assert run.parity[0]["model"] == "mine" and run.parity[0]["error"] is None
     assert [(p["a"], p["b"], p["ok"]) for p in run.parity[0]["pairs"]] == [("frozen", "tflite", True)]
+
+
+def test_a_real_retrace_in_the_timed_loop_is_recorded(mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # saved_model+xla calls a tf.function: a new input shape on every call makes TensorFlow trace
+    # (and compile) again, and the tracing count the record keeps must show it.
+    from bench import scenario, sweep
+    from bench.runner import TaskBuilder, run_jobs
+
+    monkeypatch.setenv("INFER_BENCH_TEST_HOOKS", "1")
+    s = scenario.parse(FAST.format(reps=1, formats='["saved_model+xla"]', batch_sizes="[1, 2]", devices='["cpu"]',
+                                   run_extra="", sweep_extra="").replace("min_time = 0.1", "min_time = 0.1\nmin_iterations = 5"),
+                       "s.toml", tmp_path)
+    builder = TaskBuilder(s, {"mnist_cnn": mnist_dir}, extra=lambda job: {"fault": {"at_batch": 2, "kind": "retrace"}})
+    records: list[dict[str, object]] = []
+    run_jobs(sweep.schedule(sweep.expand(s).groups, 1), builder, records.append)
+    by = {r["batch_size"]: r for r in records}
+    assert by[1]["status"] == "ok" and by[1]["retraces"] == 0
+    assert by[2]["status"] == "ok" and by[2]["retraces"] == by[2]["iterations"] >= 5
