@@ -41,7 +41,9 @@ def _title(data: ReportData, row: pd.Series) -> str:
 
 
 def _by_panel(frame: pd.DataFrame) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
-    return [(tuple(str(k) for k in key), part) for key, part in frame.groupby(list(PANEL_KEYS), sort=True)]
+    """Per panel, ordered like views.panels: model, device, setting, then run."""
+    found = [(tuple(str(k) for k in key), part) for key, part in frame.groupby(list(PANEL_KEYS), sort=False)]
+    return sorted(found, key=lambda item: (item[0][1], item[0][2], item[0][3], item[0][0]))
 
 
 DETAIL_BATCHES = 3  # up to this many batch sizes, one clause each; beyond, runs are summarised
@@ -85,6 +87,9 @@ def _fastest_lines(data: ReportData) -> list[str]:
     lines = []
     for key, part in _by_panel(data.fastest):
         part = part.sort_values("batch_size")
+        if part["runner_up"].isna().all() and part["variant"].nunique() == 1:
+            lines.append(f"{panel_title(key, data.many_sources)}: {part.iloc[0]['variant']} is the only format measured")
+            continue
         runs = _runs_of(part, "variant") if len(part) > DETAIL_BATCHES else [part.iloc[[i]] for i in range(len(part))]
         lines.append(f"{panel_title(key, data.many_sources)}: " + "; ".join(_fastest_clause(r) for r in runs))
     return lines
