@@ -12,11 +12,10 @@ A device that is absent makes every cell `skipped`. A batch size that runs out o
 fails that cell only. An error while loading propagates: the worker reports it and the runner
 records it for every cell of the group.
 
-Test hooks (only with INFER_BENCH_TEST_HOOKS=1 in the worker's environment): "model_kind":
-"synthetic" measures a numpy matrix product instead of a TensorFlow model (the process-boundary
-tests run without TensorFlow), and "fault": {"at_batch": N, "kind": ...} misbehaves when batch size
-N starts: exit (os._exit(123)), sigkill, hang, raise (out of the task), user_error,
-cell_error (this batch size only), retrace (a real model gets a new input shape on every call).
+Test hook (only with INFER_BENCH_TEST_HOOKS=1 in the worker's environment): "fault":
+{"at_batch": N, "kind": ...} makes the worker misbehave when batch size N starts: exit
+(os._exit(123)), sigkill, hang, raise (out of the task), user_error, cell_error (this batch size
+only), retrace (a new input shape on every call, so a tf.function traces again each time).
 """
 
 from __future__ import annotations
@@ -69,39 +68,6 @@ def _loadavg() -> list[float]:
 # ------------------------------------------------------------------ models
 
 
-class SyntheticModel:
-    """Test-only stand-in for a loaded model: a real numpy computation, no TensorFlow."""
-
-    variant = "synthetic"
-    call_path = "numpy matmul (test hook)"
-    details: Mapping[str, Any] = {}
-
-    def __init__(self, width: int = 64) -> None:
-        self.weights = np.random.default_rng(0).random((width, width), dtype=np.float32)
-        self.traces = 0
-        self.retrace_each_call = False
-
-    def make_runner(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], object]:
-        x = feeds["x"]
-        def call() -> object:
-            if self.retrace_each_call:
-                self.traces += 1
-            return x @ self.weights
-        return call
-
-    def feeds(self, batch_size: int) -> dict[str, np.ndarray]:
-        return {"x": np.ones((batch_size, self.weights.shape[0]), dtype=np.float32)}
-
-    def trace_count(self) -> int | None:
-        return self.traces
-
-    def memory_info(self) -> dict[str, int] | None:
-        return None
-
-    def close(self) -> None:
-        pass
-
-
 def process_facts() -> dict[str, Any]:
     """Which interpreter and CPUs this worker really got (checks the interpreter and affinity axes)."""
     return {"python_executable": sys.executable, "cpus": sorted(os.sched_getaffinity(0)), "pid": os.getpid()}
@@ -110,8 +76,6 @@ def process_facts() -> dict[str, Any]:
 def _load(task: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
     """(model, load seconds, facts about this worker and its TensorFlow)."""
     start = time.perf_counter()
-    if task.get("model_kind") == "synthetic" and _hooks_enabled():
-        return SyntheticModel(), time.perf_counter() - start, process_facts()
     import infer_core
     from infer_core.model import ModelSpec
 
@@ -129,8 +93,6 @@ def _fit_batch(array: np.ndarray, axis: int | None, batch_size: int) -> np.ndarr
 
 
 def _feeds(model: Any, task: Mapping[str, Any], batch_size: int) -> dict[str, np.ndarray]:
-    if isinstance(model, SyntheticModel):
-        return model.feeds(batch_size)
     from pathlib import Path
 
     from infer_core import inputs as core_inputs
@@ -169,8 +131,6 @@ def _inject_fault(task: Mapping[str, Any], batch_size: int, model: Any) -> None:
         from bench.errors import BenchError
 
         raise BenchError("injected fault: a user error")
-    if kind == "retrace" and isinstance(model, SyntheticModel):
-        model.retrace_each_call = True
 
 
 def _retracing_call(model: Any, task: Mapping[str, Any], batch_size: int) -> Callable[[], object]:
@@ -223,7 +183,7 @@ def measure_cell(model: Any, task: Mapping[str, Any], cell: Mapping[str, Any], e
     try:
         if _fault_kind(task, batch_size) == "cell_error":
             raise RuntimeError("injected fault: this batch size failed")
-        if _fault_kind(task, batch_size) == "retrace" and not isinstance(model, SyntheticModel):
+        if _fault_kind(task, batch_size) == "retrace":
             call = _retracing_call(model, task, batch_size)
         else:
             call = model.make_runner(_feeds(model, task, batch_size))
