@@ -199,7 +199,7 @@ def diff_lines(diff: Mapping[str, Any]) -> list[str]:
         only = diff.get(f"types_only_{side}") or []
         if only:
             lines.append(f"op types only in {diff.get(side)}: " + ", ".join(only))
-    return lines
+    return lines + [f"note: {n}" for n in diff.get("notes", [])]
 
 
 def _diff_sections(diff: Mapping[str, Any], top: int) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -274,35 +274,46 @@ def _phase_colours(anatomies: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return {n: PHASE_COLOURS[i % len(PHASE_COLOURS)] for i, n in enumerate(names)}
 
 
+STARTUP_KINDS = ("process", "import")  # phases every format pays alike, shown only in the left panel
+
+
 def coldstart_svg(anatomies: Sequence[Mapping[str, Any]]) -> str:
-    """One horizontal stacked bar per format: the phases of its cold start, in order."""
+    """One horizontal stacked bar per format: every phase of its cold start, in order (left), and
+    the same without process start and runtime import, zoomed (right): the part a format changes."""
     import matplotlib.pyplot as plt
 
     from reports.plots import RC, to_svg
 
     colours = _phase_colours(anatomies)
+    labels = [str(a.get("variant")) for a in anatomies]
     with plt.rc_context(dict(RC)):  # type: ignore[arg-type]
-        fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.5 * len(anatomies)), layout="constrained")
+        fig, (whole, zoom) = plt.subplots(1, 2, figsize=(10, 1.4 + 0.5 * len(anatomies)), layout="constrained")
         try:
             for y, a in enumerate(anatomies):
-                _stack(ax, y, a, colours)
-            ax.set_yticks(range(len(anatomies)), [str(a.get("variant")) for a in anatomies])
-            ax.invert_yaxis()
-            ax.set_xlabel("seconds from process spawn to the first answer")
-            ax.set_title("Cold start anatomy", loc="left")
+                _stack(whole, y, a.get("phases", []), colours, "s", 1.0)
+                _stack(zoom, y, [p for p in a.get("phases", []) if p["kind"] not in STARTUP_KINDS], colours, "ms", 1e3)
+            for ax in (whole, zoom):
+                ax.set_yticks(range(len(anatomies)), labels)
+                ax.invert_yaxis()
+            whole.set_xlabel("seconds from process spawn to the first answer")
+            zoom.set_xlabel("ms after the runtime import (zoomed)")
+            whole.set_title("Cold start anatomy", loc="left")
+            zoom.set_title("Load and first call", loc="left")
             handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-            ax.legend(handles, list(colours), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+            zoom.legend(handles, list(colours), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
             return to_svg(fig)
         finally:
             plt.close(fig)
 
 
-def _stack(ax: Any, y: int, anatomy: Mapping[str, Any], colours: Mapping[str, str]) -> None:
+def _stack(ax: Any, y: int, phases: Sequence[Mapping[str, Any]], colours: Mapping[str, str], unit: str,
+           scale: float) -> None:
     left = 0.0
-    for p in anatomy.get("phases", []):
-        ax.barh(y, p["seconds"], left=left, color=colours[p["name"]], height=0.6)
-        left += p["seconds"]
-    ax.text(left, y, f"  {left:.2f} s", va="center", fontsize=8)
+    for p in phases:
+        ax.barh(y, p["seconds"] * scale, left=left, color=colours[p["name"]], height=0.6)
+        left += p["seconds"] * scale
+    ax.text(left, y, f"  {left:,.2f} {unit}" if unit == "s" else f"  {left:,.0f} {unit}", va="center", fontsize=8)
+    ax.margins(x=0.18)
 
 
 def roofline_svg(points: Sequence[Mapping[str, Any]], peak_flops: float | None) -> str:

@@ -58,7 +58,18 @@ def diff_profiles(before: dict[str, Any], after: dict[str, Any], before_label: s
         "only_after": [r for r in ops if r["side"] == "after"],
         "types_only_before": sorted(r["type"] for r in types if r["side"] == "before"),
         "types_only_after": sorted(r["type"] for r in types if r["side"] == "after"),
+        "notes": _notes(before, after, before_label, after_label),
     }
+
+
+def _notes(before: dict[str, Any], after: dict[str, Any], before_label: str, after_label: str) -> list[str]:
+    notes = []
+    for profile, label in ((before, before_label), (after, after_label)):
+        if profile.get("source") == "tflite_op_list":
+            notes.append(f"{label} is TFLite: no per-op times, so only its step compares")
+        elif profile.get("source") == "frozen_concrete_function":
+            notes.append(f"{label}: op times from its concrete function frozen into a Session")
+    return notes
 
 
 def _total(before: float | None, after: float | None) -> dict[str, float | None]:

@@ -47,3 +47,9 @@ def test_the_same_op_on_two_devices_is_summed() -> None:
 def test_empty_profiles_diff_to_nothing() -> None:
     d = diff_profiles({}, {})
     assert d["ops"] == [] and d["by_type"] == [] and d["step"]["ratio"] is None
+
+
+def test_a_tflite_side_is_noted_as_step_only() -> None:
+    d = diff_profiles(CHECKPOINT, {"source": "tflite_op_list", "step_s": 1e-4, "ops": []}, "checkpoint", "tflite")
+    assert d["notes"] == ["tflite is TFLite: no per-op times, so only its step compares"]
+    assert d["step"]["ratio"] == pytest.approx(0.02)
