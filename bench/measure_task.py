@@ -151,6 +151,7 @@ def _base_record(cell: Mapping[str, Any], model: Any, load_s: float, facts: Mapp
         "call_path": getattr(model, "call_path", ""), "retraces": None,
         "loadavg_start": _loadavg(), "loadavg_end": None, "started": time.time(), "ended": None,
         "host": platform.node(), "flops_per_sample": None, "profile": None, "worker": dict(facts),
+        "load_phases": dict((getattr(model, "details", None) or {}).get("load_phases") or {}),
     }
 
 

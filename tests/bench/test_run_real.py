@@ -70,6 +70,7 @@ def test_run_measures_checks_parity_and_reports(mnist_dir: Path, tmp_path: Path,
         assert cell["status"] == "ok" and set(IDENTITY_FIELDS) <= set(cell)
         assert cell["iterations"] == len(cell["latencies_ns"]) > 0
         assert cell["load_s"] > 0 and cell["first_call_s"] > 0 and cell["call_path"]
+        assert isinstance(cell["load_phases"], dict)
         if cell["variant"] == "tflite":  # LiteRT runs without TensorFlow: the worker never imports it
             assert cell["worker"]["tensorflow_imported"] is False
         else:
