@@ -370,8 +370,8 @@ def roofline_html(points: Sequence[Mapping[str, Any]], peak_flops: float | None)
 def _median_s(cell: Mapping[str, Any]) -> float | None:
     import statistics
 
-    lat = cell.get("latencies_ns") or []
-    return statistics.median(lat) / 1e9 if lat else None
+    lat = cell.get("latencies_ns")
+    return float(statistics.median(lat)) / 1e9 if lat is not None and len(lat) else None
 
 
 def cell_achieved(cell: Mapping[str, Any], peak_flops: float | None = None) -> dict[str, Any]:
@@ -405,19 +405,63 @@ def _profiled(cells: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [c for c in cells if c.get("profile")]
 
 
+def coldstarts(cells: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Cold-start anatomies attached to profiled cells (profile["coldstart"]), one per model and format."""
+    seen: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for c in _profiled(cells):
+        anatomy = c["profile"].get("coldstart")
+        if anatomy:
+            seen.setdefault((str(c.get("model")), str(anatomy.get("variant"))), anatomy)
+    return list(seen.values())
+
+
 def cells_html(cells: Sequence[Mapping[str, Any]], top: int = TOP) -> str:
     """The HTML report's profiling section for a run's cell records: the roofline figure (every ok
-    cell with FLOPs) and an op breakdown per profiled cell. '' when there is nothing to show."""
+    cell with FLOPs), cold-start stacked bars (where cells carry them) and an op breakdown per
+    profiled cell. '' when there is nothing to show."""
     peak = measured_peak(cells)
-    parts = [roofline_html(roofline_points(cells), peak)]
+    cold = coldstarts(cells)
+    parts = [roofline_html(roofline_points(cells), peak), coldstart_html(cold) if cold else ""]
     parts += [profile_html(c["profile"], cell_achieved(c, peak), top, _cell_title(c)) for c in _profiled(cells)]
     body = "".join(p for p in parts if p)
-    return f'<section class="profiling"><h2>Profiles</h2>{body}</section>' if body else ""
+    return f'<section id="profiles" class="profiling"><h2>Profiles</h2>{body}</section>' if body else ""
 
 
 def cells_markdown(cells: Sequence[Mapping[str, Any]], top: int = 5) -> str:
     """The Markdown report's compact top-ops table per profiled cell ('' when none was profiled)."""
     peak = measured_peak(cells)
-    blocks = [f"#### {md_text(_cell_title(c))}\n\n" + profile_markdown(c["profile"], cell_achieved(c, peak), top)
+    blocks = [f"### {md_text(_cell_title(c))}\n\n" + profile_markdown(c["profile"], cell_achieved(c, peak), top)
               for c in _profiled(cells)]
-    return "### Profiles\n\n" + "\n".join(blocks) if blocks else ""
+    return "## Profiles\n\n" + "\n".join(blocks) if blocks else ""
+
+
+# ----------------------------------------------------------------------------- report hooks
+
+def _number(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v and v > 0 else None  # NaN (pandas' missing value) and 0 are "unknown"
+
+
+def report_cells(data: Any) -> list[dict[str, Any]]:
+    """Cell dicts (with their latencies) from a report's `ReportData` (`data.runs.cells` frame and
+    `data.runs.latencies`), only those with a profile or a FLOP count."""
+    out = []
+    for row, latencies in zip(data.runs.cells.to_dict("records"), data.runs.latencies, strict=True):
+        profile = row.get("profile") if isinstance(row.get("profile"), dict) else None
+        flops = _number(row.get("flops_per_sample"))
+        if profile or flops:
+            out.append({**row, "profile": profile, "flops_per_sample": flops, "latencies_ns": latencies})
+    return out
+
+
+def html_section(data: Any) -> str:
+    """`reports.render_html.PROFILE_SECTION`: the profiling section of the HTML report ('' if none)."""
+    return cells_html(report_cells(data))
+
+
+def markdown_section(data: Any) -> str:
+    """`reports.render_md.PROFILE_SECTION`: compact top-ops tables for the Markdown report ('' if none)."""
+    return cells_markdown(report_cells(data))

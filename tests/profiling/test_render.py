@@ -132,7 +132,7 @@ def test_cells_sections_show_roofline_and_each_profiled_cell() -> None:
     html = profiles.cells_html(cells)
     assert html.count('class="op-profile"') == 1 and 'class="roofline"' in html
     md = profiles.cells_markdown(cells)
-    assert md.count("#### ") == 1 and "conv/Relu" in md
+    assert md.startswith("## Profiles") and md.count("### ") == 1 and "conv/Relu" in md
 
 
 def test_cells_sections_are_empty_without_profiles_or_flops() -> None:
@@ -155,3 +155,34 @@ def test_tflite_cold_start_imports_litert_not_tensorflow() -> None:
     assert runtime_module("tflite+int8") == "ai_edge_litert.interpreter"
     assert runtime_module("checkpoint") == runtime_module("keras+xla") == "tensorflow"
     assert import_runtime("json") == 0.0  # already imported: nothing to time
+
+
+def test_cold_starts_attached_to_profiled_cells_become_stacked_bars() -> None:
+    cells = [_cell("checkpoint", 1, 1.0, True), _cell("checkpoint", 32, 1.0, True), _cell("frozen", 1, 1.0, True)]
+    cells[0]["profile"]["coldstart"] = _coldstart("checkpoint")
+    cells[1]["profile"]["coldstart"] = _coldstart("checkpoint")
+    cells[2]["profile"]["coldstart"] = _coldstart("frozen")
+    assert [a["variant"] for a in profiles.coldstarts(cells)] == ["checkpoint", "frozen"]
+    assert 'class="coldstart"' in profiles.cells_html(cells)
+
+
+def test_report_hooks_read_a_real_results_file(tmp_path) -> None:
+    """Through reports' own loader: a results.jsonl with one profiled cell and one plain cell."""
+    import json
+
+    from reports.load import load_runs
+    from reports.schema import dumps
+
+    profiled, plain = _cell("frozen", 32, 1.0, True), _cell("tflite", 1, 0.1, False)
+    plain["flops_per_sample"] = None
+    lines = [dumps({"kind": "header", "run_id": "r1", "env": {"host": "h"}})]
+    lines += [dumps({**c, "run_id": "r1", "cell_id": f"c{i}", "host": "h"}) for i, c in enumerate((profiled, plain))]
+    (tmp_path / "results.jsonl").write_text("\n".join(lines) + "\n")
+
+    class Data:  # what render_html/render_md hand over: a ReportData, of which the hooks read `runs`
+        runs = load_runs([tmp_path])
+
+    html = profiles.html_section(Data())
+    assert html.count('class="op-profile"') == 1 and 'class="roofline"' in html
+    assert "conv/Relu" in profiles.markdown_section(Data())
+    assert json.dumps([c["variant"] for c in profiles.report_cells(Data())]) == '["frozen"]'
