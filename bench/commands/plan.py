@@ -6,6 +6,8 @@ Starts in well under half a second: it imports neither TensorFlow, pandas nor ri
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -69,5 +71,9 @@ def main(args: argparse.Namespace) -> int:
     from bench.commands.run import expand_checked, load_scenario, overrides_from
 
     s = load_scenario(args.scenario, overrides_from(args))
-    print("\n".join(render(s, expand_checked(s))))
+    text = "\n".join(render(s, expand_checked(s)))
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `infer-bench plan | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
