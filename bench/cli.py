@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 COMMANDS = (
@@ -76,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: finished work is kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `infer-bench ... | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except _user_errors() as exc:
         print(f"infer-bench: error: {exc}", file=sys.stderr)
         return int(getattr(exc, "exit_code", EXIT_USAGE))

@@ -103,7 +103,7 @@ def _feeds(model: Any, task: Mapping[str, Any], batch_size: int) -> dict[str, np
         arrays = core_inputs.match_arrays(model.inputs, core_inputs.load_arrays(Path(source)), source)
         return {t.name: _fit_batch(arrays[t.name], t.batch_dim, batch_size) for t in model.inputs}
     shapes = {k: tuple(v) for k, v in (spec.get("shapes") or {}).items()}
-    return core_inputs.synthesize(model.inputs, batch_size, shapes, int(task.get("seed", 0)), spec.get("vocab_size"))
+    return core_inputs.synthesize_for(model, batch_size, shapes, int(task.get("seed", 0)), spec.get("vocab_size"))
 
 
 # ------------------------------------------------------------------ faults (test hooks)

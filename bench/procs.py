@@ -164,6 +164,10 @@ def run_worker(spec: WorkerSpec, on_message: Callable[[Message], None] | None = 
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             returncode, timed_out = proc.wait(), True
+        except KeyboardInterrupt:  # Ctrl-C after the pipe closed: still take the worker down
+            _kill_group(proc)
+            proc.wait()
+            raise
         if interrupted:
             raise KeyboardInterrupt
         return WorkerOutcome(

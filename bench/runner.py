@@ -9,6 +9,7 @@ stderr tail) and the sweep goes on. Ctrl-C kills the worker and propagates: fini
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -170,6 +171,10 @@ class JobResult:
     records: list[dict[str, Any]]
 
 
+def _needs_legacy_keras(outcome: WorkerOutcome) -> bool:
+    return any(m.get("kind") == "error" and m.get("error_class") == "LegacyKerasRequired" for m in outcome.messages)
+
+
 def run_job(job: Job, builder: TaskBuilder, append: Append, reporter: Reporter) -> JobResult:
     """Run one worker; every cell of the job ends up with exactly one record, appended as it comes."""
     by_id = {c.cell_id: c for c in job.cells}
@@ -188,6 +193,9 @@ def run_job(job: Job, builder: TaskBuilder, append: Append, reporter: Reporter) 
     spec = builder.worker_spec(job)
     try:
         outcome = run_worker(spec, on_message)
+        if _needs_legacy_keras(outcome) and len(by_id) == len(job.cells):
+            spec = dataclasses.replace(spec, env={**spec.env, "TF_USE_LEGACY_KERAS": "1"})
+            outcome = run_worker(spec, on_message)  # a legacy .h5: load it with tf-keras
     except OSError as exc:  # the interpreter or taskset is missing: the cells fail, the sweep goes on
         outcome = WorkerOutcome(messages=[], exit_code=None, signal=None, timed_out=False, stderr_tail="")
         fields: dict[str, Any] = {"status": "failed", "error": f"cannot start the worker ({spec.python}): {exc.strerror or exc}"}

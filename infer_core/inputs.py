@@ -109,7 +109,7 @@ def _check_array(info: TensorInfo, array: np.ndarray, source: str) -> np.ndarray
     return array
 
 
-def match_arrays(inputs: Sequence[TensorInfo], arrays: Mapping[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
+def _match_by_name(inputs: Sequence[TensorInfo], arrays: Mapping[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
     """Key loaded arrays by the model's input names, checking dtype and shape."""
     if list(arrays) == [""] and len(inputs) == 1:
         return {inputs[0].name: _check_array(inputs[0], arrays[""], source)}
@@ -131,7 +131,7 @@ def align_arrays(inputs: Sequence[TensorInfo], arrays: Mapping[str, np.ndarray],
     """
     shorts = {_short(k) for k in arrays}
     if any(_short(t.name) in shorts for t in inputs) or len(arrays) != len(inputs):
-        return match_arrays(inputs, arrays, source), "name"
+        return _match_by_name(inputs, arrays, source), "name"
     return {t.name: _check_array(t, arrays[k], source) for t, k in zip(inputs, arrays)}, "position"
 
 
@@ -141,3 +141,8 @@ def synthesize_for(model: Any, batch_size: int, shapes: Mapping[str, Sequence[in
     embedding tables where they can be discovered, else small non-negative values."""
     bound = vocab_size or model.int_input_bound()
     return synthesize(model.inputs, batch_size, shapes, seed=seed, vocab_size=bound)
+
+
+def match_arrays(inputs: Sequence[TensorInfo], arrays: Mapping[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
+    """Loaded arrays keyed by the model's input names (by name, else by position; see align_arrays)."""
+    return align_arrays(inputs, arrays, source)[0]
