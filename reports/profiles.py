@@ -190,9 +190,14 @@ def diff_rows(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], diff: Mapp
              str(labels[r["side"]] or "")] for r in rows[:top]]
 
 
+def _processes(diff: Mapping[str, Any]) -> list[str]:
+    n = diff.get("processes")
+    return [f"each side: median over {n} worker processes, interleaved"] if n and n > 1 else []
+
+
 def diff_lines(diff: Mapping[str, Any]) -> list[str]:
     step, ops = diff.get("step", {}), diff.get("ops_total", {})
-    lines = [f"before: {diff.get('before')}   after: {diff.get('after')}",
+    lines = [f"before: {diff.get('before')}   after: {diff.get('after')}", *_processes(diff),
              f"step {ms_of(step.get('before_s'))} → {ms_of(step.get('after_s'))} ms ({fmt.ratio(step.get('ratio'))}); "
              f"ops {ms_of(ops.get('before_s'))} → {ms_of(ops.get('after_s'))} ms"]
     for side in ("before", "after"):

@@ -72,6 +72,9 @@ def register(subparsers: Any) -> None:
     d.add_argument("after")
     d.add_argument("--format-before", metavar="VARIANT")
     d.add_argument("--format-after", metavar="VARIANT")
+    d.add_argument("--repeat", type=_positive, default=1, metavar="N",
+                   help="profile each side in N fresh workers, interleaved A B A B; per-op times are the "
+                   "median over them (medians move between processes far more than inside one)")
     d.add_argument("--coldstart", action="store_true",
                    help="also time both cold starts, phase by phase (why one starts slower than the other)")
     _model_args(d)
@@ -225,8 +228,7 @@ def main_diff(args: argparse.Namespace) -> int:
 
     before = model_spec(args.before, args.format_before, args)
     after = model_spec(args.after, args.format_after, args)
-    p_before = run_profile(before, args, trace=False, peak=False, flops=False)["profile"]
-    p_after = run_profile(after, args, trace=False, peak=False, flops=False)["profile"]
+    p_before, p_after = profile_sides(before, after, args)
     diff = diff_profiles(p_before, p_after, _label(before, p_before), _label(after, p_after))
     out = {"text": render.diff_text(diff, args.top), "md": render.diff_markdown(diff, args.top),
            "html": render.diff_html(diff, args.top)}
@@ -239,6 +241,17 @@ def main_diff(args: argparse.Namespace) -> int:
                  {"diff": diff, "before": p_before, "after": p_after, "coldstart": cold or None})
     sys.stdout.write(out["text"])
     return 0
+
+
+def profile_sides(before: Any, after: Any, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each side profiled `args.repeat` times in fresh workers, interleaved, merged by medians."""
+    from infer_core.profiling.records import merge_processes
+
+    sides: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+    for _ in range(args.repeat):
+        for spec, runs in zip((before, after), sides, strict=True):
+            runs.append(run_profile(spec, args, trace=False, peak=False, flops=False)["profile"])
+    return merge_processes(sides[0]), merge_processes(sides[1])
 
 
 def _label(spec: Any, profile: dict[str, Any]) -> str:

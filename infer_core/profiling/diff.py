@@ -51,6 +51,7 @@ def diff_profiles(before: dict[str, Any], after: dict[str, Any], before_label: s
                   {r["type"]: r for r in after.get("by_type", [])}, ("type",))
     return {
         "kind": "profile_diff", "before": before_label, "after": after_label,
+        "processes": min(before.get("processes", 1), after.get("processes", 1)),
         "step": _total(before.get("step_s"), after.get("step_s")),
         "ops_total": _total(before.get("ops_total_s"), after.get("ops_total_s")),
         "by_type": types, "ops": ops,

@@ -120,6 +120,28 @@ def new_profile(**fields: Any) -> dict[str, Any]:
     return base
 
 
+def merge_processes(profiles: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Profiles of the same model from several worker processes as one: per op and for the step, the
+    median over processes (an op missing from a process counts 0 there). Medians move between
+    processes far more than inside one (TF-NOTES.md), so a diff compares these, not single runs."""
+    if len(profiles) == 1:
+        return dict(profiles[0])
+    keys = {(op["name"], op["type"], op["device"]) for p in profiles for op in p["ops"]}
+    ops: list[dict[str, Any]] = []
+    for name, op_type, device in keys:
+        found = [next((op for op in p["ops"] if (op["name"], op["type"], op["device"]) == (name, op_type, device)),
+                      None) for p in profiles]
+        ops.append({"name": name, "type": op_type, "device": device,
+                    "time_s": statistics.median(op["time_s"] if op else 0.0 for op in found),
+                    "calls": int(statistics.median(op["calls"] if op else 0 for op in found))})
+    ops.sort(key=lambda op: (-op["time_s"], op["name"]))
+    merged = {**profiles[0], "processes": len(profiles)}
+    step = statistics.median(p["step_s"] for p in profiles if p.get("step_s") is not None)
+    if profiles[0].get("ops_total_s") is None:  # TFLite: no per-op times
+        return {**merged, "step_s": step}
+    return {**merged, **summarise(ops, step)}
+
+
 def top_types(profile: dict[str, Any], n: int = 3) -> list[str]:
     """The n op types that take the most time (what a user asks first)."""
     return [row["type"] for row in profile.get("by_type", [])[:n]]

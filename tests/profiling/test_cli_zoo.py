@@ -98,13 +98,15 @@ def test_mnist_flops_are_843708_per_sample_in_other_formats(mnist: Path, tmp_pat
 def test_diff_checkpoint_vs_frozen_shows_variable_reads_only_on_the_checkpoint_side_and_why_it_starts_slower(
         mnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run_json(["profile-diff", str(mnist / "checkpoint"), str(mnist / "frozen.pb"), "--batch", "32",
-                       "--runs", "2", "--coldstart"], tmp_path)
+                       "--runs", "2", "--coldstart", "--repeat", "2"], tmp_path)
     diff = result["diff"]
+    assert diff["processes"] == 2
     assert "ReadVariableOp" in diff["types_only_before"]
     assert {"ReadVariableOp", "VarHandleOp"} <= {r["type"] for r in diff["only_before"]}
     assert not {"ReadVariableOp", "VarHandleOp"} & {r["type"] for r in diff["only_after"]}
     out = capsys.readouterr().out
-    assert "ops only in checkpoint" in out and "cold start — checkpoint" in out and "cold start — frozen" in out
+    assert "ops only in checkpoint" in out and "median over 2 worker processes" in out
+    assert "cold start — checkpoint" in out and "cold start — frozen" in out
     ckpt, frozen = ({p["name"]: p["seconds"] for p in c["phases"]} for c in result["coldstart"])
     assert "load: variable restore" in ckpt and "load: variable restore" not in frozen
     for phases in (ckpt, frozen):

@@ -56,3 +56,19 @@ def test_new_profile_has_every_documented_key_and_refuses_unknown_ones() -> None
 def test_top_types() -> None:
     p = new_profile(by_type=[{"type": "Conv2D"}, {"type": "MatMul"}, {"type": "Relu"}, {"type": "Add"}])
     assert top_types(p) == ["Conv2D", "MatMul", "Relu"]
+
+
+def test_merging_processes_takes_medians_per_op_and_step() -> None:
+    def prof(conv_us: float, read_us: float | None, step_us: float) -> dict:
+        samples = [s("conv", "Conv2D", conv_us)] + ([s("w/Read", "ReadVariableOp", read_us)] if read_us else [])
+        return new_profile(**summarise(aggregate([samples]), step_us / 1e6))
+
+    from infer_core.profiling.records import merge_processes
+
+    merged = merge_processes([prof(100, 10, 200), prof(300, None, 400), prof(200, 30, 250)])
+    assert merged["processes"] == 3 and merged["step_s"] == pytest.approx(250e-6)
+    assert [op["name"] for op in merged["ops"]] == ["conv", "w/Read"]
+    assert merged["ops"][0]["time_s"] == pytest.approx(200e-6)
+    assert merged["ops"][1]["time_s"] == pytest.approx(10e-6)  # median of 10, 0, 30
+    assert merged["ops_total_s"] == pytest.approx(210e-6)
+    assert merge_processes([prof(1, None, 2)])["step_s"] == pytest.approx(2e-6)
