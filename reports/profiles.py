@@ -204,6 +204,8 @@ def diff_lines(diff: Mapping[str, Any]) -> list[str]:
         only = diff.get(f"types_only_{side}") or []
         if only:
             lines.append(f"op types only in {diff.get(side)}: " + ", ".join(only))
+    for side in ("before", "after"):
+        lines += [f"{diff.get(side)}: {line}" for line in _achieved_lines((diff.get("achieved") or {}).get(side))]
     return lines + [f"note: {n}" for n in diff.get("notes", [])]
 
 

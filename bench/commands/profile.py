@@ -244,14 +244,24 @@ def main_diff(args: argparse.Namespace) -> int:
 
 
 def profile_sides(before: Any, after: Any, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Each side profiled `args.repeat` times in fresh workers, interleaved, merged by medians."""
+    """Each side profiled `args.repeat` times in fresh workers, interleaved, merged by medians; the
+    first pass also counts FLOPs (both sides) and probes the peak (once), for achieved GFLOP/s."""
+    from infer_core.profiling.peak import achieved
     from infer_core.profiling.records import merge_processes
 
     sides: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
-    for _ in range(args.repeat):
-        for spec, runs in zip((before, after), sides, strict=True):
-            runs.append(run_profile(spec, args, trace=False, peak=False, flops=False)["profile"])
-    return merge_processes(sides[0]), merge_processes(sides[1])
+    firsts: list[dict[str, Any]] = []
+    for rep in range(args.repeat):
+        for i, (spec, runs) in enumerate(zip((before, after), sides, strict=True)):
+            result = run_profile(spec, args, trace=False, peak=rep == 0 and i == 0, flops=rep == 0)
+            runs.append(result["profile"])
+            firsts += [result] if rep == 0 else []
+    merged = [merge_processes(runs) for runs in sides]
+    peak = firsts[0].get("peak")
+    for side, first in zip(merged, firsts, strict=True):
+        flops = first.get("flops")
+        side["achieved"] = achieved(flops["total"] if flops else None, side.get("step_s"), peak)
+    return merged[0], merged[1]
 
 
 def _label(spec: Any, profile: dict[str, Any]) -> str:

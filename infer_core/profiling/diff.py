@@ -59,6 +59,7 @@ def diff_profiles(before: dict[str, Any], after: dict[str, Any], before_label: s
         "only_after": [r for r in ops if r["side"] == "after"],
         "types_only_before": sorted(r["type"] for r in types if r["side"] == "before"),
         "types_only_after": sorted(r["type"] for r in types if r["side"] == "after"),
+        "achieved": {"before": before.get("achieved"), "after": after.get("achieved")},
         "notes": _notes(before, after, before_label, after_label),
     }
 

@@ -106,6 +106,8 @@ def test_diff_checkpoint_vs_frozen_shows_variable_reads_only_on_the_checkpoint_s
     assert not {"ReadVariableOp", "VarHandleOp"} & {r["type"] for r in diff["only_after"]}
     out = capsys.readouterr().out
     assert "ops only in checkpoint" in out and "median over 2 worker processes" in out
+    assert diff["achieved"]["before"]["flops"] == diff["achieved"]["after"]["flops"] == SEED_FLOPS_PER_SAMPLE * 32
+    assert "of the measured peak" in out
     assert "cold start — checkpoint" in out and "cold start — frozen" in out
     ckpt, frozen = ({p["name"]: p["seconds"] for p in c["phases"]} for c in result["coldstart"])
     assert "load: variable restore" in ckpt and "load: variable restore" not in frozen
