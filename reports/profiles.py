@@ -36,6 +36,8 @@ def gflops(value: object) -> str:
 
 def headline(profile: Profile, achieved: Mapping[str, Any] | None = None) -> list[str]:
     """The lines a user reads first: step, ops' share, overhead, top three op types, FLOP/s vs peak."""
+    if profile.get("error"):
+        return [f"profiling failed: {profile['error']}"]
     lines = [f"{profile.get('variant')} · batch {profile.get('batch_size')} · call path {profile.get('call_path')}",
              str(profile.get("label", ""))]
     lines.append(f"step {ms_of(profile.get('step_s'))} ms (untraced median of {profile.get('step_samples')} calls)")

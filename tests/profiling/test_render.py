@@ -186,3 +186,10 @@ def test_report_hooks_read_a_real_results_file(tmp_path) -> None:
     assert html.count('class="op-profile"') == 1 and 'class="roofline"' in html
     assert "conv/Relu" in profiles.markdown_section(Data())
     assert json.dumps([c["variant"] for c in profiles.report_cells(Data())]) == '["frozen"]'
+
+
+def test_a_failed_profile_renders_as_one_line_everywhere() -> None:
+    p = {"error": "ProfilingError: cannot freeze <x>"}
+    assert profiles.profile_text(p).startswith("profiling failed: ProfilingError")
+    assert "&lt;x&gt;" in profiles.profile_html(p) and "<x>" not in profiles.profile_html(p)
+    assert "profiling failed" in profiles.profile_markdown(p)
