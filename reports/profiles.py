@@ -117,6 +117,8 @@ def to_text(parts: Iterable[RenderableType], width: int = WIDTH) -> str:
 
 def _profile_parts(profile: Profile, achieved: Mapping[str, Any] | None, top: int) -> list[RenderableType]:
     parts: list[RenderableType] = [Text(line) for line in headline(profile, achieved)]
+    if profile.get("error"):
+        return parts
     if profile.get("tflite"):
         parts.append(_table("TFLite ops (no per-op times)", TFLITE_HEAD, tflite_rows(profile)))
     else:
@@ -143,7 +145,9 @@ def md_table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 def profile_markdown(profile: Profile, achieved: Mapping[str, Any] | None = None, top: int = 5) -> str:
     """A compact top-ops table for a Markdown report."""
     out = [md_text(line) + "  " for line in headline(profile, achieved)]
-    if profile.get("tflite"):
+    if profile.get("error"):
+        pass
+    elif profile.get("tflite"):
         out.append("\n" + md_table(TFLITE_HEAD, tflite_rows(profile)))
     else:
         out.append("\n" + md_table(OP_HEAD, op_rows(profile, top)))
@@ -169,7 +173,9 @@ def profile_html(profile: Profile, achieved: Mapping[str, Any] | None = None, to
     heading = title if title is not None else f"Op breakdown — {profile.get('variant')}, batch {profile.get('batch_size')}"
     parts = [f'<section class="op-profile"><h3>{html_text(heading)}</h3>']
     parts.append("<p>" + "<br>".join(html_text(line) for line in headline(profile, achieved)) + "</p>")
-    if profile.get("tflite"):
+    if profile.get("error"):
+        pass
+    elif profile.get("tflite"):
         parts.append(html_table(TFLITE_HEAD, tflite_rows(profile), "TFLite ops (no per-op times)"))
     else:
         parts.append(html_table(OP_HEAD, op_rows(profile, top), f"top {top} ops"))

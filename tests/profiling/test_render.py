@@ -193,3 +193,4 @@ def test_a_failed_profile_renders_as_one_line_everywhere() -> None:
     assert profiles.profile_text(p).startswith("profiling failed: ProfilingError")
     assert "&lt;x&gt;" in profiles.profile_html(p) and "<x>" not in profiles.profile_html(p)
     assert "profiling failed" in profiles.profile_markdown(p)
+    assert "top 10 ops" not in profiles.profile_text(p) and "<table" not in profiles.profile_html(p)
