@@ -48,6 +48,7 @@ class Policy:
     ci_target: float = 0.01
     max_time: float = 10.0
     max_iterations: int | None = None
+    profile: bool = False  # after timing, one profiled pass per cell (never during timed iterations)
 
     def __post_init__(self) -> None:
         _non_negative("warmup_iterations", self.warmup_iterations)

@@ -181,20 +181,36 @@ def measure_cell(model: Any, task: Mapping[str, Any], cell: Mapping[str, Any], e
         emit({"kind": "progress", "cell_id": cell["cell_id"], "iterations": n, "median_ns": median_ns})
     _inject_fault(task, batch_size, model)
     _reset_gpu_peak(task)
+    feeds: dict[str, np.ndarray] | None = None
     try:
         if _fault_kind(task, batch_size) == "cell_error":
             raise RuntimeError("injected fault: this batch size failed")
         if _fault_kind(task, batch_size) == "retrace":
             call = _retracing_call(model, task, batch_size)
         else:
-            call = model.make_runner(_feeds(model, task, batch_size))
+            feeds = _feeds(model, task, batch_size)
+            call = model.make_runner(feeds)
         _fill(base, measure(call, policy, trace_count=model.trace_count, progress=progress), batch_size)
+        if policy.profile and feeds is not None and base["status"] == "ok":
+            _profile(model, feeds, batch_size, base)
     except Exception as exc:  # one batch size failing must not lose the others
         if is_out_of_memory(exc):
             base.update(status="failed", error=f"out of memory at batch size {batch_size}: {_one_line(exc)}", oom=True)
         else:
             base.update(status="failed", error=f"{type(exc).__name__}: {_one_line(exc)}")
     return _finish(base, model)
+
+
+def _profile(model: Any, feeds: Mapping[str, Any], batch_size: int, base: dict[str, Any]) -> None:
+    """The profiled pass after a cell's timing: op breakdown, FLOPs; a failure is recorded, not raised."""
+    from infer_core.profiling import count_flops, profile_model
+
+    try:
+        flops = count_flops(model, batch_size, dict(feeds))
+        base["flops_per_sample"] = round(flops / batch_size) if flops else None
+        base["profile"] = profile_model(model, dict(feeds), runs=5)
+    except Exception as exc:  # a profile that fails must not lose the cell's timing
+        base["profile"] = {"error": f"{type(exc).__name__}: {_one_line(exc)}"}
 
 
 def _reset_gpu_peak(task: Mapping[str, Any]) -> None:

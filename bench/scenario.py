@@ -21,6 +21,7 @@ min_iterations = 30
 ci_target = 0.01            # 95% CI of the median within +-1%
 max_time = 10.0
 max_iterations = 100000     # optional cap
+profile = false             # true: after timing each cell, a profiled pass (op breakdown, FLOPs, % of peak)
 
 [sweep]
 formats = ["checkpoint", "frozen", "saved_model", "keras", "tflite"]
@@ -327,10 +328,15 @@ POLICY_FLOATS = ("warmup_time", "min_time", "ci_target", "max_time")
 
 def _policy(where: _Where, raw: Any, base: Policy | None = None) -> Policy:
     table = _table(where, raw, ("measure",))
-    _check_keys(where, table, POLICY_INTS + POLICY_FLOATS, ("measure",))
+    _check_keys(where, table, POLICY_INTS + POLICY_FLOATS + ("profile",), ("measure",))
     values: dict[str, Any] = dict((base or Policy()).to_json())
     for key, value in table.items():
         at = ("measure", key)
+        if key == "profile":
+            if not isinstance(value, bool):
+                raise where.error(at, f"must be true or false, got {value!r}")
+            values[key] = value
+            continue
         values[key] = _int(where, value, at, 1 if key == "max_iterations" else 0) if key in POLICY_INTS else _number(where, value, at)
     try:
         return Policy(**values)
