@@ -22,7 +22,7 @@ from reports import plots
 from reports.environment import environment_rows
 from reports.escape import html_text as esc
 from reports.summary import summarize
-from reports.views import PANEL_KEYS, ReportData, comparison_groups, ordered_variants, panel_title, panels
+from reports.views import PANEL_KEYS, ReportData, comparison_groups, ordered_variants, panel_title, panels, pivot
 
 # Issue 6 (reports/profiles.py) adds per-op profile sections here: a function that takes the
 # ReportData and returns an HTML fragment ('' when no cell has a `profile`). Left empty on purpose.
@@ -214,11 +214,33 @@ def _overview_plots(data: ReportData) -> str:
         if rows.empty:
             continue
         pair = _figure("throughput", plots.throughput_plot(rows, title)) + _figure("latency", plots.latency_plot(rows, title, data.slo_ms))
-        blocks.append(f"<h3>{esc(title)}</h3><div class=\"grid2\">{pair}</div>")
+        tables = "".join(_pivot_html(data, key, part) for key, part in panels(rows))
+        blocks.append(f"<h3>{esc(title)}</h3><div class=\"grid2\">{pair}</div>{tables}")
     note = "Throughput = batch size / median latency; error bars are the 95% interval of the median. Higher is better."
     if data.many_sources:
         note += " Runs are overlaid: colour = format, line style and marker = run."
     return _section("throughput", "Throughput and latency vs batch size", "".join(blocks) or "<p>No measurements.</p>", note)
+
+
+def _pivot_html(data: ReportData, key: tuple[str, ...], rows: pd.DataFrame) -> str:
+    """Batch size x format table of samples/s (p50 ms beneath); the best of each row in bold."""
+    throughput, p50, p99 = pivot(rows, "throughput"), pivot(rows, "p50_ms"), pivot(rows, "p99_ms")
+    header = [("batch", True)] + [(_chip(str(v)), True) for v in throughput.columns]
+    out = []
+    for batch in throughput.index:
+        best = throughput.loc[batch].max()
+        cells = [str(batch)]
+        for variant in throughput.columns:
+            value = throughput.loc[batch, variant]
+            if pd.isna(value):
+                cells.append("–")
+                continue
+            text = fmt.rate(value)
+            text = f"<b>{text}</b>" if value == best else text
+            cells.append(f'{text}<br><span class="muted small">{fmt.ms(p50.loc[batch, variant])} / {fmt.ms(p99.loc[batch, variant])} ms</span>')
+        out.append(("", cells))
+    caption = "samples/s (p50 / p99 latency per batch)" + (f" — {esc(key[0])}" if data.many_sources else "")
+    return f'<p class="note">{caption}</p>' + _table(header, out)
 
 
 def _table(header: Sequence[tuple[str, bool]], rows: Sequence[tuple[str, Sequence[str]]]) -> str:

@@ -14,7 +14,7 @@ from reports import numbers as fmt
 from reports.environment import environment_rows
 from reports.escape import md_text
 from reports.summary import summarize
-from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels
+from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels, pivot
 
 MAX_ERROR = 300
 
@@ -152,11 +152,28 @@ def _panel_rows(rows: pd.DataFrame) -> list[list[str]]:
     return out
 
 
+def _pivot_md(rows: pd.DataFrame) -> str:
+    """Batch size x format: samples/s, the best of each batch size in bold."""
+    measured = rows[(rows["status"] == "ok") & (rows["count"] > 0)]
+    if measured.empty:
+        return "_No measurements._"
+    throughput = pivot(measured, "throughput")
+    lines = []
+    for batch in throughput.index:
+        best = throughput.loc[batch].max()
+        cells = [
+            "–" if pd.isna(v) else (f"**{fmt.rate(v)}**" if v == best else fmt.rate(v)) for v in throughput.loc[batch]
+        ]
+        lines.append([str(batch), *cells])
+    header = ["samples/s at batch", *(md_text(v) for v in throughput.columns)]
+    return table(header, lines, "r" * len(header))
+
+
 def _panels_section(data: ReportData) -> str:
     blocks = []
     for key, rows in panels(data.agg):
         title = md_text(panel_title(key, data.many_sources))
-        blocks.append(f"### {title}\n\n" + table(PANEL_HEADER, _panel_rows(rows), "rlrrrrrrrrll"))
+        blocks.append(f"### {title}\n\n" + _pivot_md(rows) + "\n\n" + table(PANEL_HEADER, _panel_rows(rows), "rlrrrrrrrrll"))
     if not blocks:
         return "## Results\n\nNo cells."
     return "## Results\n\n" + details(f"Latency and throughput per model and device ({len(blocks)} tables)", "\n\n".join(blocks))
