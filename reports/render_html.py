@@ -22,7 +22,15 @@ from reports import plots
 from reports.environment import environment_rows
 from reports.escape import html_text as esc
 from reports.summary import summarize
-from reports.views import PANEL_KEYS, ReportData, comparison_groups, ordered_variants, panel_title, panels, pivot
+from reports.views import (
+    PANEL_KEYS,
+    ReportData,
+    comparison_groups,
+    ordered_variants,
+    panel_title,
+    panels,
+    pivot,
+)
 
 # Issue 6 (reports/profiles.py) adds per-op profile sections here: a function that takes the
 # ReportData and returns an HTML fragment ('' when no cell has a `profile`). Left empty on purpose.
