@@ -340,7 +340,7 @@ def _cold_start_section(data: ReportData) -> str:
 TABLE_HEADER = [("batch", True), ("format", False), ("status", False), ("p50 ms", True), ("95% CI", True), ("p90 ms", True),
                 ("p99 ms", True), ("p99 95% CI", True), ("p99.9 ms", True), ("samples/s", True), ("CV", True), ("IQR ms", True),
                 ("outliers", True), ("procs", True), ("spread of process medians", True), ("load s", True),
-                ("first call s", True), ("peak RSS", True), ("call path", False)]  # fmt: skip
+                ("first call s", True), ("peak RSS", True), ("GPU peak", True), ("call path", False)]  # fmt: skip
 
 
 def _cell_row(r: pd.Series) -> list[str]:
@@ -354,7 +354,7 @@ def _cell_row(r: pd.Series) -> list[str]:
         fmt.ms(r["p90_ms"]), fmt.ms(r["p99_ms"]), fmt.interval(r["p99_ci_lo_ms"], r["p99_ci_hi_ms"]), fmt.ms(r["p999_ms"]),
         fmt.rate(r["throughput"]), fmt.pct(r["cv"]), fmt.ms(r["iqr_ms"]), str(int(r["outliers"])), procs, spread,
         fmt.seconds(r["load_s"]).replace(" s", ""), fmt.seconds(r["first_call_s"]).replace(" s", ""), fmt.mib(r["peak_rss_mb"]),
-        esc(r["call_path"]),
+        fmt.mib(r["gpu_peak_mb"]), esc(r["call_path"]),
     ]  # fmt: skip
 
 
