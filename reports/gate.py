@@ -96,7 +96,10 @@ def repetitions_advice(frame: pd.DataFrame) -> str:
     if needed.empty:
         return "run at least 3 repetitions per side"
     if needed.isna().any():
-        return "the between-process spread is too large (or unknown) for any practical number of repetitions"
+        from reports.compare import MAX_REPS
+
+        return (f"more than {MAX_REPS} repetitions per side would be needed: the between-process spread "
+                "is too large (or unknown) here")
     return f"{int(needed.max())} repetitions per side would be needed"
 
 

@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
                    ".infer-bench/baselines, or $INFER_BENCH_BASELINES)")
     p.add_argument("--metric", default="p50", choices=("p50", "p90", "p99", "mean", "throughput"))
     p.add_argument("--threshold", type=threshold_arg, default=0.05, help="smallest change that matters (default 5%%)")
-    p.add_argument("--alpha", type=alpha_arg, default=0.05, help="significance level, Holm-corrected (default 0.05)")
+    p.add_argument("--alpha", type=alpha_arg, default=0.01,
+                   help="significance level, Holm-corrected across cells: the most a job fails on noise (default 0.01)")
     p.add_argument("--seed", type=int, default=20240601, help="bootstrap seed")
     p.add_argument("--format", choices=FORMATS, default="terminal")
     p.add_argument("--output", type=Path, help="write the output here instead of stdout")
