@@ -90,7 +90,7 @@ def to_svg(fig: Figure) -> str:
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="plot"', text, count=1)
 
 
-def _batch_axis(ax: Any, batches: Sequence[int]) -> None:
+def batch_axis(ax: Any, batches: Sequence[int]) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(batches))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v)}" if v >= 1 else f"{v:g}"))
@@ -162,7 +162,7 @@ def throughput_plot(rows: pd.DataFrame, title: str) -> str:
             err = np.vstack([part["throughput"] - part["throughput_ci_lo"], part["throughput_ci_hi"] - part["throughput"]])
             ax.errorbar(part["batch_size"], part["throughput"], yerr=np.clip(err, 0, None), marker=marker, ms=4,
                         capsize=3, ls=ls, color=colour(variant), label=label)  # fmt: skip
-        _batch_axis(ax, sorted(rows["batch_size"].unique()))
+        batch_axis(ax, sorted(rows["batch_size"].unique()))
         _log_y(ax)
         ax.set_ylabel("throughput (samples/s, log scale)")
         ax.set_title("Throughput (higher is better)", loc="left")
@@ -187,7 +187,7 @@ def latency_plot(rows: pd.DataFrame, title: str, slo_ms: float | None = None) ->
             ax.plot(part["batch_size"], part["p99_ms"], marker="^", ms=4, ls="--", color=c, alpha=0.8, label=f"{label} p99")
         if slo_ms is not None:
             ax.axhline(slo_ms, color="black", lw=1, ls=":", label=f"SLO {slo_ms:g} ms")
-        _batch_axis(ax, sorted(rows["batch_size"].unique()))
+        batch_axis(ax, sorted(rows["batch_size"].unique()))
         _log_y(ax)
         ax.set_ylabel("latency per batch (ms, log scale)")
         what = "p50; line style = run" if many_runs else "p50 solid, p99 dashed"

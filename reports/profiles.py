@@ -18,6 +18,7 @@ from rich.text import Text
 
 from reports import numbers as fmt
 from reports.escape import html_text, md_text
+from reports.plots import batch_axis
 
 WIDTH = 100
 TOP = 10
@@ -362,9 +363,8 @@ def _roofline_axes(ax: Any, points: Sequence[Mapping[str, Any]], peak_flops: flo
         ax.axhline(peak_flops / 1e9, color="black", linestyle="--", linewidth=1)
         ax.annotate(f"measured peak {peak_flops / 1e9:,.1f} GFLOP/s", (0.01, peak_flops / 1e9), xycoords=("axes fraction", "data"),
                     va="bottom", fontsize=8)
-    ax.set_xscale("log", base=2)
+    batch_axis(ax, sorted({x for xy in by_variant.values() for x, _ in xy}))
     ax.set_yscale("log")
-    ax.set_xlabel("batch size (log scale)")
     ax.set_ylabel("achieved GFLOP/s (log scale)")
     ax.set_title("Achieved FLOP/s against the measured peak", loc="left")
     if by_variant:
@@ -473,10 +473,10 @@ def report_cells(data: Any) -> list[dict[str, Any]]:
 
 
 def html_section(data: Any) -> str:
-    """`reports.render_html.PROFILE_SECTION`: the profiling section of the HTML report ('' if none)."""
+    """The profiling section of the HTML report ('' when no cell was profiled)."""
     return cells_html(report_cells(data))
 
 
 def markdown_section(data: Any) -> str:
-    """`reports.render_md.PROFILE_SECTION`: compact top-ops tables for the Markdown report ('' if none)."""
+    """Compact top-ops tables for the Markdown report ('' when no cell was profiled)."""
     return cells_markdown(report_cells(data))

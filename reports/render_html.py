@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from reports import numbers as fmt
-from reports import plots
+from reports import plots, profiles
 from reports.environment import environment_rows
 from reports.escape import html_text as esc
 from reports.summary import summarize
@@ -31,10 +31,6 @@ from reports.views import (
     panels,
     pivot,
 )
-
-# Issue 6 (reports/profiles.py) adds per-op profile sections here: a function that takes the
-# ReportData and returns an HTML fragment ('' when no cell has a `profile`). Left empty on purpose.
-PROFILE_SECTION: Callable[[ReportData], str] | None = None
 
 ERROR_HOOK = (
     "window.addEventListener('error',function(e){document.documentElement"
@@ -91,7 +87,7 @@ def render_html(data: ReportData) -> str:
             _tables_section(data),
             _failures_section(data),
             _environment_section(data),
-            PROFILE_SECTION(data) if PROFILE_SECTION is not None else "",
+            profiles.html_section(data),  # '' unless cells were profiled
         )
         if s
     )

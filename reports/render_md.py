@@ -6,11 +6,12 @@ collapsible <details>. Every string from a file goes through `escape.md_text`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
 from reports import numbers as fmt
+from reports import profiles
 from reports.environment import environment_rows
 from reports.escape import md_text
 from reports.summary import summarize
@@ -18,9 +19,6 @@ from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title,
 
 MAX_ERROR = 300
 
-# Issue 6 (reports/profiles.py) adds per-op profile sections here: a function that takes the
-# ReportData and returns Markdown ('' when no cell has a `profile`). Left empty on purpose.
-PROFILE_SECTION: Callable[[ReportData], str] | None = None
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
@@ -49,7 +47,7 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
         "panels": _panels_section(data),
         "failures": _failures_section(data) if not data.failures.empty else "",
         "environment": _environment_section(data),
-        "profile": PROFILE_SECTION(data) if PROFILE_SECTION is not None else "",
+        "profile": profiles.markdown_section(data),  # '' unless cells were profiled
     }
     text = _join(sections)
     if len(text) > max_chars:

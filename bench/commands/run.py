@@ -185,15 +185,16 @@ def parity_records(s: Scenario, e: Expansion, model_dirs: dict[str, Path], skip:
 def write_reports(run_dir: Path, say: Any) -> str | None:
     """report.md, report.html and the terminal summary; None when the reports cannot be made."""
     try:
-        from reports.api import render_report
+        from reports.api import render_reports
         from reports.errors import ReportsError
     except ImportError as exc:
         say(f"report not written: reports are not available ({exc})")
         return None
     try:
-        (run_dir / "report.md").write_text(str(render_report([run_dir], "md")), encoding="utf-8")
-        (run_dir / "report.html").write_text(str(render_report([run_dir], "html")), encoding="utf-8")
-        return str(render_report([run_dir], "term"))
+        out = render_reports([run_dir], ["md", "html", "term"], color=sys.stdout.isatty())  # one aggregation
+        (run_dir / "report.md").write_text(str(out["md"]), encoding="utf-8")
+        (run_dir / "report.html").write_text(str(out["html"]), encoding="utf-8")
+        return str(out["term"])
     except (ReportsError, ImportError) as exc:
         say(f"report not written: {exc}")
         return None

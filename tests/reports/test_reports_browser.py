@@ -67,7 +67,9 @@ def test_report_loads_without_console_errors_and_shows_every_plot(report: Path, 
     for kind, count in EXPECTED_PLOTS.items():
         figures = re.findall(rf'<figure class="plot" data-plot="{kind}">\s*<svg', dom)
         assert len(figures) == count, kind
-    assert dom.count("<svg") == sum(EXPECTED_PLOTS.values())
+    # plus the roofline: the synthetic cells carry FLOPs, so achieved GFLOP/s is drawn against the peak
+    assert len(re.findall(r'<figure class="roofline">\s*<svg', dom)) == 1
+    assert dom.count("<svg") == sum(EXPECTED_PLOTS.values()) + 1
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # the hostile model path shows as text
 
 
