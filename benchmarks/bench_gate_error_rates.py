@@ -3,8 +3,8 @@
 Real, fresh-process, interleaved runs (`infer-bench run`), no synthetic samples:
 
 1. Build a small CNN as a frozen GraphDef ("base") and slower copies of it ("slow05", "slow10",
-   "slow20") that add a chain of tanh(matmul) ops after the network (on its output, so the chain
-   cannot run beside it on another core), sized from an in-process
+   "slow20") that add one more convolution after the network (fed from its output, so it cannot
+   run beside it on another core), its channel count sized from an in-process
    calibration to cost 5%, 10% and 20% of the base model's batch-1 time. (The slowdown each
    really has is measured from the runs and printed: it is what the detection rates refer to.)
 2. Run one scenario with all four models RUNS times (`--repetitions REPS`, groups interleaved
@@ -41,12 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from reports.compare import DEFAULT_ALPHA as ALPHA  # noqa: E402  (the gate's default)
+
 NOMINAL = {"slow05": 0.05, "slow10": 0.10, "slow20": 0.20}
-PROBE_UNITS = 60
-WIDTH = 64
+PROBE_UNITS = 64  # output channels of the probe's extra convolution
 BATCH_SIZES = (1, 8)
 THRESHOLD = 0.05
-ALPHA = 0.05
 RESAMPLED_PAIRS = 200
 
 
@@ -58,8 +58,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-WIDTH, PROBE = int(sys.argv[2]), int(sys.argv[3])
-NOMINAL = json.loads(sys.argv[4])
+PROBE = int(sys.argv[2])
+NOMINAL = json.loads(sys.argv[3])
 out = Path(sys.argv[1])
 
 def graph(extra):
@@ -72,17 +72,18 @@ def graph(extra):
         w2 = tf.constant(rng.normal(0, 0.01, (14 * 14 * 32, 10)).astype(np.float32))
         logits = tf.matmul(tf.reshape(h, [-1, 14 * 14 * 32]), w2)
         if extra:
-            # after the network, so it cannot overlap it on another core: it adds its full cost
-            m = tf.reshape(tf.reduce_mean(logits, axis=1), [-1, 1]) * tf.ones([1, WIDTH])
-            wx = tf.constant(rng.normal(0, WIDTH ** -0.5, (WIDTH, WIDTH)).astype(np.float32))
-            for _ in range(extra):
-                m = tf.tanh(tf.matmul(m, wx))
-            logits = logits + 1e-30 * tf.reduce_sum(m, axis=1, keepdims=True)
+            # one more convolution (extra = its output channels), fed from the logits so it runs
+            # after the network and cannot overlap it on another core: it adds its whole cost,
+            # and being compute-bound like the network it scales with load as the network does
+            h2 = h + 1e-30 * tf.reshape(tf.reduce_mean(logits, axis=1), [-1, 1, 1, 1])
+            wx = tf.constant(rng.normal(0, 0.1, (3, 3, 32, extra)).astype(np.float32))
+            burn = tf.nn.conv2d(h2, wx, 1, "SAME")
+            logits = logits + 1e-30 * tf.reshape(tf.reduce_sum(burn, axis=[1, 2, 3]), [-1, 1])
         tf.nn.softmax(logits, name="y")
     return g
 
 out.mkdir(parents=True, exist_ok=True)
-sys.path.insert(0, sys.argv[5])
+sys.path.insert(0, sys.argv[4])
 import infer_core
 from infer_core.model import ModelSpec
 
@@ -121,7 +122,7 @@ def build_models(work: Path) -> dict[str, object]:
     models = work / "models"
     if not (models / "calibration.json").exists():
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
-        args = [sys.executable, "-c", BUILD, str(models), str(WIDTH), str(PROBE_UNITS), json.dumps(NOMINAL), str(ROOT)]
+        args = [sys.executable, "-c", BUILD, str(models), str(PROBE_UNITS), json.dumps(NOMINAL), str(ROOT)]
         subprocess.run(args, check=True, env=env, timeout=600)
     return dict(json.loads((models / "calibration.json").read_text()))
 
@@ -257,69 +258,94 @@ def spread_lines(runs) -> list[str]:
     return lines
 
 
+SIZES = (5, 10, 20)
+
+
+def _summary(label: str, verdicts: list[str]) -> str:
+    return (f"{label}: slower {_rate(verdicts, ['slower'])} | faster {_rate(verdicts, ['faster'])} | "
+            f"unchanged {_rate(verdicts, ['unchanged'])} | inconclusive {_rate(verdicts, ['inconclusive'])}")
+
+
+def _alternated(by_run: dict[str, list[tuple[str, int]]]) -> list[tuple[list, list]]:
+    """Pseudo CI jobs of runs in their order A B A B: baseline runs i, i+2; current i+1, i+3."""
+    order = sorted(by_run, key=lambda r: int(r.rsplit("-", 1)[-1]) if r.rsplit("-", 1)[-1].isdigit() else r)
+    jobs = []
+    for i in range(len(order) - 3):
+        jobs.append((by_run[order[i]] + by_run[order[i + 2]], by_run[order[i + 1]] + by_run[order[i + 3]]))
+    return jobs
+
+
 def aa(runs, rng) -> list[str]:
     by_run = _by_run(runs, "base")
     real: list[str] = []
     for i, (a, b) in enumerate(itertools.combinations(sorted(by_run), 2)):
         real += _verdicts(runs, by_run[a], "base", by_run[b], seed=i)
-    pool = _processes(runs, "base")
+    jobs: list[str] = []
+    for i, (base, cur) in enumerate(_alternated(by_run)):
+        jobs += _verdicts(runs, base, "base", cur, seed=100 + i)
     reps = min(len(v) for v in by_run.values())
-    resampled: list[str] = []
-    for i in range(RESAMPLED_PAIRS):
-        order = rng.permutation(len(pool))
-        resampled += _verdicts(runs, [pool[j] for j in order[:reps]], "base", [pool[j] for j in order[reps:2 * reps]], seed=1000 + i)
-    lines = [f"A/A, real cross-run pairs ({reps} vs {reps} processes, {len(real)} cells): "
-             f"slower {_rate(real, ['slower'])}, any change claimed {_rate(real, ['slower', 'faster'])}, "
-             f"unchanged {_rate(real, ['unchanged'])}, inconclusive {_rate(real, ['inconclusive'])}",
-             f"A/A, resampled whole processes ({RESAMPLED_PAIRS} pairs, {reps} vs {reps}, {len(resampled)} cells): "
-             f"slower {_rate(resampled, ['slower'])}, any change claimed {_rate(resampled, ['slower', 'faster'])}, "
-             f"unchanged {_rate(resampled, ['unchanged'])}, inconclusive {_rate(resampled, ['inconclusive'])}"]
+    lines = [_summary(f"A/A real pairs of runs ({reps} vs {reps} processes, {len(real)} cells)", real),
+             _summary(f"A/A alternated runs A B A B ({2 * reps} vs {2 * reps}, {len(jobs)} cells)", jobs)]
+    pool = _processes(runs, "base")
+    for n in SIZES:
+        if 2 * n > len(pool):
+            continue
+        verdicts: list[str] = []
+        for i in range(RESAMPLED_PAIRS):
+            order = rng.permutation(len(pool))
+            verdicts += _verdicts(runs, [pool[j] for j in order[:n]], "base", [pool[j] for j in order[n:2 * n]],
+                                  seed=1000 * n + i)
+        lines.append(_summary(f"A/A resampled whole processes, {n} vs {n} ({RESAMPLED_PAIRS} pairs, {len(verdicts)} cells)",
+                              verdicts))
     return lines
 
 
 def ab(runs, rng) -> list[str]:
-
     lines = []
     base_runs = _by_run(runs, "base")
     for name, size in NOMINAL.items():
         slow_runs = _by_run(runs, name)
-        cross, same = [], []
+        cross: list[str] = []
         for i, (a, b) in enumerate(itertools.product(sorted(base_runs), sorted(slow_runs))):
-            (same if a == b else cross).extend(_verdicts(runs, base_runs[a], name, slow_runs[b], seed=i))
+            if a != b:
+                cross += _verdicts(runs, base_runs[a], name, slow_runs[b], seed=i)
         reps = min(len(v) for v in base_runs.values())
-        lines.append(f"A/B {name} (nominal +{size:.0%}), {reps} vs {reps}: detected (slower) in different runs "
-                     f"{_rate(cross, ['slower'])}, same run {_rate(same, ['slower'])}; "
-                     f"wrong direction (faster) {_rate(cross + same, ['faster'])}")
-        lines.append(_recommended(runs, name, size, rng))
+        lines.append(f"A/B {name} (nominal +{size:.0%}):")
+        lines.append("  " + _summary(f"real pairs of different runs, {reps} vs {reps} ({len(cross)} cells)", cross))
+        for n in SIZES:
+            lines.append("  " + _resampled_ab(runs, name, n, rng))
+        lines.append("  " + _recommended(runs, name, size, rng))
     return lines
 
 
-def _recommended(runs, name: str, size: float, rng) -> str:
-    """Detection with the repetitions the gate recommends for this size, resampling whole processes."""
-    import numpy as np
-
-    from reports.compare import pooled_log_sd, repetitions_needed
-
+def _resampled_ab(runs, name: str, n: int, rng, label: str = "") -> str:
     base_pool, slow_pool = _processes(runs, "base"), _processes(runs, name)
-    c = runs.cells
-    level = ALPHA / len(BATCH_SIZES)
-    needed = []
-    for batch in BATCH_SIZES:
-        vals = {m: np.log([np.median(runs.latencies[i]) for i in c.index[(c["model"] == m) & (c["batch_size"] == batch) & (c["status"] == "ok")]])
-                for m in ("base", name)}
-        sd = pooled_log_sd(np.exp(vals["base"]), np.exp(vals[name]))
-        needed.append(repetitions_needed(sd, size, level) or 10**6)
-    n = max(needed)
     if n > min(len(base_pool), len(slow_pool)):
-        return (f"  the gate recommends {n} repetitions per side to see +{size:.0%} (from the measured spread); "
-                f"the pool has {min(len(base_pool), len(slow_pool))}: not evaluated")
+        return f"{n} vs {n}: the pool has {min(len(base_pool), len(slow_pool))} processes; not evaluated"
     verdicts: list[str] = []
     for i in range(RESAMPLED_PAIRS):
         b = [base_pool[j] for j in rng.choice(len(base_pool), n, replace=False)]
         s = [slow_pool[j] for j in rng.choice(len(slow_pool), n, replace=False)]
-        verdicts += _verdicts(runs, b, name, s, seed=5000 + i)
-    return (f"  with the {n} repetitions per side the gate recommends for +{size:.0%} "
-            f"({RESAMPLED_PAIRS} resampled pairs): detected {_rate(verdicts, ['slower'])}")
+        verdicts += _verdicts(runs, b, name, s, seed=5000 * n + i)
+    return _summary(f"{label}resampled whole processes, {n} vs {n} ({len(verdicts)} cells)", verdicts)
+
+
+def _recommended(runs, name: str, size: float, rng) -> str:
+    """Detection with the repetitions the gate recommends for this size (from the measured spread)."""
+    import numpy as np
+
+    from reports.compare import pooled_log_sd, repetitions_needed
+
+    c = runs.cells
+    level = ALPHA / len(BATCH_SIZES)
+    needed = []
+    for batch in BATCH_SIZES:
+        vals = {m: np.array([np.median(runs.latencies[i]) for i in
+                             c.index[(c["model"] == m) & (c["batch_size"] == batch) & (c["status"] == "ok")]])
+                for m in ("base", name)}
+        needed.append(repetitions_needed(pooled_log_sd(vals["base"], vals[name]), size, level) or 10**6)
+    n = max(needed)
+    return _resampled_ab(runs, name, n, rng, label=f"the gate recommends {n} per side for +{size:.0%}: ")
 
 
 def analyse(run_dirs: list[Path], calibration: dict[str, object], runs_count: int, reps: int) -> str:
@@ -337,7 +363,7 @@ def analyse(run_dirs: list[Path], calibration: dict[str, object], runs_count: in
         f"# {runs_count} runs x {reps} repetitions x 4 models (base, slow05, slow10, slow20), frozen GraphDef, "
         f"batch sizes {list(BATCH_SIZES)}; threshold {THRESHOLD:.0%}, alpha {ALPHA} (Holm over the batch sizes)",
         f"# calibration (one process): base {calibration['base_ms']:.3f} ms at batch 1, one extra unit "
-        f"{calibration['unit_us']:.2f} us, units {calibration['units']}",
+        f"{calibration['unit_us']:.2f} us per extra channel, extra channels {calibration['units']}",
         f"# cell records by status: {statuses}",
         "",
         "Between-process spread of the base model:",
@@ -355,7 +381,7 @@ def analyse(run_dirs: list[Path], calibration: dict[str, object], runs_count: in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/infer-bench-gate-bench"))
     parser.add_argument("--analyse-only", action="store_true")
