@@ -380,12 +380,15 @@ def analyse(run_dirs: list[Path], calibration: dict[str, object], runs_count: in
 
 
 def main(argv: list[str] | None = None) -> int:
+    global RESAMPLED_PAIRS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/infer-bench-gate-bench"))
     parser.add_argument("--analyse-only", action="store_true")
+    parser.add_argument("--pairs", type=int, default=200, help="resampled pairs per setting")
     args = parser.parse_args(argv)
+    RESAMPLED_PAIRS = args.pairs
     args.work.mkdir(parents=True, exist_ok=True)
     calibration = build_models(args.work)
     if args.analyse_only:
