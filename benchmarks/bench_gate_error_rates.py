@@ -327,7 +327,8 @@ def _resampled_ab(runs, name: str, n: int, rng, label: str = "") -> str:
         b = [base_pool[j] for j in rng.choice(len(base_pool), n, replace=False)]
         s = [slow_pool[j] for j in rng.choice(len(slow_pool), n, replace=False)]
         verdicts += _verdicts(runs, b, name, s, seed=5000 * n + i)
-    return _summary(f"{label}resampled whole processes, {n} vs {n} ({len(verdicts)} cells)", verdicts)
+    overlap = " [more than half the pool: draws overlap, optimistic]" if 2 * n > min(len(base_pool), len(slow_pool)) else ""
+    return _summary(f"{label}resampled whole processes, {n} vs {n} ({len(verdicts)} cells){overlap}", verdicts)
 
 
 def _recommended(runs, name: str, size: float, rng) -> str:
