@@ -129,3 +129,28 @@ def test_gpu_matches_cpu(tmp_path: Path, mnist_dir: Path) -> None:
     proc = cli("check", str(mnist_dir / "frozen.pb"), "--device", "gpu", "--saved-model", str(mnist_dir / "saved_model"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "all fp32 formats agree" in proc.stdout
+
+
+TAMPER = """
+import json, numpy as np, tensorflow as tf
+from tensorflow.python.framework import tensor_util
+gd = tf.compat.v1.GraphDef()
+gd.ParseFromString(open({src!r}, "rb").read())
+for node in gd.node:
+    if node.op == "Const" and node.name == "dense/kernel":
+        w = tensor_util.MakeNdarray(node.attr["value"].tensor)
+        node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(w * 1.5))
+open({dst!r}, "wb").write(gd.SerializeToString(deterministic=True))
+print(json.dumps("ok"))
+"""
+
+
+def test_fp32_formats_that_disagree_exit_1(tmp_path: Path, mnist_dir: Path) -> None:
+    """A frozen graph whose dense weights were changed must not pass as the same model."""
+    snippet(TAMPER.format(src=str(mnist_dir / "frozen.pb"), dst=str(tmp_path / "tampered.pb")))
+    proc = cli("check", str(mnist_dir / "frozen.pb"), "--frozen", str(tmp_path / "tampered.pb"),
+               "--json", str(tmp_path / "p.json"))
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "DISAGREE" in proc.stdout and "disagree beyond the tolerance" in proc.stdout
+    (pair,) = json.loads((tmp_path / "p.json").read_text())["pairs"]
+    assert pair["fp32"] and not pair["ok"] and pair["max_rel"] > 1e-2
