@@ -84,7 +84,7 @@ def _figure(
 def to_svg(fig: Figure) -> str:
     """The figure as an `<svg>` element that scales to its container (no XML prologue)."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=0.05)
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="plot"', text, count=1)
