@@ -24,7 +24,7 @@ import numpy as np
 from bench.errors import WorkerError
 from bench.launch import crash_message, error_from_message
 from bench.procs import WorkerSpec, run_worker
-from infer_core.detect import resolve_variant, worker_env
+from infer_core.detect import worker_env
 from infer_core.model import FP32_VARIANTS, ModelSpec
 
 ATOL = 1e-5
@@ -168,7 +168,3 @@ def check_dir(model_dir: Path, variants: Sequence[str] | None = None, **override
 
     entries = entries_for_dir(model_dir, variants, **overrides)
     return parity_record(read_manifest(model_dir)["model"], predict_all(entries))
-
-
-def label_for(spec: ModelSpec) -> str:
-    return resolve_variant(spec)

@@ -24,11 +24,9 @@ Emit = Callable[[dict[str, Any]], None]
 # task name -> "module:function"; modules are imported only when their task runs.
 TASKS: dict[str, str] = {
     "predict": "bench.worker_tasks:predict",
-    "describe": "bench.worker_tasks:describe",
     "convert": "bench.worker_tasks:convert",
     "zoo_build": "bench.worker_tasks:zoo_build",
     "measure": "bench.measure_task:run",
-    "selftest": "bench.worker_tasks:selftest",
     "profile": "bench.profile_task:profile",
     "coldstart": "bench.profile_task:coldstart",
 }

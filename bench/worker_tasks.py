@@ -1,4 +1,4 @@
-"""Worker-side tasks of the core module: describe, predict, convert, zoo_build, selftest.
+"""Worker-side tasks of the core module: predict, convert, zoo_build.
 
 Each runs inside `python -m bench.worker` (environment already set) and talks through `emit`.
 Arrays travel through .npz files whose paths the parent chose.
@@ -6,7 +6,6 @@ Arrays travel through .npz files whose paths the parent chose.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,6 @@ from infer_core.model import ModelSpec
 
 def _spec(task: dict[str, Any]) -> ModelSpec:
     return ModelSpec.from_json(task["spec"])
-
-
-def describe(task: dict[str, Any], emit: Emit) -> None:
-    import infer_core
-
-    model = infer_core.load(_spec(task))
-    emit({"kind": "described", **model.describe()})
-    model.close()
 
 
 def _feeds(model: Any, spec: ModelSpec, task: dict[str, Any]) -> tuple[dict[str, np.ndarray], str]:
@@ -137,12 +128,3 @@ def zoo_build(task: dict[str, Any], emit: Emit) -> None:
     out = Path(task["out"])
     out.mkdir(parents=True, exist_ok=True)
     (_zoo_keras if task["phase"] == "keras" else _zoo_tf1)(task["model"], out, emit)
-
-
-def selftest(task: dict[str, Any], emit: Emit) -> None:
-    """Report the worker's TensorFlow and devices (used to check a worker interpreter works)."""
-    import tensorflow as tf
-
-    emit({"kind": "selftest", "versions": _versions(),
-          "gpus": len(tf.config.list_physical_devices("GPU")),
-          "legacy_keras": json.dumps(__import__("os").environ.get("TF_USE_LEGACY_KERAS"))})

@@ -19,7 +19,7 @@ from typing import Any
 from bench.errors import BenchError
 from bench.launch import run_plain_task
 from infer_core.model import ModelSpec, split_variant
-from infer_core.zoo import ZOO, entry
+from infer_core.zoo import entry
 
 MANIFEST_VERSION = 1
 FILES = {
@@ -158,7 +158,3 @@ def spec_for(model_dir: Path, variant: str, **overrides: Any) -> ModelSpec:
         fields["outputs"] = tuple(manifest["tf1_tensors"]["outputs"])
     fields.update(overrides)
     return ModelSpec(**fields)
-
-
-def zoo_names() -> list[str]:
-    return sorted(ZOO)

@@ -7,7 +7,6 @@ SavedModel / Keras -> TFLite fp32, fp16, dynamic-range int8, full int8 (synthesi
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -82,6 +81,8 @@ def keras_to_saved_model(keras_model: Any, out: Path) -> Path:
     _, specs = function.structured_input_signature
     module = tf.Module()
     module.model = keras_model
+    # Track the backing tf.Variables explicitly: without them the SavedModel's variables are not what
+    # the TFLite converter freezes (its outputs came out NaN when this line was removed).
     module.variables_ = [v.value if hasattr(v, "value") else v for v in keras_model.variables]
     serve = tf.function(lambda **kw: function(**kw))
     concrete = serve.get_concrete_function(**specs)
@@ -182,7 +183,3 @@ def convert(spec: ModelSpec, source: str, target: str, out: Path, **kwargs: Any)
     raise ConversionError(f"no converter from {source} to {target}; available: checkpoint->frozen, "
                           f"checkpoint->saved_model, keras->saved_model, saved_model->frozen, "
                           f"saved_model|keras->tflite[+fp16|+int8dyn|+int8]")
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

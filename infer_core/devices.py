@@ -19,11 +19,6 @@ def parse_device(text: str) -> tuple[str, int]:
     return kind, int(index or 0)
 
 
-def canonical(text: str) -> str:
-    kind, index = parse_device(text)
-    return "cpu" if kind == "cpu" else f"gpu:{index}"
-
-
 def tf_device(text: str) -> str:
     """TensorFlow's device string for `with tf.device(...)`."""
     kind, index = parse_device(text)

@@ -46,10 +46,12 @@ def _is_builder(ref: str) -> bool:
 
 
 def _entries(args: argparse.Namespace) -> tuple[str, list[Any]]:
-    from bench.parity import Entry, entries_for_dir, label_for
+    from bench.parity import Entry, entries_for_dir
     from bench.zoo_export import parse_formats, read_manifest
+    from infer_core.detect import resolve_variant
 
     entries: list[Entry] = []
+    extras = {fmt: getattr(args, f"extra_{fmt}") for fmt in EXTRA_FORMATS}
     model = args.model
     name = Path(model).name
     if Path(model, "manifest.json").exists():
@@ -57,22 +59,17 @@ def _entries(args: argparse.Namespace) -> tuple[str, list[Any]]:
         entries += entries_for_dir(Path(model), variants, device=args.device, intra_op_threads=args.threads)
         name = read_manifest(Path(model))["model"]
     elif _is_builder(model):
-        if not args.extra_checkpoint:
+        checkpoint = extras.pop("checkpoint")  # the builder's own checkpoint, not an extra model
+        if not checkpoint:
             from bench.errors import BenchError
 
             raise BenchError(f"{model}: a graph builder needs its checkpoint: add --checkpoint PATH")
-        spec = spec_from_args(args, args.extra_checkpoint, builder=model, variant="checkpoint")
-        entries.append(Entry("checkpoint", spec))
-        args.extra_checkpoint = None
+        entries.append(Entry("checkpoint", spec_from_args(args, checkpoint, builder=model, variant="checkpoint")))
         name = model
     else:
         spec = spec_from_args(args, model)
-        entries.append(Entry(label_for(spec), spec))
-    for fmt in EXTRA_FORMATS:
-        path = getattr(args, f"extra_{fmt}")
-        if path:
-            spec = spec_from_args(args, path, variant=fmt, builder=None)
-            entries.append(Entry(fmt, spec))
+        entries.append(Entry(resolve_variant(spec), spec))
+    entries += [Entry(fmt, spec_from_args(args, path, variant=fmt, builder=None)) for fmt, path in extras.items() if path]
     return name, _unique_labels(entries)
 
 
