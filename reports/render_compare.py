@@ -19,6 +19,7 @@ import pandas as pd
 from reports.compare import VERDICTS, EnvDifference, counts, like_for_like
 from reports.escape import md_text
 from reports.gate import GateResult
+from reports.schema import jsonable
 
 ICONS = {
     "slower": "🔴",
@@ -252,27 +253,17 @@ def render_terminal(frame: pd.DataFrame, result: GateResult, differences: Sequen
 # ---- JSON ------------------------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):
-        return _jsonable(value.item())
-    return value
-
-
 def render_json(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
     """Machine-readable comparison; non-finite numbers become null (an unreachable mde: mde null)."""
     document = {
         "verdict": result.verdict,
         "exit_code": result.exit_code,
         "findings": [{"severity": f.severity, "message": f.message} for f in result.findings],
-        "settings": {k: _jsonable(v) for k, v in frame.attrs.items()},
+        "settings": {k: jsonable(v) for k, v in frame.attrs.items()},
         "counts": counts(frame),
         "like_for_like": like_for_like(differences),
         "env_differences": [{"key": d.key, "baseline": list(d.baseline), "current": list(d.current),
                              "informational": d.informational} for d in differences],
-        "cells": [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")],
+        "cells": [{k: jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")],
     }
     return json.dumps(document, indent=2, allow_nan=False)

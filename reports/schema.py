@@ -31,6 +31,7 @@ line, or a record whose schema is not SCHEMA_VERSION, is refused with a message 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,19 @@ class RunFile:
     cells: list[dict[str, Any]] = field(default_factory=list)
     parity: list[dict[str, Any]] = field(default_factory=list)
     torn_line: int | None = None  # 1-based number of a skipped, incomplete last line
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with non-finite floats as None (JSON has no NaN) and numpy scalars as Python ones."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        return jsonable(value.item())
+    return value
 
 
 def dumps(record: dict[str, Any]) -> str:

@@ -107,6 +107,7 @@ def main(args: argparse.Namespace) -> int:
 
     from bench.launch import error_from_message
     from bench.parity import parity_record, predict_all
+    from reports.schema import jsonable
 
     name, entries = _entries(args)
     predictions = predict_all(entries, batch=args.batch, seed=args.seed, inputs_file=args.inputs_file)
@@ -122,7 +123,7 @@ def main(args: argparse.Namespace) -> int:
         if p.matched_by == "position":
             console.print(f"note: {p.label}: input names differ from the first format's; matched by position", markup=False)
     if args.json:
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
+        args.json.write_text(json.dumps(jsonable(record), indent=2, allow_nan=False) + "\n")
     for p in failed:
         print(f"infer-bench: error: {p.label}: {p.error}", file=sys.stderr)
     if failed:

@@ -17,7 +17,16 @@ def _check_json(tmp: Path, *args: str) -> dict:
     out = tmp / "parity.json"
     proc = cli("check", *args, "--json", str(out))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    return json.loads(out.read_text())
+    return strict_json(out.read_text())
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"not JSON: {constant} (non-finite numbers must be written as null)")
+
+
+def strict_json(text: str) -> dict:
+    """json.loads that refuses NaN and Infinity, which Python writes but JSON does not have."""
+    return dict(json.loads(text, parse_constant=_refuse))
 
 
 def test_zoo_export_writes_the_fixed_layout(mnist_dir: Path) -> None:
@@ -152,5 +161,5 @@ def test_fp32_formats_that_disagree_exit_1(tmp_path: Path, mnist_dir: Path) -> N
                "--json", str(tmp_path / "p.json"))
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "DISAGREE" in proc.stdout and "disagree beyond the tolerance" in proc.stdout
-    (pair,) = json.loads((tmp_path / "p.json").read_text())["pairs"]
+    (pair,) = strict_json((tmp_path / "p.json").read_text())["pairs"]
     assert pair["fp32"] and not pair["ok"] and pair["max_rel"] > 1e-2

@@ -12,7 +12,7 @@ import synth
 from reports.aggregate import SCOPE_BETWEEN, SCOPE_WITHIN, aggregate, public_columns
 from reports.errors import ResultsFileError
 from reports.load import load_runs
-from reports.schema import IDENTITY_FIELDS, dumps
+from reports.schema import IDENTITY_FIELDS, dumps, jsonable
 
 
 def ms(values: list[float]) -> list[int]:
@@ -128,3 +128,9 @@ def test_aggregation_is_reproducible(tmp_path: Path) -> None:
     runs = load_runs([synth.standard_run(tmp_path / "r")])
     a, b = public_columns(aggregate(runs)), public_columns(aggregate(runs))
     assert a.equals(b)
+
+
+def test_jsonable_turns_non_finite_numbers_and_numpy_scalars_into_json() -> None:
+    value = {"a": float("nan"), "b": [np.float32(1.5), (np.int64(2), float("inf"))], "c": "x", "d": None}
+    text = json.dumps(jsonable(value), allow_nan=False)
+    assert json.loads(text) == {"a": None, "b": [1.5, [2, None]], "c": "x", "d": None}
