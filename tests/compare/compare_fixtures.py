@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from reports.schema import dumps
+from tests.reports import synth
 
 ENV = {"host": "ci-box", "cpu_model": "Test CPU @ 2.0GHz", "tensorflow": {"version": "2.21.0"}, "python": "3.11.9"}
 
@@ -29,30 +30,9 @@ def cell(
     rng = np.random.default_rng(seed)
     records = []
     for rep, median in enumerate(medians_ms):
-        ok = status == "ok"
-        lat = median * 1e6 * np.exp(rng.normal(0.0, 0.02, samples)) if ok else np.empty(0)
-        records.append(
-            {
-                "kind": "cell",
-                "run_id": "r",
-                "cell_id": f"{model}-{variant}-{batch_size}",
-                "group_id": f"{model}-{variant}",
-                "repetition": rep,
-                "model": model,
-                "variant": variant,
-                "device": "cpu",
-                "batch_size": batch_size,
-                "intra_op_threads": 0,
-                "inter_op_threads": 0,
-                "env_toggles": "",
-                "affinity": "",
-                "python": "",
-                "status": status,
-                "error": error,
-                "latencies_ns": [int(x) for x in lat],
-                "host": "ci-box",
-            }
-        )
+        lat = median * 1e6 * np.exp(rng.normal(0.0, 0.02, samples)) if status == "ok" else np.empty(0)
+        records.append(synth.cell(variant, batch_size, lat, model=model, repetition=rep, status=status, error=error,
+                                  run_id="r", host="ci-box"))
     return records
 
 
