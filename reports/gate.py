@@ -100,7 +100,11 @@ def repetitions_advice(frame: pd.DataFrame) -> str:
 
         return (f"more than {MAX_REPS} repetitions per side would be needed: the between-process spread "
                 "is too large (or unknown) here")
-    return f"{int(needed.max())} repetitions per side would be needed"
+    from reports.compare import RECOMMEND_POWER
+
+    t = frame.attrs.get("threshold", 0.05)
+    power = frame.attrs.get("recommend_power", RECOMMEND_POWER)
+    return f"{int(needed.max())} repetitions per side would catch a {t:.0%} slowdown {power:.0%} of the time"
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (

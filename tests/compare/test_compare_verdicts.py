@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from compare_fixtures import ENV, WriteRun, cell
+from scipy.stats import mannwhitneyu
 
 from reports.compare import (
     compare,
@@ -18,6 +19,7 @@ from reports.compare import (
     min_detectable_slowdown,
     repetitions_needed,
     smallest_p,
+    stray_proof_repetitions,
 )
 from reports.errors import CompareError
 from reports.load import load_runs
@@ -210,10 +212,23 @@ def test_minimum_detectable_effect_hand_worked() -> None:
 
 
 def test_repetitions_needed_reach_the_threshold() -> None:
-    n = repetitions_needed(0.1, 0.05, 0.05)
+    n = repetitions_needed(0.1, 0.05, 0.05)  # recommended at 95% power
     assert n is not None
-    assert min_detectable_slowdown(0.1, n, n, 0.05) <= 0.05 < min_detectable_slowdown(0.1, n - 1, n - 1, 0.05)
+    assert min_detectable_slowdown(0.1, n, n, 0.05, power=0.95) <= 0.05
+    assert min_detectable_slowdown(0.1, n - 1, n - 1, 0.05, power=0.95) > 0.05
+    n80 = repetitions_needed(0.1, 0.05, 0.05, power=0.8)
+    assert n80 is not None and n80 < n and min_detectable_slowdown(0.1, n80, n80, 0.05) <= 0.05
     assert repetitions_needed(5.0, 0.01, 0.001) is None
+
+
+def test_recommended_repetitions_survive_one_stray_process() -> None:
+    """However quiet the machine, the gate never recommends so few processes that one disturbed
+    process, beyond all of the other side's, makes a real slowdown insignificant."""
+    assert stray_proof_repetitions(0.01) == 8 and stray_proof_repetitions(0.05) == 6
+    assert repetitions_needed(0.001, 0.20, 0.01) == 8  # the formula alone would say 3
+    fast, slow = [1.0, 1.01, 0.99, 1.02, 0.98, 1.0, 1.01, 1.6], [1.2, 1.21, 1.19, 1.22, 1.18, 1.2, 1.21, 1.2]
+    assert mannwhitneyu(slow, fast, alternative="greater").pvalue <= 0.01  # 8 a side: still caught
+    assert mannwhitneyu(slow[:7], fast[1:], alternative="greater").pvalue > 0.01  # 7 a side: missed
 
 
 def test_cells_state_their_mde(write_run: WriteRun) -> None:

@@ -1,0 +1,110 @@
+"""The README's CI job, end to end on real runs: main and a pull request checked out side by side,
+runs alternated A B A B, `compare` gating with the two baseline runs pooled.
+
+The pull request's model does about three times the work (its network runs on twice the batch
+again), a change no noisy machine can hide, so the test cannot flake on timing: the job must
+fail on it (exit 1, the summary naming the cell and the size) and pass an unchanged rerun (exit 0).
+The gate's error rates at 5-20% are measured by benchmarks/bench_gate_error_rates.py, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.core.helpers import snippet
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+BUILD = """
+import json, numpy as np, tensorflow as tf
+for path, extra in {paths!r}:
+    g = tf.Graph()
+    with g.as_default():
+        rng = np.random.default_rng(0)
+        x = tf.compat.v1.placeholder(tf.float32, [None, 28, 28, 1], name="x")
+        w1 = tf.constant(rng.normal(0, 0.1, (3, 3, 1, 32)).astype(np.float32))
+        w2 = tf.constant(rng.normal(0, 0.01, (28 * 28 * 32, 10)).astype(np.float32))
+        inp = tf.concat([x] * (1 + extra), axis=0) if extra else x
+        logits = tf.matmul(tf.reshape(tf.nn.relu(tf.nn.conv2d(inp, w1, 1, "SAME")), [-1, 28 * 28 * 32]), w2)
+        tf.nn.softmax(logits[: tf.shape(x)[0]], name="y")
+    open(path, "wb").write(g.as_graph_def().SerializeToString(deterministic=True))
+print(json.dumps("ok"))
+"""
+
+SCENARIO = """
+[run]
+repetitions = 3
+shuffle_seed = 1
+timeout = 120
+
+[measure]
+warmup_time = 0.1
+min_time = 0.2
+max_time = 0.5
+
+[sweep]
+formats = ["frozen"]
+batch_sizes = [16]
+intra_op_threads = [1]
+
+[[models]]
+name = "net"
+files = { frozen = "model.pb" }
+inputs = ["x"]
+outputs = ["y"]
+"""
+
+
+def infer_bench(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("INFER_BENCH_BASELINES", None)
+    return subprocess.run([sys.executable, "-m", "bench.cli", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """main/ and pr/ checkouts (same scenario, pr's model ~3x slower) and runs main-1 pr-1 main-2 pr-2."""
+    root = tmp_path_factory.mktemp("ci-job")
+    for side in ("main", "pr"):
+        (root / side).mkdir()
+        (root / side / "ci.toml").write_text(SCENARIO)
+    snippet(BUILD.format(paths=[(str(root / "main" / "model.pb"), 0), (str(root / "pr" / "model.pb"), 2)]))
+    for round_ in (1, 2):
+        for side in ("main", "pr"):
+            proc = infer_bench("run", "ci.toml", "--out", root / "results" / f"{side}-{round_}", "--no-report",
+                               cwd=root / side)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
+
+
+def test_the_job_fails_on_a_real_slowdown_and_its_summary_says_what_and_how_much(job: Path) -> None:
+    summary = job / "summary.md"
+    results = job / "results"
+    proc = infer_bench("compare", "--baseline-run", results / "main-1", "--baseline-run", results / "main-2",
+                       results / "pr-1", results / "pr-2", "--threshold", "5%", "--summary", summary,
+                       "--format", "json", cwd=job)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    document = json.loads(proc.stdout)
+    (cell,) = document["cells"]
+    assert cell["verdict"] == "slower" and cell["n_baseline"] == cell["n_current"] == 6
+    assert cell["ratio"] > 1.5 and cell["ci_low"] > 1.05
+    text = summary.read_text()
+    first = text.splitlines()[0]
+    assert "slower" in first.lower() or "regress" in first.lower(), first
+    assert "net" in text and f"{cell['ratio'] - 1:+.1%}" in text  # what got slower, by how much
+    assert "smallest" in text.lower() or "detect" in text.lower()  # how small a change it could have seen
+
+
+def test_an_unchanged_rerun_passes(job: Path) -> None:
+    results = job / "results"
+    proc = infer_bench("compare", results / "main-1", results / "main-2", "--threshold", "5%", cwd=job)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "slower" not in proc.stdout.split("\n", 1)[0].lower()
