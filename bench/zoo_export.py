@@ -21,7 +21,7 @@ from bench.launch import run_plain_task
 from infer_core.model import ModelSpec, split_variant
 from infer_core.zoo import entry
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: seeded non-zero biases (infer_core.zoo._nonzero_biases)
 FILES = {
     "checkpoint": "checkpoint",
     "frozen": "frozen.pb",

@@ -1,14 +1,14 @@
-"""How much does the zoo mnist_cnn's frozen graph lose to its all-zero biases?
+"""How much does a frozen graph lose when its biases are all zero (as an untrained model's are)?
 
-The zoo's weights are untrained, so every bias is exactly 0. In a frozen graph the biases are
+Until manifest version 2 the zoo's weights were untrained, every bias exactly 0. In a frozen graph the biases are
 Consts, grappler's constant folding rewrites `BiasAdd(x, zeros)` to `x`, and the remapper then finds
 no Conv2D+BiasAdd+Relu / MatMul+BiasAdd to fuse: the frozen graph runs `_MklNativeConv2D` + `Relu`
 and `_MklMatMul` where the checkpoint (biases are variables, unknown to grappler) runs
 `_MklNativeFusedConv2D` and `_MklNativeFusedMatMul`. This times, in fresh processes, alternating
 A B C A B C ... per pair of (batch, intra-op threads):
 
-    A  frozen.pb as exported (zero biases: unfused kernels)
-    B  the same GraphDef with every bias set to 1e-7 (a trained model's case: fused kernels)
+    A  the zoo's frozen.pb with every bias set to 0 (the export before manifest version 2: unfused)
+    B  frozen.pb as exported now (seeded non-zero biases, as a trained model has: fused kernels)
     C  the checkpoint it came from (fused kernels)
 
 Each process loads through infer_core (the harness's own call path) and reports the median latency
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = {"A": "frozen as exported", "B": "frozen, biases 1e-7", "C": "checkpoint"}
+VARIANTS = {"A": "frozen, zero biases", "B": "frozen as exported", "C": "checkpoint"}
 
 WORKER = r"""
 import json, statistics, sys, time
@@ -44,11 +44,11 @@ import infer_core
 from bench.zoo_export import ensure_exported, spec_for
 from infer_core.inputs import synthesize_for
 
-which, batch, threads, seconds, biased = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+which, batch, threads, seconds, zeroed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 d = ensure_exported("mnist_cnn")
 spec = spec_for(d, "checkpoint" if which == "C" else "frozen", intra_op_threads=threads)
-if which == "B":
-    spec = replace(spec, path=biased)
+if which == "A":
+    spec = replace(spec, path=zeroed)
 model = infer_core.load(spec)
 import tensorflow as tf
 run = model.make_runner(synthesize_for(model, batch, seed=batch))
@@ -68,16 +68,15 @@ print(json.dumps({"median_ms": statistics.median(samples) / 1e6, "n": len(sample
 """
 
 
-def write_biased(frozen: Path, out: Path) -> None:
-    """frozen.pb with every `*/bias` Const set to 1e-7 (no longer all zeros; same graph otherwise)."""
+def write_zeroed(frozen: Path, out: Path) -> None:
+    """frozen.pb with every `*/bias` Const set to 0 (same graph otherwise)."""
     code = f"""
 import numpy as np, tensorflow as tf
 gd = tf.compat.v1.GraphDef(); gd.ParseFromString(open({str(frozen)!r}, "rb").read())
 for n in gd.node:
     if n.op == "Const" and n.name.endswith("/bias"):
         v = tf.make_ndarray(n.attr["value"].tensor)
-        assert not v.any(), n.name
-        n.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(np.full_like(v, 1e-7)))
+        n.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(np.zeros_like(v)))
 open({str(out)!r}, "wb").write(gd.SerializeToString(deterministic=True))
 """
     subprocess.run([sys.executable, "-c", code], check=True, env=_env(), capture_output=True)
@@ -90,8 +89,8 @@ def _env() -> dict[str, str]:
     return e
 
 
-def one(which: str, batch: int, threads: int, seconds: float, biased: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", WORKER, which, str(batch), str(threads), str(seconds), str(biased)],
+def one(which: str, batch: int, threads: int, seconds: float, zeroed: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", WORKER, which, str(batch), str(threads), str(seconds), str(zeroed)],
                           capture_output=True, text=True, env=_env(), timeout=300)
     if proc.returncode != 0:
         raise SystemExit(f"worker {which} failed:\n{proc.stderr[-2000:]}")
@@ -121,13 +120,13 @@ def main() -> None:
         print(f"#   {k}: {v}")
     t_start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        biased = Path(tmp) / "frozen_bias.pb"
-        write_biased(frozen, biased)
+        zeroed = Path(tmp) / "frozen_zero_bias.pb"
+        write_zeroed(frozen, zeroed)
         res: dict[tuple[int, int], dict[str, list[dict]]] = {s: {k: [] for k in VARIANTS} for s in settings}
         for _ in range(args.rounds):
             for s in settings:
                 for k in VARIANTS:
-                    res[s][k].append(one(k, s[0], s[1], args.seconds, biased))
+                    res[s][k].append(one(k, s[0], s[1], args.seconds, zeroed))
     print()
     print(f"{'batch':>5} {'thr':>3}  {'variant':22} {'kernels':58} {'median ms':>9}  process range")
     for (batch, threads), by in res.items():

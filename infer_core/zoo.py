@@ -130,7 +130,25 @@ def build_keras(name: str) -> Any:
     """The zoo model as a Keras 3 model, seeded (call in a Keras 3 process)."""
     entry(name)
     seed_everything()
-    return KERAS_BUILDERS[name]()
+    model = KERAS_BUILDERS[name]()
+    _nonzero_biases(model)
+    return model
+
+
+def _nonzero_biases(model: Any) -> None:
+    """Small seeded biases instead of Keras's zeros, as a trained model has.
+
+    All-zero biases are not just unrealistic: in a frozen graph they are constants, and grappler's
+    constant folding rewrites BiasAdd(x, 0) to x before its remapper runs, so Conv2D/MatMul +
+    BiasAdd (+ Relu) are no longer fused, while the checkpoint (biases are variables) keeps the
+    fused kernels. That made the zoo's frozen graph ~6% slower than any trained model's would be
+    (benchmarks/results/frozen_fusion.txt).
+    """
+    rng = np.random.default_rng(SEED + 1)
+    for layer in model.layers:
+        bias = getattr(layer, "bias", None)
+        if bias is not None:
+            bias.assign(rng.normal(0.0, 0.01, tuple(bias.shape)).astype("float32"))
 
 
 # ---- TF1 side (legacy worker: TF_USE_LEGACY_KERAS=1) --------------------------------------------

@@ -35,7 +35,7 @@ def test_help_and_plan_import_nothing_heavy(argv: list[str]) -> None:
 def test_plan_lists_groups_and_order(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(ROOT / "scenarios" / "ci.toml")]) == 0
     out = capsys.readouterr().out
-    assert "6 cells in 3 worker groups x 5 repetition(s) = 15 worker processes (order shuffled, seed 3)" in out
+    assert "6 cells in 3 worker groups x 10 repetition(s) = 30 worker processes (order shuffled, seed 3)" in out
     assert "mnist_cnn/frozen/cpu" in out and "batch 1, 32" in out
     assert "worker order (first rounds):" in out
 
