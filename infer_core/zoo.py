@@ -141,7 +141,7 @@ def _nonzero_biases(model: Any) -> None:
     All-zero biases are not just unrealistic: in a frozen graph they are constants, and grappler's
     constant folding rewrites BiasAdd(x, 0) to x before its remapper runs, so Conv2D/MatMul +
     BiasAdd (+ Relu) are no longer fused, while the checkpoint (biases are variables) keeps the
-    fused kernels. That made the zoo's frozen graph ~6% slower than any trained model's would be
+    fused kernels. That made the zoo's frozen graph 5-9% slower than a trained model's would be
     (benchmarks/results/frozen_fusion.txt).
     """
     rng = np.random.default_rng(SEED + 1)
