@@ -3,44 +3,40 @@
 With all-zero biases (untrained weights) grappler's constant folding rewrote BiasAdd(x, 0) to x in
 the frozen graph, so Conv2D/MatMul + BiasAdd + Relu were no longer fused there while the
 checkpoint kept them fused: "checkpoint vs frozen" then measured an artefact of the zoo, not of
-the formats (benchmarks/results/frozen_fusion.txt). The zoo now has seeded non-zero biases.
+the formats (benchmarks/results/frozen_fusion.txt). The zoo now has seeded non-zero biases. The
+kernels are read as a user sees them: `infer-bench profile --json`, which records executed op types.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.core.helpers import snippet
+from tests.core.helpers import cli, snippet
 
 pytestmark = pytest.mark.slow
 
-KERNELS = """
-import json
-from pathlib import Path
-import numpy as np, tensorflow as tf
-import infer_core
-from bench.zoo_export import spec_for
-from infer_core.inputs import synthesize_for
-out = {{}}
-for variant in ("frozen", "checkpoint"):
-    model = infer_core.load(spec_for(Path({path!r}), variant))
-    feeds = synthesize_for(model, 2, seed=0)
-    md = tf.compat.v1.RunMetadata()
-    model.session.run(model.fetch_tensors, {{t: feeds[i.name] for t, i in zip(model.feed_tensors, model.inputs)}},
-                      options=tf.compat.v1.RunOptions(output_partition_graphs=True), run_metadata=md)
-    out[variant] = sorted({{n.op for g in md.partition_graphs for n in g.node if "Conv" in n.op or "MatMul" in n.op}})
-biases = [tf.make_ndarray(n.attr["value"].tensor) for n in tf.compat.v1.GraphDef.FromString(
-    open({frozen!r}, "rb").read()).node if n.op == "Const" and n.name.endswith("/bias")]
-out["zero_biases"] = sum(not b.any() for b in biases)
-out["biases"] = len(biases)
-print(json.dumps(out))
+BIASES = """
+import json, tensorflow as tf
+gd = tf.compat.v1.GraphDef.FromString(open({frozen!r}, "rb").read())
+biases = [tf.make_ndarray(n.attr["value"].tensor) for n in gd.node if n.op == "Const" and n.name.endswith("/bias")]
+print(json.dumps({{"biases": len(biases), "zero_biases": sum(not b.any() for b in biases)}}))
 """
 
 
-def test_zoo_frozen_graph_is_fused_like_its_checkpoint(mnist_dir: Path) -> None:
-    got = snippet(KERNELS.format(path=str(mnist_dir), frozen=str(mnist_dir / "frozen.pb")), legacy=True)
+def _conv_matmul_kernels(model: Path, out: Path) -> list[str]:
+    proc = cli("profile", str(model), "--batch", "8", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    by_type = json.loads(out.read_text())["profile"]["by_type"]
+    return sorted(t["type"] for t in by_type if "Conv" in t["type"] or "MatMul" in t["type"])
+
+
+def test_zoo_frozen_graph_is_fused_like_its_checkpoint(mnist_dir: Path, tmp_path: Path) -> None:
+    got = snippet(BIASES.format(frozen=str(mnist_dir / "frozen.pb")))
     assert got["biases"] == 2 and got["zero_biases"] == 0
-    assert got["frozen"] == got["checkpoint"], got
-    assert any("FusedConv2D" in op for op in got["frozen"]) and any("FusedMatMul" in op for op in got["frozen"]), got
+    frozen = _conv_matmul_kernels(mnist_dir / "frozen.pb", tmp_path / "frozen.json")
+    checkpoint = _conv_matmul_kernels(mnist_dir / "checkpoint", tmp_path / "checkpoint.json")
+    assert frozen == checkpoint, (frozen, checkpoint)
+    assert any("FusedConv2D" in op for op in frozen) and any("FusedMatMul" in op for op in frozen), frozen
