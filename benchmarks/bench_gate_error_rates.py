@@ -53,6 +53,7 @@ TWIN = "twin"  # the base model once more, under another name, for A/A pairs ins
 THREADS = 1  # as scenarios/ci.toml: one intra-op thread (the measured between-process spread is 3-5x smaller)
 THRESHOLD = 0.05
 RESAMPLED_PAIRS = 200
+SIZES = (5, 10, 20)  # processes per side for the resampled comparisons
 
 
 # ---- 1. models (in a child process: this one never imports TensorFlow) ------------------------------
@@ -197,9 +198,6 @@ def collect(work: Path, runs: int, reps: int) -> list[Path]:
 
 
 # ---- 3. analysis ---------------------------------------------------------------------------------------
-
-Proc = tuple[str, int]  # (run_id, repetition): one worker process
-
 
 def _subset(runs, mask, model_as: str | None = None):  # -> Runs
     from reports.load import Runs
@@ -389,8 +387,6 @@ def ab(pool: Pool, measured: dict[str, float], rng) -> list[str]:
                                            verdicts))
     return lines
 
-
-SIZES = (5, 10, 20)
 
 
 def _calibration_line(calibration: dict[str, Any]) -> str:
