@@ -114,6 +114,10 @@ def main(args: argparse.Namespace) -> int:
     failed = [p for p in predictions if p.error]
     if len(failed) == len(predictions) and len(predictions) == 1:
         raise error_from_message({"error_class": failed[0].error_class, "message": failed[0].error})
+    if failed and len(predictions) - len(failed) < 2:  # nothing left to compare: the errors alone
+        for p in failed:
+            print(f"infer-bench: error: {p.label}: {p.error}", file=sys.stderr)
+        return 2
     record = parity_record(name, predictions)
     console = Console(width=None if sys.stdout.isatty() else 120)
     console.print(render_table(record))

@@ -29,18 +29,20 @@ def _prefix_from_dir(directory: Path) -> tuple[Path, str | None]:
     """
     import tensorflow as tf
 
-    state = tf.train.get_checkpoint_state(str(directory))
+    state = tf.train.get_checkpoint_state(str(directory.absolute()))
     if state is None or not state.model_checkpoint_path:
         indexes = sorted(directory.glob("*.index"))
         if len(indexes) == 1:
             return indexes[0].with_suffix(""), None
         raise CorruptModel(f"{directory}: no usable 'checkpoint' state file and {len(indexes)} *.index files; "
                            f"give the checkpoint prefix (e.g. {directory}/model.ckpt)")
+    # TensorFlow joins a relative path in the state file onto the directory it was given, so with an
+    # absolute directory the answer is absolute and is never joined twice ("models/ck/models/ck/...").
     named = Path(state.model_checkpoint_path)
-    local = directory / named.name
-    if named.is_absolute() and named != local and Path(str(local) + ".index").exists():
-        return local, f"'checkpoint' file names {named}; using the copy in {directory}"
-    return (named if named.is_absolute() else directory / named), None
+    local = directory.absolute() / named.name
+    if named != local and Path(str(local) + ".index").exists():
+        return directory / named.name, f"'checkpoint' file names {named}; using the copy in {directory}"
+    return (named if named.parent != local.parent else directory / named.name), None
 
 
 def resolve_prefix(path: Path) -> tuple[Path, list[str]]:

@@ -197,7 +197,7 @@ def test_a_real_retrace_in_the_timed_loop_is_recorded(mnist_dir: Path, tmp_path:
 
     monkeypatch.setenv("INFER_BENCH_TEST_HOOKS", "1")
     s = scenario.parse(FAST.format(reps=1, formats='["saved_model+xla"]', batch_sizes="[1, 2]", devices='["cpu"]',
-                                   run_extra="", sweep_extra="").replace("min_time = 0.1", "min_time = 0.1\nmin_iterations = 5"),
+                                   run_extra="", sweep_extra="").replace("max_time = 0.4", "max_time = 600\nmin_iterations = 5\nmax_iterations = 5"),
                        "s.toml", tmp_path)
     builder = TaskBuilder(s, {"mnist_cnn": mnist_dir}, extra=lambda job: {"fault": {"at_batch": 2, "kind": "retrace"}})
     records: list[dict[str, object]] = []
