@@ -23,3 +23,13 @@ class BaselineError(BenchError):
 
 class ImportFileError(BenchError):
     """A file to import (e.g. pytest-benchmark JSON) is unreadable or lacks what is needed."""
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Every error class that is the user's to fix: printed as one line with its exit code, never a traceback.
+
+    The one list the CLI, the worker (which sends them to the parent) and the pytest plugin catch."""
+    from infer_core.errors import InferCoreError
+    from reports.errors import ReportsError
+
+    return (BenchError, InferCoreError, ReportsError)

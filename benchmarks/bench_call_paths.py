@@ -87,7 +87,7 @@ def _references(model: Any, variant: str, feeds: dict[str, Any]) -> dict[str, Ca
 
 def worker(variant: str, model_dir: Path, passes: int, seconds: float) -> dict[str, Any]:
     import infer_core
-    from bench.zoo_export import spec_for
+    from bench.runner.zoo_export import spec_for
     from infer_core.inputs import synthesize_for
 
     model = infer_core.load(spec_for(model_dir, variant))
@@ -139,7 +139,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.model_dir, args.passes, args.seconds)))
         return
-    from bench.zoo_export import ensure_exported
+    from bench.runner.zoo_export import ensure_exported
 
     model_dir = ensure_exported("mnist_cnn")
     results = []

@@ -41,7 +41,7 @@ WORKER = r"""
 import json, statistics, sys, time
 from dataclasses import replace
 import infer_core
-from bench.zoo_export import ensure_exported, spec_for
+from bench.runner.zoo_export import ensure_exported, spec_for
 from infer_core.inputs import synthesize_for
 
 which, batch, threads, seconds, zeroed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--threads", default="1,0", help="intra-op threads settings (0 = TF default)")
     args = parser.parse_args()
 
-    from bench.zoo_export import ensure_exported
+    from bench.runner.zoo_export import ensure_exported
 
     frozen = ensure_exported("mnist_cnn") / "frozen.pb"
     settings = [(int(b), int(t)) for b in args.batches.split(",") for t in args.threads.split(",")]

@@ -1,4 +1,4 @@
-"""Harness overhead: the median bench.measure records vs a bare hand-written loop, same call.
+"""Harness overhead: the median bench.timing records vs a bare hand-written loop, same call.
 
 mnist_cnn frozen (the zoo export), batch 1 and 32, CPU. Both loops run in this one process,
 alternating A B A B for --passes passes (each pass: 0.2 s warmup, then 1 s of timed calls); the
@@ -22,7 +22,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
-from bench.measure import Policy, measure, median  # noqa: E402
+from bench.timing import Policy, measure, median  # noqa: E402
 
 WARMUP_S = 0.2
 TIMED_S = 1.0
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=7)
     args = parser.parse_args()
     import infer_core
-    from bench.zoo_export import ensure_exported, spec_for
+    from bench.runner.zoo_export import ensure_exported, spec_for
     from infer_core.inputs import synthesize
 
     spec = spec_for(ensure_exported("mnist_cnn"), "frozen")

@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.measure import ci_halfwidth, median
+from bench.timing import ci_halfwidth, median
 from reports.schema import read_run_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.cold:
         os.environ["INFER_BENCH_CACHE"] = tempfile.mkdtemp(prefix="infer-bench-cold-")
-    from bench.zoo_export import ensure_exported
+    from bench.runner.zoo_export import ensure_exported
 
     if not args.cold:
         t = time.perf_counter()

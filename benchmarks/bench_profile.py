@@ -19,8 +19,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench.launch import run_model_task
-from bench.zoo_export import ensure_exported, spec_for
+from bench.runner.client import run_model_task
+from bench.runner.zoo_export import ensure_exported, spec_for
 
 CONFIGS = [  # (model, variant, batch)
     ("mnist_cnn", "frozen", 1), ("mnist_cnn", "frozen", 32),

@@ -18,8 +18,8 @@ import subprocess
 import time
 from typing import Any
 
-from bench.launch import run_model_task
-from bench.zoo_export import ensure_exported, spec_for
+from bench.runner.client import run_model_task
+from bench.runner.zoo_export import ensure_exported, spec_for
 
 FORMATS = ("checkpoint", "frozen", "saved_model", "saved_model+xla", "keras", "tflite")
 

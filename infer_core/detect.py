@@ -62,6 +62,23 @@ def resolve_variant(spec: ModelSpec) -> str:
     return variant
 
 
+PREFER_LEGACY = ("checkpoint", "frozen")  # either Keras loads them; their workers run under tf-keras by default
+
+
+def required_keras(variant: str, builder: str | None = None) -> str | None:
+    """The TF_USE_LEGACY_KERAS value a variant needs in its process: "1" (tf-keras), "0" (Keras 3), or
+    None when either works. The one place this is decided (workers, parity, the pytest plugin).
+
+    A checkpoint rebuilt by a user's builder runs `tf.compat.v1.layers`, which needs tf-keras; a
+    checkpoint through its `.meta`, a frozen graph, a SavedModel and TFLite load under either. A
+    Keras file needs Keras 3 (a legacy `.h5` that Keras 3 cannot read is retried under tf-keras).
+    """
+    base = variant.partition("+")[0]
+    if base == "checkpoint" and builder:
+        return "1"
+    return "0" if base == "keras" else None
+
+
 def worker_env(spec: ModelSpec, legacy_keras: bool | None = None) -> dict[str, str]:
     """Environment variables the worker for `spec` needs before TensorFlow is imported.
 
@@ -71,7 +88,8 @@ def worker_env(spec: ModelSpec, legacy_keras: bool | None = None) -> dict[str, s
     """
     base, _ = split_variant(resolve_variant(spec))
     if legacy_keras is None:
-        legacy_keras = base in ("checkpoint", "frozen")
+        need = required_keras(base, spec.builder)
+        legacy_keras = need == "1" if need is not None else base in PREFER_LEGACY
     env = {"TF_USE_LEGACY_KERAS": "1" if legacy_keras else "0"}
     if spec.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = "-1"

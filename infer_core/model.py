@@ -12,31 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from infer_core.errors import UnknownFormat
-
-BASE_FORMATS = ("checkpoint", "frozen", "saved_model", "keras", "tflite")
-VARIANTS = (
-    "checkpoint",
-    "frozen",
-    "saved_model",
-    "saved_model+xla",
-    "keras",
-    "keras+xla",
-    "tflite",
-    "tflite+fp16",
-    "tflite+int8dyn",
-    "tflite+int8",
-)
-# Formats whose numbers are fp32 computations of the same weights: they must agree in a parity check.
-FP32_VARIANTS = ("checkpoint", "frozen", "saved_model", "saved_model+xla", "keras", "keras+xla", "tflite")
-
-
-def split_variant(variant: str) -> tuple[str, str]:
-    """'tflite+int8' -> ('tflite', 'int8'); 'frozen' -> ('frozen', '')."""
-    if variant not in VARIANTS:
-        raise UnknownFormat(f"unknown format {variant!r}; known formats: {', '.join(VARIANTS)}")
-    base, _, option = variant.partition("+")
-    return base, option
+from infer_core.variants import BASE_FORMATS, FP32_VARIANTS, VARIANTS, split_variant  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

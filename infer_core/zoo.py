@@ -20,9 +20,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from infer_core.errors import UnknownFormat
 
@@ -58,6 +59,7 @@ def entry(name: str) -> ZooEntry:
 
 def seed_everything(seed: int = SEED) -> None:
     """tf-keras initialisers draw seeds from Python's `random` too (TF-NOTES.md): seed all of them."""
+    import numpy as np
     import tensorflow as tf
 
     random.seed(seed)
@@ -86,6 +88,7 @@ def _keras_mnist() -> Any:
 def _calibrate_batchnorm(model: Any) -> None:
     """Set BatchNorm moving statistics from one seeded training-mode pass (momentum 0 for that pass)."""
     import keras
+    import numpy as np
 
     bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     momenta = [bn.momentum for bn in bns]
@@ -144,6 +147,8 @@ def _nonzero_biases(model: Any) -> None:
     fused kernels. That made the zoo's frozen graph 5-9% slower than a trained model's would be
     (benchmarks/results/frozen_fusion.txt).
     """
+    import numpy as np
+
     rng = np.random.default_rng(SEED + 1)
     for layer in model.layers:
         bias = getattr(layer, "bias", None)

@@ -50,14 +50,13 @@ import pandas as pd
 from scipy import stats as sps
 
 from reports import stats
+from reports.compare_settings import DEFAULT_ALPHA, DEFAULT_SEED, DEFAULT_THRESHOLD, METRICS
 from reports.errors import CompareError
 from reports.load import Runs
-from reports.schema import IDENTITY_FIELDS
+from reports.schema import FAILED_STATUSES, IDENTITY_FIELDS
 
-METRICS = ("p50", "p90", "p99", "mean", "throughput")
 VERDICTS = ("slower", "faster", "unchanged", "inconclusive", "missing", "new", "failed")
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "throughput": 0.5}
-FAILED_STATUSES = ("failed", "timeout", "crashed")
 
 FEW_PROCESSES = 3
 NOISE_FACTOR = 2.0  # beyond the 1.9x between-process spread seen on this machine (TF-NOTES.md)
@@ -67,13 +66,10 @@ ARE = 3.0 / math.pi  # asymptotic relative efficiency of Mann-Whitney U vs the t
 MAX_REPS = 500
 N_BOOT = 2000
 CONFIDENCE = 0.95
-DEFAULT_THRESHOLD = 0.05
-# 0.01: the gate's family-wise false-alarm rate (Holm) is at most 1% of jobs, and of cells, when the
-# two sides' processes are exchangeable (runs interleaved); benchmarks/bench_gate_error_rates.py.
-DEFAULT_ALPHA = 0.01
-DEFAULT_SEED = 20240601
 
 Key = tuple[Any, ...]
+
+
 
 
 @dataclass(frozen=True)

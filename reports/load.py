@@ -12,7 +12,7 @@ a `Runs`:
 - `headers`: the run headers, by source label.
 
 To get one row per cell identity with statistics pooled over repetitions, call
-`reports.aggregate.aggregate(runs)` (also `runs.aggregate()`).
+`reports.aggregate.aggregate(runs)`.
 """
 
 from __future__ import annotations
@@ -20,43 +20,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reports import schema
 from reports.errors import ResultsFileError
 from reports.schema import IDENTITY_FIELDS, RunFile, read_run_file, resolve_results_path
 
-if TYPE_CHECKING:
-    from reports.aggregate import AggregateOptions
-
 RUN_KEYS = ("source", "host", "run_id")
-CELL_FIELDS = (
-    "cell_id",
-    "group_id",
-    "repetition",
-    "status",
-    "error",
-    "exit_code",
-    "signal",
-    "stderr_tail",
-    "iterations",
-    "stop_reason",
-    "load_s",
-    "first_call_s",
-    "warmup_iterations",
-    "warmup_s",
-    "throughput",
-    "peak_rss_bytes",
-    "gpu_peak_bytes",
-    "call_path",
-    "retraces",
-    "started",
-    "ended",
-    "flops_per_sample",
-    "profile",
-)
+# The per-cell columns: every CellRecord field but the identity (its own columns), the raw samples (their
+# own frame) and what only the raw record needs; derived from the one record definition.
+NOT_COLUMNS = ("latencies_ns", "loadavg_start", "loadavg_end", "host", "worker", "load_phases")
+CELL_FIELDS = tuple(f for f in schema.CELL_FIELDS if f not in IDENTITY_FIELDS and f not in NOT_COLUMNS)
 IDENTITY_DEFAULTS: dict[str, Any] = {
     "model": "",
     "variant": "",
@@ -101,12 +78,6 @@ class Runs:
     def samples(self) -> pd.DataFrame:
         """Long frame of raw samples: one row per timed iteration."""
         return samples_frame(self.cells, self.latencies)
-
-    def aggregate(self, options: AggregateOptions | None = None) -> pd.DataFrame:
-        """One row per cell identity and run, statistics pooled over repetitions."""
-        from reports.aggregate import aggregate
-
-        return aggregate(self, options)
 
 
 def load_runs(paths: list[Path]) -> Runs:

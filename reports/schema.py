@@ -14,15 +14,18 @@ parity  {"schema", "kind": "parity", "run_id", "model", "tolerance": {"rtol", "a
          "pairs": [{"a", "b", "output", "max_abs", "max_rel", "top1_agreement" (float|None),
                     "fp32": bool, "ok": bool, "matched_by": "name"|"position"}],
          "error": str|None}
-cell    {"schema", "kind": "cell", "run_id", "cell_id", "group_id", "repetition" (int, 0-based),
-         identity (IDENTITY_FIELDS below), "status" (STATUSES), "error" (str|None),
-         "exit_code" (int|None), "signal" (int|None), "stderr_tail" (str|None),
-         "latencies_ns" (list[int], every timed iteration), "iterations", "stop_reason"
-         ("ci_target"|"max_time"|"max_iterations"|None), "load_s", "first_call_s",
-         "warmup_iterations", "warmup_s", "throughput" (samples/s from the median, or None),
-         "peak_rss_bytes", "gpu_peak_bytes" (int|None), "call_path" (str), "retraces" (int|None),
-         "loadavg_start" ([1m, 5m, 15m]), "loadavg_end", "started", "ended" (unix seconds),
-         "host", "flops_per_sample" (int|None), "profile" (dict|None)}
+cell    {"schema", "kind": "cell", "run_id", then every field of `CellRecord` below, in its order:
+         "cell_id", "group_id", "repetition" (int, 0-based), identity (IDENTITY_FIELDS), "status"
+         (STATUSES), "error" (str|None), "exit_code" (int|None), "signal" (int|None), "stderr_tail"
+         (str|None), "latencies_ns" (list[int], every timed iteration), "iterations", "stop_reason"
+         ("ci_target"|"max_time"|"max_iterations"|None), "load_s", "first_call_s", "warmup_iterations",
+         "warmup_s", "throughput" (samples/s from the median, or None), "peak_rss_bytes",
+         "gpu_peak_bytes" (int|None), "call_path" (str), "retraces" (int|None), "loadavg_start"
+         ([1m, 5m, 15m]|None), "loadavg_end", "started", "ended" (unix seconds), "host",
+         "flops_per_sample" (int|None), "profile" (dict|None), "worker" (the worker process's facts:
+         pid, Python, TensorFlow version, oneDNN, devices seen; dict|None), "load_phases" (seconds per
+         loading phase; dict|None)}
+         A field this version does not name is kept as it is (readers ignore it).
 
 A reader skips a torn last line (a parent killed mid-write) and reports it; any other unparsable
 line, or a record whose schema is not SCHEMA_VERSION, is refused with a message that says what to do.
@@ -32,16 +35,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from reports.errors import ResultsFileError
 
 SCHEMA_VERSION = 1
 
-STATUSES = ("ok", "failed", "timeout", "crashed", "skipped")
+Status = Literal["ok", "failed", "timeout", "crashed", "skipped"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+FAILED_STATUSES: tuple[Status, ...] = ("failed", "timeout", "crashed")  # a cell that should have been measured
 
 # What makes two cells "the same cell" across runs: used to match cells in reports and compare.
 IDENTITY_FIELDS = (
@@ -69,6 +74,74 @@ VARIANTS = (
     "tflite+int8",
 )
 FP32_VARIANTS = ("checkpoint", "frozen", "saved_model", "saved_model+xla", "keras", "keras+xla", "tflite")
+
+
+@dataclass
+class CellRecord:
+    """One cell of one worker process (a repetition): the only way a cell record is built and read.
+
+    Identity comes from the plan (sweep.Cell), measurement fields from the worker; a cell that a
+    worker did not finish gets a record all the same, with its status and error.
+    """
+
+    cell_id: str
+    group_id: str
+    repetition: int
+    model: str
+    variant: str
+    device: str = "cpu"
+    batch_size: int = 1
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    env_toggles: str = ""
+    affinity: str = ""
+    python: str = ""
+    status: Status = "ok"
+    error: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    stderr_tail: str | None = None
+    latencies_ns: list[int] = field(default_factory=list)
+    iterations: int = 0
+    stop_reason: str | None = None
+    load_s: float | None = None
+    first_call_s: float | None = None
+    warmup_iterations: int | None = 0
+    warmup_s: float | None = None
+    throughput: float | None = None
+    peak_rss_bytes: int | None = None
+    gpu_peak_bytes: int | None = None
+    call_path: str = ""
+    retraces: int | None = None
+    loadavg_start: list[float] | None = None
+    loadavg_end: list[float] | None = None
+    started: float | None = None
+    ended: float | None = None
+    host: str | None = None
+    flops_per_sample: int | None = None
+    profile: dict[str, Any] | None = None
+    worker: dict[str, Any] | None = None
+    load_phases: dict[str, float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not name, kept as they are
+
+    kind = "cell"
+
+    def identity(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in IDENTITY_FIELDS}
+
+    def to_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        extra = body.pop("extra")
+        return {"kind": self.kind, **body, **extra}
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> CellRecord:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        extra = {k: v for k, v in record.items() if k not in known and k not in ("kind", "schema", "run_id")}
+        return cls(**{k: v for k, v in record.items() if k in known}, extra=extra)
+
+
+CELL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CellRecord) if f.name != "extra")
 
 
 @dataclass

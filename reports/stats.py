@@ -24,9 +24,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats as _sps
 
+from reports.compare_settings import DEFAULT_SEED
+
 FloatArray = NDArray[np.float64]
 
-DEFAULT_SEED = 20240601
 DEFAULT_BOOT = 1000
 DEFAULT_BINS = 128
 

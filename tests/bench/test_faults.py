@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from bench import scenario, sweep
-from bench.runner import TaskBuilder, run_jobs
-from bench.store import RunStore
+from bench import scenario
+from bench.results.store import RunStore
+from bench.runner.jobs import TaskBuilder, run_jobs
+from bench.scenario import sweep
 from reports.schema import IDENTITY_FIELDS, read_run_file
 
 TEXT = """\
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.slow  # the zoo export behind the fixture needs TensorF
 
 
 def tflite_model() -> Path:
-    from bench.zoo_export import ensure_exported
+    from bench.runner.zoo_export import ensure_exported
 
     return ensure_exported("mnist_cnn") / "model.tflite"  # exported once, then cached
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import fingerprint
+from bench.results import fingerprint
 
 CPUINFO = """processor\t: 0
 model name\t: Example CPU @ 2.0GHz

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bench import measure
-from bench.measure import NS, Policy, PolicyValueError
+from bench import timing as measure
+from bench.timing import NS, Policy, PolicyValueError
 
 
 class FakeClock:

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from bench import scenario, sweep
-from bench.commands import run as run_cmd
+from bench import scenario
+from bench.cli import progress
+from bench.cli import run as run_cmd
+from bench.runner import session
+from bench.scenario import sweep
 
 
 def rec(status: str, **kw: Any) -> dict[str, Any]:
@@ -26,9 +29,9 @@ def test_exit_code_is_1_for_failed_crashed_timeout_cells_or_disagreeing_parity()
 
 
 def test_cell_line_and_tally() -> None:
-    line = run_cmd.cell_line(rec("ok", latencies_ns=[1_000_000, 2_000_000, 3_000_000], stop_reason="ci_target"))
+    line = progress.cell_line(rec("ok", latencies_ns=[1_000_000, 2_000_000, 3_000_000], stop_reason="ci_target"))
     assert line == "ok       m/frozen/cpu/b1 r0  median 2.000 ms (3 it, ci_target)"
-    assert run_cmd.cell_line(rec("crashed", error="worker killed by signal SIGKILL")).endswith("worker killed by signal SIGKILL")
+    assert progress.cell_line(rec("crashed", error="worker killed by signal SIGKILL")).endswith("worker killed by signal SIGKILL")
     assert run_cmd.tally([rec("ok"), rec("ok"), rec("failed")]) == "1 failed, 2 ok"
     assert run_cmd.problem_lines([rec("ok"), rec("skipped", error="skipped: no GPU")]) == [
         "skipped  m/frozen/cpu/b1 r0  skipped: no GPU"]
@@ -39,7 +42,7 @@ def _job() -> sweep.Job:
     return sweep.Job(e.groups[0], 0, e.groups[0].cells)
 
 
-@pytest.mark.parametrize("cls", [run_cmd.LineReporter, run_cmd.RichReporter])
+@pytest.mark.parametrize("cls", [progress.LineReporter, progress.RichReporter])
 def test_reporters_show_workers_live_medians_and_cells(cls: type, capsys: pytest.CaptureFixture[str]) -> None:
     with cls(2) as reporter:
         reporter.job_started(_job(), 0, 1)
@@ -87,20 +90,18 @@ def test_resume_of_a_missing_run_is_exit_2(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_resume_rebuilds_the_scenario_and_flags_from_the_header(tmp_path: Path) -> None:
-    import argparse
-
-    from bench.store import RunStore
+    from bench.results.store import RunStore
 
     overrides = scenario.Overrides(quick=True, formats=("frozen", "tflite"))
     text = scenario.DEFAULT_TEXT.replace("{devices}", '["cpu"]')
     with RunStore.create(tmp_path, "r1") as store:
         store.append({"kind": "header", "scenario_path": "", "scenario_text": text, "overrides": overrides.to_json()})
         store.append({"kind": "cell", "cell_id": "mnist_cnn/frozen/cpu/b1", "repetition": 0, "status": "ok"})
-    args = argparse.Namespace(resume=tmp_path, scenario=None)
-    store, info, s, o = run_cmd.open_resumed(args)
-    store.close()
+    run = session.resume(tmp_path)
+    run.store.close()
+    s, o = run.scenario, run.overrides
     assert o == overrides and s.sweep.formats == ("frozen", "tflite") and s.policy.max_time == 1.0
-    assert info.done == {("mnist_cnn/frozen/cpu/b1", 0)}
-    jobs = sweep.schedule(sweep.expand(s).groups, 1, None, info.done)
+    assert run.done == {("mnist_cnn/frozen/cpu/b1", 0)}
+    jobs = sweep.schedule(sweep.expand(s).groups, 1, None, run.done)
     assert [(j.group.group_id, [c.batch_size for c in j.cells]) for j in jobs] == [
         ("mnist_cnn/frozen/cpu", [8]), ("mnist_cnn/tflite/cpu", [1, 8])]

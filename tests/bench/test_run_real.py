@@ -43,7 +43,7 @@ zoo = "mnist_cnn"
 
 @pytest.fixture(scope="module")
 def mnist_dir() -> Path:
-    from bench.zoo_export import ensure_exported
+    from bench.runner.zoo_export import ensure_exported
 
     return ensure_exported("mnist_cnn")
 
@@ -192,8 +192,9 @@ files = {{ frozen = "{mnist_dir / 'frozen.pb'}", tflite = "{mnist_dir / 'model.t
 def test_a_real_retrace_in_the_timed_loop_is_recorded(mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # saved_model+xla calls a tf.function: a new input shape on every call makes TensorFlow trace
     # (and compile) again, and the tracing count the record keeps must show it.
-    from bench import scenario, sweep
-    from bench.runner import TaskBuilder, run_jobs
+    from bench import scenario
+    from bench.runner.jobs import TaskBuilder, run_jobs
+    from bench.scenario import sweep
 
     monkeypatch.setenv("INFER_BENCH_TEST_HOOKS", "1")
     s = scenario.parse(FAST.format(reps=1, formats='["saved_model+xla"]', batch_sizes="[1, 2]", devices='["cpu"]',

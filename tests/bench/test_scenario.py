@@ -8,7 +8,7 @@ import pytest
 
 from bench import scenario
 from bench.errors import ScenarioError
-from bench.measure import Policy
+from bench.timing import Policy
 
 GOOD = """\
 [run]
@@ -139,7 +139,7 @@ def test_shipped_scenarios_are_valid() -> None:
 
 
 def test_path_without_format_is_detected_when_the_sweep_expands(tmp_path: Path) -> None:
-    from bench import sweep
+    from bench.scenario import sweep
     from infer_core.errors import ModelNotFound
 
     (tmp_path / "m.tflite").write_bytes(b"TFL3")

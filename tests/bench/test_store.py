@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.store import RunStore, StoreError, cut_torn_tail, new_run_id, update_latest
+from bench.results.store import RunStore, StoreError, cut_torn_tail, new_run_id, update_latest
 from reports.errors import ResultsFileError
 from reports.schema import SCHEMA_VERSION, read_run_file
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import scenario, sweep
+from bench import scenario
+from bench.scenario import sweep
 
 TEXT = """\
 [sweep]

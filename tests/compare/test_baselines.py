@@ -1,4 +1,4 @@
-"""bench.baselines on real files: save, load, list; missing and corrupt baselines fail loudly."""
+"""bench.results.baselines on real files: save, load, list; missing and corrupt baselines fail loudly."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from compare_fixtures import WriteRun, cell
 
-from bench import baselines
 from bench.errors import BaselineError
+from bench.results import baselines
 from reports.errors import ResultsFileError
 
 STEADY = [1.00, 1.04, 0.97, 1.02, 0.99]

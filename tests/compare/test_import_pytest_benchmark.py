@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import ImportFileError
-from bench.import_pytest_benchmark import import_files, read_document
+from bench.integrations.import_pytest_benchmark import import_files, read_document
 from reports.compare import compare
 from reports.load import load_runs
 

@@ -50,7 +50,7 @@ files = {{ tflite = "tiny.tflite" }}
 
 def _plugin_args() -> list[str]:
     installed = any(ep.name == "infer_bench" for ep in entry_points(group="pytest11"))
-    return [] if installed else ["-p", "bench.pytest_plugin"]
+    return [] if installed else ["-p", "bench.integrations.pytest_plugin"]
 
 
 def pytest_run(where: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:

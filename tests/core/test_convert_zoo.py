@@ -70,7 +70,7 @@ def test_unsupported_conversion_is_a_clear_error(tmp_path: Path, mnist_dir: Path
 
 @pytest.mark.parametrize("name", ["text_cnn", "mobilenet_v2"])
 def test_zoo_model_agrees_across_fp32_formats(name: str, tmp_path: Path) -> None:
-    from bench.zoo_export import ensure_exported
+    from bench.runner.zoo_export import ensure_exported
 
     record = _check_json(tmp_path, str(ensure_exported(name)))
     fp32 = [r for r in record["pairs"] if r["fp32"]]
@@ -90,7 +90,7 @@ print(json.dumps({{"spread": float(np.abs(y - y[0]).max()), "argmax": np.argmax(
 
 def test_mobilenet_predictions_differ_across_inputs() -> None:
     """Uncalibrated BatchNorm gives identical predictions for every input (TF-NOTES.md)."""
-    from bench.zoo_export import ensure_exported
+    from bench.runner.zoo_export import ensure_exported
 
     result = snippet(MOBILENET_VARIES.format(path=str(ensure_exported("mobilenet_v2") / "saved_model")))
     assert result["spread"] > 1e-5

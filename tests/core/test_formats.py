@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.parity import Entry, entries_for_dir, parity_record, predict_all
+from bench.runner.parity import Entry, entries_for_dir, parity_record, predict_all
 from infer_core.model import FP32_VARIANTS, VARIANTS, ModelSpec
 from tests.core.helpers import snippet
 

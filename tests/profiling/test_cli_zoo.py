@@ -1,5 +1,5 @@
 """`infer-bench profile` / `profile-diff` end to end on the zoo models: real worker processes,
-real files. The zoo exports are cached (bench.zoo_export.ensure_exported); mobilenet_v2 is
+real files. The zoo exports are cached (bench.runner.zoo_export.ensure_exported); mobilenet_v2 is
 profiled once per module."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ SEED_FLOPS_PER_SAMPLE = 843_708
 
 @pytest.fixture(scope="module")
 def mnist() -> Path:
-    from bench.zoo_export import ensure_exported
+    from bench.runner.zoo_export import ensure_exported
 
     return ensure_exported("mnist_cnn")
 
@@ -29,7 +29,7 @@ def mobilenet_32(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One profile of mobilenet_v2 at batch 32; a second one only when the machine was oversubscribed
     during the first and its ops share fell short (other processes' CPU time only ever inflates the
     untraced step: measured 66% with 3 other sessions' tests running on 2 cores, 86-98% otherwise)."""
-    from bench.zoo_export import ensure_exported
+    from bench.runner.zoo_export import ensure_exported
 
     model = ensure_exported("mobilenet_v2") / "frozen.pb"
     best: dict[str, Any] = {}

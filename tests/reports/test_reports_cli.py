@@ -55,7 +55,7 @@ def test_bad_input_is_one_line_and_exit_2(run_dir: Path, tmp_path: Path, capsys:
 
 def test_command_module_imports_nothing_heavy() -> None:
     code = (
-        "import sys, bench.commands.report as r, argparse; p = argparse.ArgumentParser(); "
+        "import sys, bench.cli.report as r, argparse; p = argparse.ArgumentParser(); "
         "r.register(p.add_subparsers()); "
         "heavy = [m for m in ('pandas', 'matplotlib', 'rich', 'tensorflow', 'numpy') if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"

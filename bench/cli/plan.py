@@ -1,0 +1,80 @@
+"""`infer-bench plan [FILE]`: the expanded cells and their worker groups, without running anything.
+
+Starts in well under half a second: it imports neither TensorFlow, pandas nor rich.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.scenario import Scenario
+    from bench.scenario.sweep import Expansion
+
+
+def register(subparsers: Any) -> None:
+    from bench.cli.run import add_sweep_flags
+
+    p = subparsers.add_parser(
+        "plan", help="show what a scenario would run, grouped by worker process (runs nothing)",
+        description="Validate a scenario and print its cells grouped by worker process (one fresh "
+        "process per group and repetition), in the order the runner would start them.",
+    )
+    add_sweep_flags(p)
+    p.set_defaults(func=main)
+
+
+def estimate_s(s: Scenario, e: Expansion, startup_s: float = 6.0) -> tuple[float, float]:
+    """A rough wall-time range: worker start-up (TensorFlow import, load) plus per-cell timing."""
+    p = s.policy
+    reps = s.run.repetitions
+    per_cell_lo = p.warmup_time + p.min_time
+    per_cell_hi = p.warmup_time + p.max_time
+    workers = len(e.groups) * reps
+    cells = len(e.cells) * reps
+    return workers * startup_s + cells * per_cell_lo, workers * startup_s + cells * per_cell_hi
+
+
+def render(s: Scenario, e: Expansion) -> list[str]:
+    """The plan as lines of text (pure)."""
+    from bench.scenario.sweep import schedule
+
+    reps, seed = s.run.repetitions, s.run.shuffle_seed
+    lo, hi = estimate_s(s, e)
+    lines = [
+        f"scenario: {s.path or 'built-in default'}",
+        f"{len(e.cells)} cells in {len(e.groups)} worker groups x {reps} repetition(s) = "
+        f"{len(e.groups) * reps} worker processes" + (f" (order shuffled, seed {seed})" if seed is not None else ""),
+        f"policy: warmup >= {s.policy.warmup_iterations} it & {s.policy.warmup_time:g} s; timed >= "
+        f"{s.policy.min_iterations} it & {s.policy.min_time:g} s until the median's 95% CI is within "
+        f"+-{s.policy.ci_target:.1%}, at most {s.policy.max_time:g} s; worker timeout {s.run.timeout:g} s",
+        f"estimated wall time: {lo:.0f}-{hi:.0f} s",
+    ]
+    if e.excluded:
+        lines.append(f"excluded by rules: {e.excluded} cells")
+    for model, variant in e.unavailable:
+        lines.append(f"not run: {model} has no file for {variant}")
+    lines.append("")
+    lines.append("groups (one worker process each; batch sizes run inside it):")
+    for i, g in enumerate(e.groups, start=1):
+        lines.append(f"  {i:>3}. {g.group_id:<50} batch {', '.join(str(c.batch_size) for c in g.cells)}")
+    if reps > 1 or seed is not None:
+        order = [f"{job.group.group_id}#{job.repetition}" for job in schedule(e.groups, reps, seed)[: 2 * len(e.groups)]]
+        lines += ["", "worker order (first rounds): " + " -> ".join(order)]
+    return lines
+
+
+def main(args: argparse.Namespace) -> int:
+    from bench.cli.run import overrides_from
+    from bench.runner.session import expand_checked, load_scenario
+
+    s = load_scenario(args.scenario, overrides_from(args))
+    text = "\n".join(render(s, expand_checked(s)))
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `infer-bench plan | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0

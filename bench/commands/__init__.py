@@ -1,1 +1,0 @@
-"""One module per `infer-bench` subcommand: `register(subparsers)` sets `func(args) -> int`."""

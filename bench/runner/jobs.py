@@ -1,0 +1,185 @@
+"""Parent side of a sweep: one worker per job, records for everything, whatever the worker does.
+
+The runner never imports TensorFlow. For each job (a group's repetition) it builds the worker's
+task, environment and interpreter, runs it through bench.runner.procs, and appends each cell record to
+the store the moment the worker reports it. When the worker crashes, hangs or raises, the cells it
+did not finish get a record of their own (status crashed / timeout / failed, exit code or signal,
+stderr tail) and the sweep goes on. Ctrl-C kills the worker and propagates: finished cells stay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from bench.runner.client import run_with_keras_retry
+from bench.runner.procs import Message, WorkerOutcome, WorkerSpec
+from bench.scenario import ModelEntry, Scenario
+from bench.scenario.sweep import Cell, GroupKey, Job, parse_affinity, parse_env
+from bench.worker.protocol import CellRef, MeasureTask
+from infer_core.detect import worker_env
+from infer_core.model import ModelSpec
+from reports.schema import CellRecord
+
+
+class Reporter(Protocol):
+    """What the CLI shows while a sweep runs (the runner itself prints nothing)."""
+
+    def job_started(self, job: Job, index: int, total: int) -> None: ...
+    def progress(self, cell_id: str, iterations: int, median_ns: float) -> None: ...
+    def cell_done(self, record: Mapping[str, Any]) -> None: ...
+
+
+class QuietReporter:
+    def job_started(self, job: Job, index: int, total: int) -> None:
+        pass
+
+    def progress(self, cell_id: str, iterations: int, median_ns: float) -> None:
+        pass
+
+    def cell_done(self, record: Mapping[str, Any]) -> None:
+        pass
+
+
+Append = Callable[[dict[str, Any]], None]
+
+
+# ------------------------------------------------------------------ building a worker
+
+
+def model_spec(entry: ModelEntry, key: GroupKey, zoo_dir: Path | None) -> ModelSpec:
+    """The infer_core ModelSpec one group loads."""
+    threads: dict[str, Any] = {"device": key.device, "intra_op_threads": key.intra_op_threads, "inter_op_threads": key.inter_op_threads}
+    if entry.zoo is not None:
+        from bench.runner.zoo_export import spec_for
+
+        assert zoo_dir is not None, f"zoo model {entry.zoo} not exported"
+        return spec_for(zoo_dir, key.variant, **threads)
+    return ModelSpec(
+        path=entry.file_for(key.variant), variant=key.variant, builder=entry.builder, signature=entry.signature,
+        inputs=entry.inputs, outputs=entry.outputs, shapes=dict(entry.shapes), vocab_size=entry.vocab_size, **threads,
+    )
+
+
+def thread_env(key: GroupKey) -> dict[str, str]:
+    return {"OMP_NUM_THREADS": str(key.intra_op_threads)} if key.intra_op_threads > 0 else {}
+
+
+def cell_ref(cell: Cell, job: Job) -> CellRef:
+    return CellRef(cell.cell_id, job.group.group_id, job.repetition, cell.identity())
+
+
+@dataclass
+class TaskBuilder:
+    """Turns a job into a WorkerSpec: the typed task, environment, interpreter, timeout, affinity."""
+
+    scenario: Scenario
+    model_dirs: Mapping[str, Path] = field(default_factory=dict)  # zoo model name -> exported dir
+    extra: Callable[[Job], Mapping[str, Any]] | None = None  # tests: MeasureTask fields per job (a fault)
+
+    def entry(self, key: GroupKey) -> ModelEntry:
+        return next(m for m in self.scenario.models if m.name == key.model).resolved()
+
+    def task(self, job: Job) -> MeasureTask:
+        key, entry = job.group.key, self.entry(job.group.key)
+        task = MeasureTask(
+            spec=model_spec(entry, key, self.model_dirs.get(entry.zoo or "")),
+            cells=tuple(cell_ref(c, job) for c in job.cells), policy=self.scenario.policy,
+            seed=self.scenario.run.seed, inputs_file=entry.inputs_file, memory_limit_mb=self.scenario.run.memory_limit_mb,
+        )
+        return dataclasses.replace(task, **self.extra(job)) if self.extra is not None else task
+
+    def env(self, job: Job, spec: ModelSpec) -> dict[str, str]:
+        return {**worker_env(spec), **thread_env(job.group.key), **parse_env(job.group.key.env_toggles)}
+
+    def worker_spec(self, job: Job) -> WorkerSpec:
+        task = self.task(job)
+        label = job.group.key.python
+        return WorkerSpec(
+            task=task.to_json(), env=self.env(job, task.spec),
+            python=self.scenario.python_paths.get(label, sys.executable) if label else sys.executable,
+            timeout_s=self.scenario.run.timeout, affinity=parse_affinity(job.group.key.affinity),
+        )
+
+
+# ------------------------------------------------------------------ records
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def failure_fields(outcome: WorkerOutcome, timeout_s: float) -> dict[str, Any]:
+    """How a worker's end turns into the status and error of the cells it did not finish."""
+    fields: dict[str, Any] = {"exit_code": outcome.exit_code, "signal": outcome.signal,
+                              "stderr_tail": outcome.stderr_tail or None}
+    error = next((m for m in outcome.messages if m.get("kind") == "error"), None)
+    if outcome.timed_out:
+        status, text = "timeout", f"worker timed out after {timeout_s:g} s; its process group was killed"
+    elif error is not None:
+        status, text = "failed", f"{error.get('error_class', 'error')}: {error.get('message', '')}"
+    elif outcome.exit_code == 1 and outcome.signal is None:
+        status, text = "failed", f"worker raised: {_last_line(outcome.stderr_tail) or 'no traceback'}"
+    elif outcome.exit_code == 0:
+        status, text = "crashed", "worker exited without measuring this cell"
+    else:
+        status, text = "crashed", f"worker {outcome.describe()}"
+    fields.update(status=status, error=text)
+    return fields
+
+
+# ------------------------------------------------------------------ running
+
+
+@dataclass
+class JobResult:
+    job: Job
+    outcome: WorkerOutcome
+    records: list[dict[str, Any]]
+
+
+def run_job(job: Job, builder: TaskBuilder, append: Append, reporter: Reporter) -> JobResult:
+    """Run one worker; every cell of the job ends up with exactly one record, appended as it comes."""
+    by_id = {c.cell_id: c for c in job.cells}
+    records: list[dict[str, Any]] = []
+
+    def keep(record: CellRecord) -> None:
+        as_json = record.to_json()
+        append(as_json)
+        records.append(as_json)
+        reporter.cell_done(as_json)
+
+    def on_message(message: Message) -> None:
+        kind = message.get("kind")
+        if kind == "progress":
+            reporter.progress(str(message["cell_id"]), int(message["iterations"]), float(message["median_ns"]))
+        elif kind == "cell" and message.get("cell_id") in by_id:
+            by_id.pop(message["cell_id"])
+            keep(CellRecord.from_json(message))
+
+    spec = builder.worker_spec(job)
+    try:
+        outcome = run_with_keras_retry(spec, on_message, retry_ok=lambda: len(by_id) == len(job.cells))
+    except OSError as exc:  # the interpreter or taskset is missing: the cells fail, the sweep goes on
+        outcome = WorkerOutcome(messages=[], exit_code=None, signal=None, timed_out=False, stderr_tail="")
+        fields: dict[str, Any] = {"status": "failed", "error": f"cannot start the worker ({spec.python}): {exc.strerror or exc}"}
+    else:
+        fields = failure_fields(outcome, spec.timeout_s)
+    for cell in list(by_id.values()):
+        keep(cell_ref(cell, job).record(**fields))
+    return JobResult(job, outcome, records)
+
+
+def run_jobs(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter | None = None) -> list[JobResult]:
+    """Run the schedule in order; KeyboardInterrupt propagates after the current worker is killed."""
+    reporter = reporter or QuietReporter()
+    results = []
+    for index, job in enumerate(jobs):
+        reporter.job_started(job, index, len(jobs))
+        results.append(run_job(job, builder, append, reporter))
+    return results

@@ -1,0 +1,88 @@
+"""What `infer-bench run/plan` flags change in a scenario: parsed flags and a new scenario with them applied."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bench.errors import ScenarioError
+from bench.scenario.model import Scenario
+from bench.scenario.parse import _device, _Where
+from infer_core.variants import VARIANTS
+
+# ---------------------------------------------------------------- command-line overrides
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What `infer-bench run/plan` flags change in a scenario (stored in the run header)."""
+
+    quick: bool = False
+    formats: tuple[str, ...] = ()
+    batch_sizes: tuple[int, ...] = ()
+    devices: tuple[str, ...] = ()
+    repetitions: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"quick": self.quick, "formats": list(self.formats), "batch_sizes": list(self.batch_sizes),
+                "devices": list(self.devices), "repetitions": self.repetitions}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Overrides:
+        return cls(bool(d.get("quick")), tuple(d.get("formats") or ()), tuple(d.get("batch_sizes") or ()),
+                   tuple(d.get("devices") or ()), d.get("repetitions"))
+
+
+QUICK_POLICY = {"warmup_time": 0.1, "min_time": 0.2, "max_time": 1.0}
+QUICK_BATCH_SIZES = (1, 8)
+
+
+def parse_formats_flag(text: str) -> tuple[str, ...]:
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    for v in values:
+        if v not in VARIANTS:
+            raise ScenarioError(f"--formats: unknown format {v!r}; known formats: {', '.join(VARIANTS)}")
+    if not values:
+        raise ScenarioError("--formats: give a comma-separated list such as frozen,tflite")
+    return values
+
+
+def parse_batch_sizes_flag(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ScenarioError(f"--batch-sizes: {text!r} is not a comma-separated list of integers such as 1,8,32") from None
+    if not values or min(values) < 1:
+        raise ScenarioError(f"--batch-sizes: {text!r}: give positive integers such as 1,8,32")
+    return tuple(dict.fromkeys(values))
+
+
+def parse_devices_flag(text: str) -> tuple[str, ...]:
+    where = _Where("--devices", text)
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    try:
+        return tuple(dict.fromkeys(_device(where, v, ()) for v in values)) or ("cpu",)
+    except ScenarioError:
+        raise ScenarioError(f"--devices: {text!r}: use cpu, gpu or gpu:N, comma-separated") from None
+
+
+def apply_overrides(s: Scenario, o: Overrides) -> Scenario:
+    """A new scenario with the flags applied; the file's own values stay in `s.text`."""
+    sweep = s.sweep
+    policy = s.policy
+    if o.quick:
+        sweep = replace(sweep, batch_sizes=QUICK_BATCH_SIZES)
+        policy = replace(policy, warmup_time=QUICK_POLICY["warmup_time"], min_time=QUICK_POLICY["min_time"],
+                         max_time=QUICK_POLICY["max_time"])
+    if o.formats:
+        sweep = replace(sweep, formats=o.formats)
+        models = tuple(replace(m, formats=tuple(f for f in o.formats if f in m.available())) if m.formats else m for m in s.models)
+        s = replace(s, models=models)
+    if o.batch_sizes:
+        sweep = replace(sweep, batch_sizes=o.batch_sizes)
+    if o.devices:
+        sweep = replace(sweep, devices=o.devices)
+    run = replace(s.run, repetitions=o.repetitions) if o.repetitions else s.run
+    return replace(s, sweep=sweep, policy=policy, run=run)
+

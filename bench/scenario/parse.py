@@ -1,0 +1,444 @@
+"""Scenario TOML text -> a validated `Scenario`; every mistake named as FILE:LINE: key: what is allowed."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ScenarioError
+from bench.scenario.model import (
+    AFFINITY_RE,
+    DEVICE_RE,
+    ENV_NAME_RE,
+    EXCLUDE_KEYS,
+    MODEL_KEYS,
+    TOP_KEYS,
+    ZOO_MODELS,
+    ExcludeRule,
+    ModelEntry,
+    RunOptions,
+    Scenario,
+    Sweep,
+)
+from bench.timing import Policy, PolicyValueError
+from infer_core.variants import VARIANTS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# ---------------------------------------------------------------- locating keys in the text
+
+_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _key_re(key: str) -> re.Pattern[str]:
+    return re.compile(r'^\s*(?:"' + re.escape(key) + r'"|' + re.escape(key) + r")\s*(=|\.)")
+
+
+ARRAY_TABLES = ("models", "exclude")
+
+
+@dataclass
+class _Section:
+    table: tuple[str, ...]
+    occurrence: int  # which [[models]] / [[exclude]] entry it belongs to
+    line: int
+    body: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _sections(text: str) -> list[_Section]:
+    sections = [_Section((), 0, 1)]
+    counts: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER_RE.match(line)
+        if not header:
+            sections[-1].body.append((number, line))
+            continue
+        table = tuple(p.strip().strip('"') for p in header.group(2).split("."))
+        if header.group(1) == "[[":
+            counts[table[0]] = counts.get(table[0], -1) + 1
+        sections.append(_Section(table, counts.get(table[0], 0), number))
+    return sections
+
+
+def locate(text: str, keys: tuple[str | int, ...]) -> int:
+    """1-based line of a key path such as ("models", 1, "path"); falls back to the nearest table.
+
+    A best-effort scan of the TOML text (tomllib keeps no positions): the longest table header
+    that matches (the right [[models]] entry for an index), then `key =` inside that table.
+    """
+    names = tuple(k for k in keys if isinstance(k, str))
+    index = next((k for k in keys if isinstance(k, int)), None)
+    sections = _sections(text)
+    fallback: int | None = None
+    for split in range(len(names), -1, -1):
+        table, rest = names[:split], names[split:]
+        for sec in sections:
+            if sec.table != table or (index is not None and table and table[0] in ARRAY_TABLES and sec.occurrence != index):
+                continue
+            if not rest:
+                return sec.line
+            fallback = fallback or (sec.line if table else None)
+            for number, line in sec.body:
+                if _key_re(rest[0]).match(line):
+                    return number
+    return fallback or 1
+
+
+class _Where:
+    """The file being parsed, for error messages: path:line: key: message."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path, self.text = path or "<built-in scenario>", text
+
+    def error(self, keys: tuple[str | int, ...], message: str) -> ScenarioError:
+        line = locate(self.text, keys)
+        return ScenarioError(f"{self.path}:{line}: {_dotted(keys)}: {message}")
+
+
+def _dotted(keys: tuple[str | int, ...]) -> str:
+    out = ""
+    for k in keys:
+        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else k)
+    return out
+
+
+# ---------------------------------------------------------------- typed getters
+
+
+def _check_keys(where: _Where, table: Mapping[str, Any], allowed: tuple[str, ...], at: tuple[str | int, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise where.error((*at, key), f"unknown key; allowed here: {', '.join(allowed)}")
+
+
+def _int(where: _Where, value: Any, at: tuple[str | int, ...], minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise where.error(at, f"must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _number(where: _Where, value: Any, at: tuple[str | int, ...]) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise where.error(at, f"must be a number >= 0 (seconds or a fraction), got {value!r}")
+    return float(value)
+
+
+def _str(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
+    if not isinstance(value, str):
+        raise where.error(at, f"must be a string, got {value!r}")
+    return value
+
+
+def _list(where: _Where, value: Any, at: tuple[str | int, ...], unique: bool = True) -> list[Any]:
+    if not isinstance(value, list) or not value:
+        raise where.error(at, f"must be a non-empty list, got {value!r}")
+    if unique and len(set(map(repr, value))) != len(value):
+        raise where.error(at, f"lists a value twice: {value!r}")
+    return value
+
+
+def _table(where: _Where, value: Any, at: tuple[str | int, ...]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise where.error(at, f"must be a table, got {value!r}")
+    return value
+
+
+def _variant(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
+    if value not in VARIANTS:
+        raise where.error(at, f"unknown format {value!r}; known formats: {', '.join(VARIANTS)}")
+    return str(value)
+
+
+def _device(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
+    text = _str(where, value, at).strip().lower()
+    if not DEVICE_RE.match(text):
+        raise where.error(at, f"unknown device {value!r}; use cpu, gpu or gpu:N")
+    return "gpu:0" if text == "gpu" else text
+
+
+def _affinity(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
+    text = _str(where, value, at).replace(" ", "")
+    if text and not AFFINITY_RE.match(text):
+        raise where.error(at, f"{value!r} is not a CPU list; use forms like \"0\", \"0-1\", \"0,2\" or \"\" (not pinned)")
+    return text
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _run_options(where: _Where, raw: Any) -> RunOptions:
+    table = _table(where, raw, ("run",))
+    _check_keys(where, table, ("repetitions", "shuffle_seed", "timeout", "out", "seed", "memory_limit_mb"), ("run",))
+    opts: dict[str, Any] = {}
+    if "repetitions" in table:
+        opts["repetitions"] = _int(where, table["repetitions"], ("run", "repetitions"), 1)
+    if "shuffle_seed" in table:
+        opts["shuffle_seed"] = _int(where, table["shuffle_seed"], ("run", "shuffle_seed"))
+    if "timeout" in table:
+        opts["timeout"] = _number(where, table["timeout"], ("run", "timeout"))
+        if opts["timeout"] <= 0:
+            raise where.error(("run", "timeout"), "must be > 0 seconds")
+    if "out" in table:
+        opts["out"] = _str(where, table["out"], ("run", "out")) or "results"
+    if "seed" in table:
+        opts["seed"] = _int(where, table["seed"], ("run", "seed"))
+    if "memory_limit_mb" in table:
+        opts["memory_limit_mb"] = _int(where, table["memory_limit_mb"], ("run", "memory_limit_mb"), 1)
+    return RunOptions(**opts)
+
+
+POLICY_INTS = ("warmup_iterations", "min_iterations", "max_iterations")
+POLICY_FLOATS = ("warmup_time", "min_time", "ci_target", "max_time")
+
+
+def _policy(where: _Where, raw: Any, base: Policy | None = None) -> Policy:
+    table = _table(where, raw, ("measure",))
+    _check_keys(where, table, POLICY_INTS + POLICY_FLOATS + ("profile",), ("measure",))
+    values: dict[str, Any] = dict((base or Policy()).to_json())
+    for key, value in table.items():
+        at = ("measure", key)
+        if key == "profile":
+            if not isinstance(value, bool):
+                raise where.error(at, f"must be true or false, got {value!r}")
+            values[key] = value
+            continue
+        values[key] = _int(where, value, at, 1 if key == "max_iterations" else 0) if key in POLICY_INTS else _number(where, value, at)
+    try:
+        return Policy(**values)
+    except PolicyValueError as exc:
+        raise where.error(("measure", exc.key), exc.message) from None
+
+
+def _int_axis(where: _Where, table: Mapping[str, Any], key: str, minimum: int) -> tuple[int, ...]:
+    values = _list(where, table[key], ("sweep", key))
+    return tuple(_int(where, v, ("sweep", key), minimum) for v in values)
+
+
+def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str, str]]:
+    table = _table(where, raw, ("sweep",))
+    allowed = ("formats", "batch_sizes", "devices", "intra_op_threads", "inter_op_threads", "affinity", "python", "env")
+    _check_keys(where, table, allowed, ("sweep",))
+    axes: dict[str, Any] = {}
+    if "formats" in table:
+        axes["formats"] = tuple(_variant(where, v, ("sweep", "formats")) for v in _list(where, table["formats"], ("sweep", "formats")))
+    if "batch_sizes" in table:
+        axes["batch_sizes"] = _int_axis(where, table, "batch_sizes", 1)
+    for key in ("intra_op_threads", "inter_op_threads"):
+        if key in table:
+            axes[key] = _int_axis(where, table, key, 0)
+    if "devices" in table:
+        axes["devices"] = _unique(where, [_device(where, v, ("sweep", "devices")) for v in _list(where, table["devices"], ("sweep", "devices"))], ("sweep", "devices"))
+    if "affinity" in table:
+        axes["affinity"] = _unique(where, [_affinity(where, v, ("sweep", "affinity")) for v in _list(where, table["affinity"], ("sweep", "affinity"))], ("sweep", "affinity"))
+    pythons: dict[str, str] = {}
+    if "python" in table:
+        labels = [_str(where, v, ("sweep", "python")) for v in _list(where, table["python"], ("sweep", "python"))]
+        axes["python"] = tuple(labels)
+        pythons = {label: str((scenario_dir / label) if "/" in label else label) for label in labels if label}
+    if "env" in table:
+        axes["env"] = _env_axis(where, table["env"], ("sweep", "env"))
+    return Sweep(**axes), pythons
+
+
+def _unique(where: _Where, values: list[str], at: tuple[str | int, ...]) -> tuple[str, ...]:
+    if len(set(values)) != len(values):
+        raise where.error(at, f"lists the same value twice: {values!r}")
+    return tuple(values)
+
+
+def _env_axis(where: _Where, raw: Any, at: tuple[str | int, ...]) -> dict[str, tuple[str, ...]]:
+    table = _table(where, raw, at)
+    env: dict[str, tuple[str, ...]] = {}
+    for name, values in table.items():
+        if not ENV_NAME_RE.match(name):
+            raise where.error((*at, name), "is not a valid environment variable name")
+        values = values if isinstance(values, list) else [values]
+        env[name] = tuple(_str(where, v, (*at, name)) for v in _list(where, values, (*at, name)))
+    return env
+
+
+def _model(where: _Where, raw: Any, index: int, scenario_dir: Path) -> ModelEntry:
+    at: tuple[str | int, ...] = ("models", index)
+    table = _table(where, raw, at)
+    _check_keys(where, table, MODEL_KEYS, at)
+    sources = [k for k in ("zoo", "path", "files") if k in table]
+    if len(sources) != 1:
+        raise where.error(at, "give exactly one of: zoo = \"mnist_cnn\", path = \"...\" (with optional format), files = { frozen = \"...\" }")
+    fields: dict[str, Any] = {}
+    if "zoo" in table:
+        zoo = _str(where, table["zoo"], (*at, "zoo"))
+        if zoo not in ZOO_MODELS:
+            raise where.error((*at, "zoo"), f"unknown zoo model {zoo!r}; the zoo has {', '.join(ZOO_MODELS)}")
+        fields["zoo"] = zoo
+    fields["files"] = _model_files(where, table, at, scenario_dir)
+    if "path" in table and not fields["files"]:
+        fields["detect"] = _resolve(scenario_dir, table["path"])
+    fields["name"] = _model_name(where, table, at, fields)
+    fields.update(_model_options(where, table, at, scenario_dir))
+    entry = ModelEntry(**fields)
+    for variant in entry.formats if entry.detect is None else ():
+        if variant not in entry.available():
+            raise where.error((*at, "formats"), f"{variant!r} needs a file this model does not give; it can run {', '.join(entry.available())}")
+    return entry
+
+
+def _resolve(scenario_dir: Path, path: str) -> str:
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else scenario_dir / p)
+
+
+def _model_files(where: _Where, table: Mapping[str, Any], at: tuple[str | int, ...], scenario_dir: Path) -> dict[str, str]:
+    if "files" in table:
+        files = _table(where, table["files"], (*at, "files"))
+        if not files:
+            raise where.error((*at, "files"), "is empty; map a format to a path, e.g. { frozen = \"model.pb\" }")
+        return {_variant(where, k, (*at, "files", k)): _resolve(scenario_dir, _str(where, v, (*at, "files", k))) for k, v in files.items()}
+    if "path" in table:
+        path = _resolve(scenario_dir, _str(where, table["path"], (*at, "path")))
+        if "format" not in table:
+            return {}  # detected from the file when the sweep expands (ModelEntry.detect)
+        return {_variant(where, table["format"], (*at, "format")): path}
+    if "format" in table:
+        raise where.error((*at, "format"), "only goes with `path`")
+    return {}
+
+
+def _model_name(where: _Where, table: Mapping[str, Any], at: tuple[str | int, ...], fields: Mapping[str, Any]) -> str:
+    if "name" in table:
+        name = _str(where, table["name"], (*at, "name"))
+        if not name or "/" in name:
+            raise where.error((*at, "name"), f"must be a non-empty label without '/', got {name!r}")
+        return name
+    if fields.get("zoo"):
+        return str(fields["zoo"])
+    raise where.error(at, "a model given by path or files needs a `name` (its label in the results)")
+
+
+def _model_options(where: _Where, table: Mapping[str, Any], at: tuple[str | int, ...], scenario_dir: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("builder", "signature"):
+        if key in table:
+            out[key] = _str(where, table[key], (*at, key))
+    if "builder" in out and (":" in out["builder"]) and out["builder"].split(":")[0].endswith(".py"):
+        file, _, func = out["builder"].rpartition(":")
+        out["builder"] = f"{_resolve(scenario_dir, file)}:{func}"
+    for key in ("inputs", "outputs"):
+        if key in table:
+            out[key] = tuple(_str(where, v, (*at, key)) for v in _list(where, table[key], (*at, key)))
+    if "shapes" in table:
+        shapes = _table(where, table["shapes"], (*at, "shapes"))
+        out["shapes"] = {k: tuple(_int(where, d, (*at, "shapes", k), 1) for d in _list(where, v, (*at, "shapes", k), unique=False)) for k, v in shapes.items()}
+    if "inputs_file" in table:
+        out["inputs_file"] = _resolve(scenario_dir, _str(where, table["inputs_file"], (*at, "inputs_file")))
+    if "vocab_size" in table:
+        out["vocab_size"] = _int(where, table["vocab_size"], (*at, "vocab_size"), 1)
+    if "formats" in table:
+        out["formats"] = tuple(_variant(where, v, (*at, "formats")) for v in _list(where, table["formats"], (*at, "formats")))
+    return out
+
+
+def _exclude(where: _Where, raw: Any, index: int) -> ExcludeRule:
+    at: tuple[str | int, ...] = ("exclude", index)
+    table = _table(where, raw, at)
+    _check_keys(where, table, EXCLUDE_KEYS, at)
+    if not table:
+        raise where.error(at, "is empty: it would exclude every cell; give at least one key")
+    match: dict[str, tuple[Any, ...]] = {}
+    for key, value in table.items():
+        if key == "env":
+            continue
+        values = value if isinstance(value, list) else [value]
+        match[key] = tuple(_exclude_value(where, key, v, (*at, key)) for v in values)
+    env = _env_axis(where, table["env"], (*at, "env")) if "env" in table else {}
+    return ExcludeRule(match=match, env=env)
+
+
+def _exclude_value(where: _Where, key: str, value: Any, at: tuple[str | int, ...]) -> Any:
+    if key == "format":
+        return _variant(where, value, at)
+    if key == "device":
+        return _device(where, value, at)
+    if key in ("batch_size", "intra_op_threads", "inter_op_threads"):
+        return _int(where, value, at, 0)
+    if key == "affinity":
+        return _affinity(where, value, at)
+    return _str(where, value, at)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def parse(text: str, path: str = "", base_dir: Path | None = None) -> Scenario:
+    """A validated scenario from TOML text; `path` is only for messages and relative paths."""
+    where = _Where(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise ScenarioError(f"{where.path}:{line.group(1) if line else 1}: not valid TOML: {exc}") from None
+    scenario_dir = base_dir if base_dir is not None else (Path(path).parent if path else Path.cwd())
+    _check_keys(where, data, TOP_KEYS, ())
+    sweep, pythons = _sweep(where, data.get("sweep", {}), scenario_dir)
+    models_raw = data.get("models")
+    if not isinstance(models_raw, list) or not models_raw:
+        raise where.error(("models",), "no models: add at least one [[models]] table, e.g. zoo = \"mnist_cnn\"")
+    models = tuple(_model(where, m, i, scenario_dir) for i, m in enumerate(models_raw))
+    _check_names(where, models)
+    excludes = data.get("exclude", [])
+    if not isinstance(excludes, list):
+        raise where.error(("exclude",), "must be an array of tables: [[exclude]]")
+    return Scenario(
+        path=path,
+        text=text,
+        run=_run_options(where, data.get("run", {})),
+        policy=_policy(where, data.get("measure", {})),
+        sweep=sweep,
+        models=models,
+        exclude=tuple(_exclude(where, e, i) for i, e in enumerate(excludes)),
+        python_paths=pythons,
+    )
+
+
+def _check_names(where: _Where, models: tuple[ModelEntry, ...]) -> None:
+    seen: set[str] = set()
+    for i, m in enumerate(models):
+        if m.name in seen:
+            raise where.error(("models", i, "name"), f"model name {m.name!r} is used twice; give each model its own name")
+        seen.add(m.name)
+
+
+def load(path: Path) -> Scenario:
+    """Read and validate a scenario file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read scenario file ({exc})") from None
+    return parse(text, str(path), path.parent)
+
+
+DEFAULT_TEXT = """\
+# The built-in default: mnist_cnn in the five base formats, on every device present.
+[[models]]
+zoo = "mnist_cnn"
+
+[sweep]
+formats = ["checkpoint", "frozen", "saved_model", "keras", "tflite"]
+batch_sizes = [1, 8, 32, 128]
+devices = {devices}
+"""
+
+
+def default(devices: tuple[str, ...] = ("cpu",)) -> Scenario:
+    """The zero-config scenario (its text is stored in the run header like any other)."""
+    text = DEFAULT_TEXT.replace("{devices}", "[" + ", ".join(f'"{d}"' for d in devices) + "]")
+    return parse(text, "", Path.cwd())
+

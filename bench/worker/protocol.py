@@ -1,0 +1,68 @@
+"""What the parent sends a measuring worker, typed: one `MeasureTask` (JSON on the worker's stdin).
+
+Both sides import this module: the runner builds the task, the worker reads it. It is light on
+purpose (no TensorFlow, no numpy beyond what ModelSpec needs), so the parent can import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.timing import Policy
+from infer_core.model import ModelSpec
+from reports.schema import IDENTITY_FIELDS, CellRecord
+
+
+@dataclass(frozen=True)
+class CellRef:
+    """A cell as the plan names it; the worker fills in the measurement."""
+
+    cell_id: str
+    group_id: str
+    repetition: int
+    identity: Mapping[str, Any]
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.identity["batch_size"])
+
+    def record(self, **measured: Any) -> CellRecord:
+        """This cell's record with the given measurement fields (the rest at their defaults)."""
+        return CellRecord(cell_id=self.cell_id, group_id=self.group_id, repetition=self.repetition,
+                          **dict(self.identity), **measured)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cell_id": self.cell_id, "group_id": self.group_id, "repetition": self.repetition,
+                **{k: self.identity[k] for k in IDENTITY_FIELDS}}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CellRef:
+        return cls(str(d["cell_id"]), str(d["group_id"]), int(d["repetition"]), {k: d[k] for k in IDENTITY_FIELDS})
+
+
+@dataclass(frozen=True)
+class MeasureTask:
+    """One worker's job: load `spec`, then measure each cell (ascending batch size) under `policy`."""
+
+    spec: ModelSpec
+    cells: tuple[CellRef, ...]
+    policy: Policy
+    seed: int = 0
+    inputs_file: str | None = None
+    memory_limit_mb: int | None = None
+    fault: Mapping[str, Any] | None = field(default=None)  # test hook (INFER_BENCH_TEST_HOOKS=1 only)
+
+    name = "measure"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.name, "spec": self.spec.to_json(), "cells": [c.to_json() for c in self.cells],
+                "policy": self.policy.to_json(), "seed": self.seed, "inputs_file": self.inputs_file,
+                "memory_limit_mb": self.memory_limit_mb, "fault": dict(self.fault) if self.fault else None}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> MeasureTask:
+        return cls(spec=ModelSpec.from_json(d["spec"]), cells=tuple(CellRef.from_json(c) for c in d["cells"]),
+                   policy=Policy(**d["policy"]), seed=int(d.get("seed") or 0), inputs_file=d.get("inputs_file"),
+                   memory_limit_mb=d.get("memory_limit_mb"), fault=d.get("fault"))
