@@ -44,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reports.compare import DEFAULT_ALPHA as ALPHA  # noqa: E402  (the gate's default)
+from reports.compare_settings import DEFAULT_ALPHA as ALPHA  # noqa: E402  (the gate's default)
 
 NOMINAL = {"slow05": 0.05, "slow10": 0.10, "slow20": 0.20}
 PROBE_UNITS = 16  # extra samples in the larger calibration probe (the smaller has half)
@@ -348,7 +348,7 @@ def aa(pool: Pool, rng) -> list[str]:
 
 def _gate_says(pool: Pool, name: str, size: float) -> tuple[int | None, str]:
     """What the gate recommends for this size from the measured spread, and its mde at 5 vs 5."""
-    from reports.compare import min_detectable_slowdown, pooled_log_sd, repetitions_needed
+    from reports.power import min_detectable_slowdown, pooled_log_sd, repetitions_needed
 
     level = ALPHA / len(BATCH_SIZES)
     sd = pooled_log_sd(_medians(pool, pool.of("base") + pool.of(TWIN)), _medians(pool, pool.of(name)))

@@ -22,6 +22,11 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
+import sys
+
+ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT_DIR))  # this checkout, not whichever infer-bench is installed
+
 from bench.timing import Policy, measure, median  # noqa: E402
 
 WARMUP_S = 0.2

@@ -19,8 +19,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.timing import ci_halfwidth, median
-from reports.schema import read_run_file
+ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT_DIR))  # this checkout, not whichever infer-bench is installed
+
+from bench.timing import ci_halfwidth, median  # noqa: E402
+from reports.schema import read_run_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -28,7 +28,8 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reports.compare import DEFAULT_ALPHA, repetitions_needed  # noqa: E402
+from reports.compare_settings import DEFAULT_ALPHA  # noqa: E402
+from reports.power import repetitions_needed  # noqa: E402
 
 
 def scenario_text(reps: int) -> str:

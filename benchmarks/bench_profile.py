@@ -15,12 +15,16 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench.runner.client import run_model_task
-from bench.runner.zoo_export import ensure_exported, spec_for
+ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT_DIR))  # this checkout, not whichever infer-bench is installed
+
+from bench.runner.client import run_model_task  # noqa: E402
+from bench.runner.zoo_export import ensure_exported, spec_for  # noqa: E402
 
 CONFIGS = [  # (model, variant, batch)
     ("mnist_cnn", "frozen", 1), ("mnist_cnn", "frozen", 32),

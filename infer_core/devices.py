@@ -46,7 +46,7 @@ def configure_gpus() -> list[Any]:
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError:
             pass  # already initialised: growth cannot change any more
-    return gpus
+    return list(gpus)
 
 
 def require(text: str) -> str:

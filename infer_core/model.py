@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from infer_core.variants import BASE_FORMATS, FP32_VARIANTS, VARIANTS, split_variant  # noqa: F401  (re-exported)
+from infer_core.variants import BASE_FORMATS as BASE_FORMATS
+from infer_core.variants import FP32_VARIANTS as FP32_VARIANTS
+from infer_core.variants import VARIANTS as VARIANTS
+from infer_core.variants import split_variant as split_variant
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from reports import stats
+from reports.compare_settings import DEFAULT_SEED
 from reports.load import RUN_KEYS, Runs
 from reports.schema import IDENTITY_FIELDS
 
@@ -45,7 +46,7 @@ class AggregateOptions:
 
     confidence: float = 0.95
     n_boot: int = stats.DEFAULT_BOOT
-    seed: int = stats.DEFAULT_SEED
+    seed: int = DEFAULT_SEED
 
 
 def aggregate(runs: Runs, options: AggregateOptions | None = None) -> pd.DataFrame:

@@ -103,7 +103,7 @@ def tidy(data: ReportData) -> pd.DataFrame:
 
 
 def _csv(data: ReportData) -> str:
-    return tidy(data).to_csv(index=False)
+    return str(tidy(data).to_csv(index=False))
 
 
 def _parquet(data: ReportData) -> bytes:

@@ -96,11 +96,11 @@ def repetitions_advice(frame: pd.DataFrame) -> str:
     if needed.empty:
         return "run at least 3 repetitions per side"
     if needed.isna().any():
-        from reports.compare import MAX_REPS
+        from reports.power import MAX_REPS
 
         return (f"more than {MAX_REPS} repetitions per side would be needed: the between-process spread "
                 "is too large (or unknown) here")
-    from reports.compare import RECOMMEND_POWER
+    from reports.power import RECOMMEND_POWER
 
     t = frame.attrs.get("threshold", 0.05)
     power = frame.attrs.get("recommend_power", RECOMMEND_POWER)

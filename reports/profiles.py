@@ -297,6 +297,7 @@ def coldstart_svg(anatomies: Sequence[Mapping[str, Any]]) -> str:
     """One horizontal stacked bar per format: every phase of its cold start, in order (left), and
     the same without process start and runtime import, zoomed (right): the part a format changes."""
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     from reports.plots import RC, to_svg
 
@@ -315,7 +316,7 @@ def coldstart_svg(anatomies: Sequence[Mapping[str, Any]]) -> str:
             zoom.set_xlabel("ms after the runtime import (zoomed)")
             whole.set_title("Cold start anatomy", loc="left")
             zoom.set_title("Load and first call", loc="left")
-            handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+            handles = [Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
             zoom.legend(handles, list(colours), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
             return to_svg(fig)
         finally:

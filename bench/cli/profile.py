@@ -138,7 +138,7 @@ def run_coldstart(spec: Any, args: argparse.Namespace) -> dict[str, Any]:
     from bench.runner.client import run_model_task
 
     task = {"task": "coldstart", "batch_size": args.batch, "spawned_at": time.time()}
-    return _message(run_model_task(task, spec, timeout_s=args.timeout), "coldstart", spec)["coldstart"]
+    return dict(_message(run_model_task(task, spec, timeout_s=args.timeout), "coldstart", spec)["coldstart"])
 
 
 def _message(messages: list[dict[str, Any]], kind: str, spec: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ImportFileError
-from reports.schema import IDENTITY_FIELDS
+from reports.schema import IDENTITY_FIELDS, CellRecord
 
 SOURCE = "pytest-benchmark"
 PLUGIN_KEY = "infer_bench"
@@ -115,18 +115,14 @@ def cell_record(benchmark: Mapping[str, Any], repetition: int, host: str, starte
     extra = benchmark.get("extra_info") or {}
     found = extra.get(PLUGIN_KEY)
     own: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-    return {
-        "kind": "cell", "cell_id": _cell_id(ident), "group_id": f"{SOURCE}:{ident['model']}",
-        "repetition": repetition, **ident, "status": "ok", "error": None, "exit_code": 0, "signal": None,
-        "stderr_tail": None, "latencies_ns": latencies, "iterations": len(latencies), "stop_reason": None,
-        "load_s": own.get("load_s"), "first_call_s": own.get("first_call_s"),
-        "warmup_iterations": own.get("warmup_iterations"), "warmup_s": None,
-        "throughput": ident["batch_size"] * 1e9 / median if median > 0 else None,
-        "peak_rss_bytes": None, "gpu_peak_bytes": None,
-        "call_path": own.get("call_path") or f"{SOURCE} (mean of {rounds_iterations} call(s) per round)",
-        "retraces": None, "loadavg_start": None, "loadavg_end": None, "started": started, "ended": started,
-        "host": host, "flops_per_sample": None, "profile": None,
-    }
+    return CellRecord(
+        cell_id=_cell_id(ident), group_id=f"{SOURCE}:{ident['model']}", repetition=repetition, **ident,
+        exit_code=0, latencies_ns=latencies, iterations=len(latencies),
+        load_s=own.get("load_s"), first_call_s=own.get("first_call_s"), warmup_iterations=own.get("warmup_iterations"),
+        throughput=ident["batch_size"] * 1e9 / median if median > 0 else None,
+        call_path=own.get("call_path") or f"{SOURCE} (mean of {rounds_iterations} call(s) per round)",
+        started=started, ended=started, host=host,
+    ).to_json()
 
 
 def header_record(documents: Sequence[tuple[str, Mapping[str, Any]]], run_id: str) -> dict[str, Any]:

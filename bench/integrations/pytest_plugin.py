@@ -307,7 +307,8 @@ def _write_session_run(config: pytest.Config, benchmarks: list[dict[str, Any]]) 
 
 
 def _gate_session(config: pytest.Config, results: Path) -> tuple[int, str]:
-    from reports.compare import compare, env_differences, parse_threshold
+    from reports.compare import compare, env_differences
+    from reports.compare_settings import parse_threshold
     from reports.gate import gate
     from reports.load import load_runs
     from reports.render_compare import render_terminal

@@ -93,7 +93,9 @@ def predict_all(entries: Sequence[Entry], batch: int = PARITY_BATCH, seed: int =
         shared_inputs = inputs_file or tmp / "inputs.npz"
         groups = _group(entries)
         results = _run_group(entries, groups[0], tmp, batch, seed, shared_inputs, timeout_s)
-        run = lambda g: _run_group(entries, g, tmp, batch, seed, shared_inputs, timeout_s)  # noqa: E731
+        def run(g: list[int]) -> dict[int, Prediction]:
+            return _run_group(entries, g, tmp, batch, seed, shared_inputs, timeout_s)
+
         if shared_inputs.exists():  # inputs fixed: the other groups can run side by side
             with ThreadPoolExecutor(max_workers=2) as pool:
                 for part in pool.map(run, groups[1:]):
@@ -106,7 +108,9 @@ def predict_all(entries: Sequence[Entry], batch: int = PARITY_BATCH, seed: int =
 
 def _align(a: Prediction, b: Prediction) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], str]:
     assert a.outputs is not None and b.outputs is not None
-    short = lambda n: n.split(":")[0]  # noqa: E731
+    def short(name: str) -> str:
+        return name.split(":")[0]
+
     bmap = {short(n): o for n, o in zip(b.names, b.outputs)}
     if all(short(n) in bmap for n in a.names):
         return [(short(n), o, bmap[short(n)]) for n, o in zip(a.names, a.outputs)], "name"

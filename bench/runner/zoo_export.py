@@ -131,7 +131,7 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
     if manifest.get("manifest_version") != MANIFEST_VERSION:
         raise BenchError(f"{path}: manifest version {manifest.get('manifest_version')!r}, expected "
                          f"{MANIFEST_VERSION}; re-export with `infer-bench zoo export`")
-    return manifest
+    return dict(manifest)
 
 
 def variant_file(manifest: dict[str, Any], variant: str) -> str | None:

@@ -26,7 +26,7 @@ def _matmul_fn(n: int, device: str) -> Any:
         a = tf.random.stateless_uniform((n, n), seed=(1, 2), dtype=tf.float32)
         b = tf.random.stateless_uniform((n, n), seed=(3, 4), dtype=tf.float32)
 
-    @tf.function
+    @tf.function  # type: ignore[untyped-decorator]
     def step() -> Any:
         with tf.device(tf_device(device)):
             return tf.reduce_sum(tf.linalg.matmul(a, b))

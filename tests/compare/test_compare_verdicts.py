@@ -10,19 +10,16 @@ import pytest
 from compare_fixtures import ENV, WriteRun, cell
 from scipy.stats import mannwhitneyu
 
-from reports.compare import (
-    compare,
-    counts,
-    env_differences,
+from reports.compare import compare, counts, env_differences, like_for_like
+from reports.errors import CompareError
+from reports.load import load_runs
+from reports.power import (
     holm,
-    like_for_like,
     min_detectable_slowdown,
     repetitions_needed,
     smallest_p,
     stray_proof_repetitions,
 )
-from reports.errors import CompareError
-from reports.load import load_runs
 
 STEADY = [1.00, 1.04, 0.97, 1.02, 0.99]
 SIX = [*STEADY, 1.01]

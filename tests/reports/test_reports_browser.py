@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,7 @@ import synth
 from reports.api import render_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="headless chromium not installed (apt-get install -y chromium)"),
-]
+pytestmark = pytest.mark.browser
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--disable-quic", "--no-first-run", "--enable-logging=stderr", "--v=0",
@@ -46,6 +44,11 @@ def js_error(dom: str) -> str | None:
 
 def console_messages(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+@pytest.fixture(autouse=True)
+def _chromium(require_service: Callable[[bool, str], None]) -> None:
+    require_service(CHROMIUM is not None, "headless chromium not installed (apt-get install -y chromium)")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,25 @@
+"""Fixtures shared by every test directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+REQUIRE_ENV = "INFER_BENCH_REQUIRE_SERVICES"
+
+
+@pytest.fixture(scope="session")
+def require_service() -> Callable[[bool, str], None]:
+    """`require_service(available, reason)`: skip a test whose service (Chromium, PostgreSQL, a Ray cluster)
+    is missing — or fail it where CI says every service must be there (INFER_BENCH_REQUIRE_SERVICES=1)."""
+
+    def need(available: bool, reason: str) -> None:
+        if available:
+            return
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{reason} ({REQUIRE_ENV}=1: CI installs and starts every service)")
+        pytest.skip(reason)
+
+    return need
