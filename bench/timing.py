@@ -15,6 +15,7 @@ Stopping rules (the record's `stop_reason`):
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,9 @@ Clock = Callable[[], int]  # nanoseconds, monotonic
 Progress = Callable[[int, float], None]  # (iterations so far, current median in ns)
 
 NS = 1_000_000_000
+# interleaved: the variants of a model that can load together share one worker and their calls alternate
+# (paired samples); separate: one worker per variant (processes compared across rounds).
+MODES = ("interleaved", "separate")
 CHECK_GROWTH = 1.05  # re-check the stopping rules after 5% more samples
 PROGRESS_EVERY_NS = NS // 4
 
@@ -49,8 +53,14 @@ class Policy:
     max_time: float = 10.0
     max_iterations: int | None = None
     profile: bool = False  # after timing, one profiled pass per cell (never during timed iterations)
+    mode: str = "interleaved"  # how variants of a model share processes: MODES
 
     def __post_init__(self) -> None:
+        self._check_times()
+        if self.mode not in MODES:
+            raise PolicyValueError("mode", f"must be one of {', '.join(MODES)}, got {self.mode!r}")
+
+    def _check_times(self) -> None:
         _non_negative("warmup_iterations", self.warmup_iterations)
         _non_negative("warmup_time", self.warmup_time)
         _non_negative("min_time", self.min_time)
@@ -205,3 +215,94 @@ def measure(
     after = trace_count() if trace_count is not None else None
     retraces = after - before if before is not None and after is not None else None
     return Measurement(first, warm_n, warm_s, samples, reason, retraces)
+
+
+# ------------------------------------------------------------------ interleaved: several calls, one process
+
+
+def interleaved_stop(samples: Sequence[Sequence[int]], elapsed_ns: int, policy: Policy) -> str | None:
+    """The stopping rules of `stop_reason` for k calls timed in rounds: times scale with k (each call
+    gets about its own min_time/max_time), counts and the interval target hold for every call."""
+    k, n = len(samples), len(samples[0])
+    if policy.max_iterations is not None and n >= policy.max_iterations:
+        return "max_iterations"
+    if (elapsed_ns >= policy.min_time * NS * k and n >= policy.min_iterations
+            and all(ci_halfwidth(s) <= policy.ci_target for s in samples)):
+        return "ci_target"
+    if elapsed_ns >= policy.max_time * NS * k:
+        return "max_time"
+    return None
+
+
+def round_order(k: int, round_index: int, rng: random.Random) -> list[int]:
+    """The order of the k calls in one round: A B / B A alternation for two, a seeded shuffle for more,
+    so no call always runs right after another (caches, frequency) and position effects cancel."""
+    if k == 2:
+        return [0, 1] if round_index % 2 == 0 else [1, 0]
+    order = list(range(k))
+    rng.shuffle(order)
+    return order
+
+
+def interleaved_loop(
+    calls: Sequence[Callable[[], object]], policy: Policy, clock: Clock, seed: int = 0, progress: Progress | None = None
+) -> tuple[list[list[int]], str]:
+    """Time k calls in rounds (each call once per round, order per `round_order`) until a rule fires.
+
+    Sample i of every call comes from round i: the calls are paired by round, so a ratio of two calls
+    is measured under the same interference (what duet benchmarking aims at, inside one process)."""
+    rng = random.Random(seed)
+    samples: list[list[int]] = [[] for _ in calls]
+    start = clock()
+    next_check, next_progress = 1, PROGRESS_EVERY_NS
+    while True:
+        for i in round_order(len(calls), len(samples[0]), rng):
+            t0 = clock()
+            calls[i]()
+            samples[i].append(clock() - t0)
+        if len(samples[0]) < next_check:
+            continue
+        elapsed = clock() - start
+        reason = interleaved_stop(samples, elapsed, policy)
+        if reason is not None:
+            return samples, reason
+        next_check = _next_check(len(samples[0]), policy)
+        if progress is not None and elapsed >= next_progress:
+            progress(len(samples[0]), median(samples[0]))
+            next_progress = elapsed + PROGRESS_EVERY_NS
+
+
+def interleaved_warm_up(calls: Sequence[Callable[[], object]], policy: Policy, clock: Clock) -> tuple[int, float]:
+    """Round-robin warmup until every call has its warmup iterations and the time is k x warmup_time."""
+    k, start, count = len(calls), clock(), 0
+    min_ns, cap_ns = policy.warmup_time * NS * k, policy.max_time * NS * k
+    while True:
+        elapsed = clock() - start
+        if (count >= policy.warmup_iterations and elapsed >= min_ns) or (elapsed >= cap_ns and count > 0):
+            return count, elapsed / NS / k
+        for call in calls:
+            call()
+        count += 1
+
+
+def measure_interleaved(
+    calls: Sequence[Callable[[], object]],
+    policy: Policy,
+    clock: Clock = time.perf_counter_ns,
+    trace_counts: Sequence[Callable[[], int | None] | None] = (),
+    progress: Progress | None = None,
+    seed: int = 0,
+) -> list[Measurement]:
+    """`measure` for several calls in one process: first calls, interleaved warmup, interleaved timed rounds.
+    One Measurement per call; their latencies are paired by round."""
+    if len(calls) == 1:
+        counter = trace_counts[0] if trace_counts else None
+        return [measure(calls[0], policy, clock, counter, progress)]
+    firsts = [time_first_call(call, clock) for call in calls]
+    warm_n, warm_s = interleaved_warm_up(calls, policy, clock)
+    counters = list(trace_counts) or [None] * len(calls)
+    before = [c() if c is not None else None for c in counters]
+    samples, reason = interleaved_loop(calls, policy, clock, seed, progress)
+    after = [c() if c is not None else None for c in counters]
+    return [Measurement(first, warm_n, warm_s, lat, reason, b2 - b1 if b1 is not None and b2 is not None else None)
+            for first, lat, b1, b2 in zip(firsts, samples, before, after, strict=True)]

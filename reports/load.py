@@ -44,6 +44,7 @@ IDENTITY_DEFAULTS: dict[str, Any] = {
     "env_toggles": "",
     "affinity": "",
     "python": "",
+    "call": "fastest",
 }
 PARITY_COLUMNS = (
     "source",
@@ -173,7 +174,7 @@ def _cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         frame[name] = frame[name].astype("int64")
     for name in ("load_s", "first_call_s", "warmup_s", "throughput", "started", "ended"):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    for name in ("model", "variant", "device", "env_toggles", "affinity", "python", "host", "run_id", "source"):
+    for name in ("model", "variant", "device", "env_toggles", "affinity", "python", "call", "host", "run_id", "source"):
         frame[name] = frame[name].astype(str)
     for name in ("error", "stderr_tail", "call_path", "stop_reason"):  # text or None, never NaN
         frame[name] = [v if isinstance(v, str) else None for v in frame[name]]

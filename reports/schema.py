@@ -24,7 +24,10 @@ cell    {"schema", "kind": "cell", "run_id", then every field of `CellRecord` be
          ([1m, 5m, 15m]|None), "loadavg_end", "started", "ended" (unix seconds), "host",
          "flops_per_sample" (int|None), "profile" (dict|None), "worker" (the worker process's facts:
          pid, Python, TensorFlow version, oneDNN, devices seen; dict|None), "load_phases" (seconds per
-         loading phase; dict|None)}
+         loading phase; dict|None), "mode" ("interleaved": the cell's calls alternated round by round
+         with the other cells of its worker process at the same batch size, so their samples pair by index;
+         "separate": one variant per process; None in runs made before it was recorded), "input_shapes"
+         ({input name: shape} measured; None before it was recorded)}
          A field this version does not name is kept as it is (readers ignore it).
 
 A reader skips a torn last line (a parent killed mid-write) and reports it; any other unparsable
@@ -59,6 +62,7 @@ IDENTITY_FIELDS = (
     "env_toggles",  # canonical string "K=V,K2=V2" ('' when none)
     "affinity",  # canonical string "0-1" or '' when not pinned
     "python",  # interpreter label ('' = the harness's own)
+    "call",  # "fastest" (the harness's lowest-overhead path) or "idiomatic" (typical user code); absent = fastest
 )
 
 VARIANTS = (
@@ -96,6 +100,7 @@ class CellRecord:
     env_toggles: str = ""
     affinity: str = ""
     python: str = ""
+    call: str = "fastest"
     status: Status = "ok"
     error: str | None = None
     exit_code: int | None = None
@@ -122,6 +127,8 @@ class CellRecord:
     profile: dict[str, Any] | None = None
     worker: dict[str, Any] | None = None
     load_phases: dict[str, float] | None = None
+    mode: str | None = None  # "interleaved" (calls alternated with the process's other cells) | "separate"; None = before v0.2
+    input_shapes: dict[str, list[int]] | None = None  # the shapes the cell was measured with, per input
     extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not name, kept as they are
 
     kind = "cell"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bench.scenario import Scenario
-    from bench.scenario.sweep import Expansion
+    from bench.scenario.sweep import Expansion, Group
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +38,16 @@ def estimate_s(s: Scenario, e: Expansion, startup_s: float = 6.0) -> tuple[float
     return workers * startup_s + cells * per_cell_lo, workers * startup_s + cells * per_cell_hi
 
 
+def _batches(g: Group) -> list[int]:
+    return sorted({c.batch_size for c in g.cells})
+
+
+def _members(g: Group) -> str:
+    """What alternates inside the worker at each batch size, when more than one cell does."""
+    members = list(dict.fromkeys(c.key.variant + ("" if c.key.call == "fastest" else f" ({c.key.call})") for c in g.cells))
+    return f"; interleaved: {', '.join(members)}" if len(members) > 1 else ""
+
+
 def render(s: Scenario, e: Expansion) -> list[str]:
     """The plan as lines of text (pure)."""
     from bench.scenario.sweep import schedule
@@ -58,9 +68,9 @@ def render(s: Scenario, e: Expansion) -> list[str]:
     for model, variant in e.unavailable:
         lines.append(f"not run: {model} has no file for {variant}")
     lines.append("")
-    lines.append("groups (one worker process each; batch sizes run inside it):")
+    lines.append(f"groups (one worker process each; batch sizes run inside it; measure mode {s.policy.mode}):")
     for i, g in enumerate(e.groups, start=1):
-        lines.append(f"  {i:>3}. {g.group_id:<50} batch {', '.join(str(c.batch_size) for c in g.cells)}")
+        lines.append(f"  {i:>3}. {g.group_id:<50} batch {', '.join(str(b) for b in _batches(g))}{_members(g)}")
     if reps > 1 or seed is not None:
         order = [f"{job.group.group_id}#{job.repetition}" for job in schedule(e.groups, reps, seed)[: 2 * len(e.groups)]]
         lines += ["", "worker order (first rounds): " + " -> ".join(order)]

@@ -89,6 +89,7 @@ _DEFAULTS: dict[str, Any] = {
     "env_toggles": "",
     "affinity": "",
     "python": "",
+    "call": "fastest",
 }
 
 

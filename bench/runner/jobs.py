@@ -21,7 +21,7 @@ from bench.runner.procs import Message, WorkerOutcome, WorkerSpec
 from bench.scenario import ModelEntry, Scenario
 from bench.scenario.sweep import Cell, GroupKey, Job, parse_affinity, parse_env
 from bench.worker.protocol import CellRef, MeasureTask
-from infer_core.detect import worker_env
+from infer_core.detect import required_keras, worker_env
 from infer_core.model import ModelSpec
 from reports.schema import CellRecord
 
@@ -84,23 +84,36 @@ class TaskBuilder:
     def entry(self, key: GroupKey) -> ModelEntry:
         return next(m for m in self.scenario.models if m.name == key.model).resolved()
 
+    def specs(self, job: Job) -> dict[str, ModelSpec]:
+        """One spec per variant the job measures (the process settings are the group's)."""
+        key = job.group.key
+        entry = self.entry(key)
+        zoo_dir = self.model_dirs.get(entry.zoo or "")
+        variants = dict.fromkeys(c.key.variant for c in job.cells)
+        return {v: model_spec(entry, dataclasses.replace(key, variant=v), zoo_dir) for v in variants}
+
     def task(self, job: Job) -> MeasureTask:
-        key, entry = job.group.key, self.entry(job.group.key)
+        entry = self.entry(job.group.key)
         task = MeasureTask(
-            spec=model_spec(entry, key, self.model_dirs.get(entry.zoo or "")),
+            specs=self.specs(job),
             cells=tuple(cell_ref(c, job) for c in job.cells), policy=self.scenario.policy,
             seed=self.scenario.run.seed, inputs_file=entry.inputs_file, memory_limit_mb=self.scenario.run.memory_limit_mb,
         )
         return dataclasses.replace(task, **self.extra(job)) if self.extra is not None else task
 
-    def env(self, job: Job, spec: ModelSpec) -> dict[str, str]:
-        return {**worker_env(spec), **thread_env(job.group.key), **parse_env(job.group.key.env_toggles)}
+    def env(self, job: Job, specs: Mapping[str, ModelSpec]) -> dict[str, str]:
+        """The first spec's environment, with the Keras flavour that every variant of the process accepts."""
+        env = worker_env(next(iter(specs.values())))
+        needs = {required_keras(s.variant or v, s.builder) for v, s in specs.items()} - {None}
+        if needs:
+            env["TF_USE_LEGACY_KERAS"] = "1" if "1" in needs else "0"
+        return {**env, **thread_env(job.group.key), **parse_env(job.group.key.env_toggles)}
 
     def worker_spec(self, job: Job) -> WorkerSpec:
         task = self.task(job)
         label = job.group.key.python
         return WorkerSpec(
-            task=task.to_json(), env=self.env(job, task.spec),
+            task=task.to_json(), env=self.env(job, task.specs),
             python=self.scenario.python_paths.get(label, sys.executable) if label else sys.executable,
             timeout_s=self.scenario.run.timeout, affinity=parse_affinity(job.group.key.affinity),
         )

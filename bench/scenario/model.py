@@ -68,7 +68,8 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_KEYS = ("zoo", "name", "path", "format", "files", "builder", "signature", "inputs", "outputs",
               "shapes", "inputs_file", "vocab_size", "formats")
 EXCLUDE_KEYS = ("model", "format", "device", "batch_size", "intra_op_threads", "inter_op_threads",
-                "affinity", "python", "env")
+                "affinity", "python", "env", "call")
+CALLS = ("fastest", "idiomatic")
 TOP_KEYS = ("run", "measure", "sweep", "models", "exclude")
 
 
@@ -131,6 +132,7 @@ class Sweep:
     affinity: tuple[str, ...] = ("",)
     python: tuple[str, ...] = ("",)
     env: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    calls: tuple[str, ...] = ("fastest",)  # CALLS: the harness's fastest path and/or the user's idiomatic call
 
 
 @dataclass(frozen=True)

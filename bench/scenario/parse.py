@@ -12,6 +12,7 @@ from typing import Any
 from bench.errors import ScenarioError
 from bench.scenario.model import (
     AFFINITY_RE,
+    CALLS,
     DEVICE_RE,
     ENV_NAME_RE,
     EXCLUDE_KEYS,
@@ -200,10 +201,13 @@ POLICY_FLOATS = ("warmup_time", "min_time", "ci_target", "max_time")
 
 def _policy(where: _Where, raw: Any, base: Policy | None = None) -> Policy:
     table = _table(where, raw, ("measure",))
-    _check_keys(where, table, POLICY_INTS + POLICY_FLOATS + ("profile",), ("measure",))
+    _check_keys(where, table, POLICY_INTS + POLICY_FLOATS + ("profile", "mode"), ("measure",))
     values: dict[str, Any] = dict((base or Policy()).to_json())
     for key, value in table.items():
         at = ("measure", key)
+        if key == "mode":
+            values[key] = _str(where, value, at)
+            continue
         if key == "profile":
             if not isinstance(value, bool):
                 raise where.error(at, f"must be true or false, got {value!r}")
@@ -223,7 +227,8 @@ def _int_axis(where: _Where, table: Mapping[str, Any], key: str, minimum: int) -
 
 def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str, str]]:
     table = _table(where, raw, ("sweep",))
-    allowed = ("formats", "batch_sizes", "devices", "intra_op_threads", "inter_op_threads", "affinity", "python", "env")
+    allowed = ("formats", "batch_sizes", "devices", "intra_op_threads", "inter_op_threads", "affinity", "python", "env",
+               "calls")
     _check_keys(where, table, allowed, ("sweep",))
     axes: dict[str, Any] = {}
     if "formats" in table:
@@ -244,6 +249,8 @@ def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str
         pythons = {label: str((scenario_dir / label) if "/" in label else label) for label in labels if label}
     if "env" in table:
         axes["env"] = _env_axis(where, table["env"], ("sweep", "env"))
+    if "calls" in table:
+        axes["calls"] = _unique(where, [_call(where, v, ("sweep", "calls")) for v in _list(where, table["calls"], ("sweep", "calls"))], ("sweep", "calls"))
     return Sweep(**axes), pythons
 
 
@@ -369,7 +376,17 @@ def _exclude_value(where: _Where, key: str, value: Any, at: tuple[str | int, ...
         return _int(where, value, at, 0)
     if key == "affinity":
         return _affinity(where, value, at)
+    if key == "call":
+        return _call(where, value, at)
     return _str(where, value, at)
+
+
+def _call(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
+    text = _str(where, value, at)
+    if text not in CALLS:
+        raise where.error(at, f"unknown call {text!r}; known calls: {', '.join(CALLS)} (fastest: the harness's "
+                              f"lowest-overhead path; idiomatic: what typical user code calls)")
+    return text
 
 
 # ---------------------------------------------------------------- entry points

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.scenario import ExcludeRule, ModelEntry, Scenario
+from infer_core.detect import required_keras
+from infer_core.variants import VARIANTS
 
 
 def canonical_env(env: Mapping[str, str]) -> str:
@@ -48,10 +50,13 @@ class GroupKey:
     env_toggles: str = ""
     affinity: str = ""
     python: str = ""
+    call: str = "fastest"  # CALLS: measured inside the worker, never a process setting of its own
 
     @property
     def group_id(self) -> str:
         parts = [self.model, self.variant, self.device]
+        if self.call != "fastest":
+            parts.append(f"call={self.call}")
         if self.intra_op_threads or self.inter_op_threads:
             parts.append(f"t{self.intra_op_threads}x{self.inter_op_threads}")
         if self.env_toggles:
@@ -82,12 +87,24 @@ class Cell:
 
 @dataclass(frozen=True)
 class Group:
+    """What one worker process measures: the cells of one variant (separate mode) or of every variant
+    of a model that can load in one process (interleaved), each variant by ascending batch size.
+    `key` is the first cell's: the process settings (device, threads, env, affinity, python) all share."""
+
     key: GroupKey
-    cells: tuple[Cell, ...]  # ascending batch size
+    cells: tuple[Cell, ...]
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The group's variants in the canonical order (DESIGN.md, Variant names)."""
+        return tuple(sorted({c.key.variant for c in self.cells}, key=VARIANTS.index))
 
     @property
     def group_id(self) -> str:
-        return self.key.group_id
+        variants = self.variants
+        if len(variants) == 1:
+            return replace(self.key, call="fastest").group_id
+        return replace(self.key, variant=",".join(variants), call="fastest").group_id
 
 
 @dataclass(frozen=True)
@@ -134,27 +151,60 @@ def _all_cells(scenario: Scenario) -> tuple[list[Cell], list[tuple[str, str]]]:
     for model in (m.resolved() for m in scenario.models):
         variants, missing = _model_variants(model, sw.formats)
         unavailable += [(model.name, v) for v in missing]
-        for variant, device, intra, inter, env, aff, py in itertools.product(
-            variants, sw.devices, sw.intra_op_threads, sw.inter_op_threads, _env_combinations(sw.env), sw.affinity, sw.python
+        for variant, device, intra, inter, env, aff, py, call in itertools.product(
+            variants, sw.devices, sw.intra_op_threads, sw.inter_op_threads, _env_combinations(sw.env), sw.affinity,
+            sw.python, sw.calls,
         ):
-            key = GroupKey(model.name, variant, device, intra, inter, env, aff, py)
+            key = GroupKey(model.name, variant, device, intra, inter, env, aff, py, call)
             cells += [Cell(key, b) for b in sorted(sw.batch_sizes)]
     return cells, unavailable
 
 
 def expand(scenario: Scenario) -> Expansion:
-    """Every cell of the scenario, minus the excluded ones, grouped by process key."""
+    """Every cell of the scenario, minus the excluded ones, grouped by worker process."""
     cells, unavailable = _all_cells(scenario)
     kept = [c for c in cells if not any(_matches(rule, c) for rule in scenario.exclude)]
-    return Expansion(tuple(kept), tuple(group(kept)), len(cells) - len(kept), tuple(unavailable))
+    builders = {m.name: m.builder for m in scenario.models}
+
+    def flavour(cell: Cell) -> str | None:
+        return required_keras(cell.key.variant, builders.get(cell.key.model))
+
+    groups = group(kept, flavour if scenario.policy.mode == "interleaved" else None)
+    return Expansion(tuple(kept), tuple(groups), len(cells) - len(kept), tuple(unavailable))
 
 
-def group(cells: Iterable[Cell]) -> list[Group]:
-    """Cells sharing a process key, in first-seen order, each group by ascending batch size."""
-    by_key: dict[GroupKey, list[Cell]] = {}
+def process_key(cell: Cell, flavour: Callable[[Cell], str | None] | None) -> tuple[Any, ...]:
+    """What a worker process fixes at start-up. Separate mode: the variant too. Interleaved: the Keras
+    flavour the variant needs instead ("1" tf-keras, "0" Keras 3, None either), so that what can load
+    together does; `_join_flavours` then lets the either-kind join one of the others."""
+    k = cell.key
+    settings = (k.model, k.device, k.intra_op_threads, k.inter_op_threads, k.env_toggles, k.affinity, k.python)
+    return (*settings, k.variant) if flavour is None else (*settings, flavour(cell))
+
+
+def _join_flavours(by_key: dict[tuple[Any, ...], list[Cell]]) -> dict[tuple[Any, ...], list[Cell]]:
+    """Interleaved: cells that load under either Keras join the Keras 3 process of the same settings, else
+    the tf-keras one; only a variant that needs the other Keras gets a process of its own."""
+    out: dict[tuple[Any, ...], list[Cell]] = {}
+    for key, cells in by_key.items():
+        if key[-1] is None:
+            for flavour in ("0", "1"):
+                if (*key[:-1], flavour) in by_key:
+                    key = (*key[:-1], flavour)
+                    break
+        out.setdefault(key, []).extend(cells)
+    return out
+
+
+def group(cells: Iterable[Cell], flavour: Callable[[Cell], str | None] | None = None) -> list[Group]:
+    """Cells sharing a worker process, in first-seen order; inside a group, each variant and call by
+    ascending batch size. `flavour` given: interleaved grouping (see `process_key`)."""
+    by_key: dict[tuple[Any, ...], list[Cell]] = {}
     for cell in cells:
-        by_key.setdefault(cell.key, []).append(cell)
-    return [Group(key, tuple(sorted(cs, key=lambda c: c.batch_size))) for key, cs in by_key.items()]
+        by_key.setdefault(process_key(cell, flavour), []).append(cell)
+    if flavour is not None:
+        by_key = _join_flavours(by_key)
+    return [Group(cs[0].key, tuple(sorted(cs, key=lambda c: c.batch_size))) for cs in by_key.values()]
 
 
 def schedule(

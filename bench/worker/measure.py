@@ -1,4 +1,8 @@
-"""Worker side of a measurement: load one model, measure each batch size of its group, stream records.
+"""Worker side of a measurement: load the group's variants, measure each batch size, stream records.
+
+Cells of one batch size are measured together: their calls (each variant's fastest path and, where asked,
+the user's idiomatic call) alternate round by round, so sample i of every cell comes from round i and a
+ratio of two cells is paired (`bench.timing.measure_interleaved`). One cell alone is timed as before.
 
 Registered in bench.worker.main.TASKS as "measure". The task is a `bench.worker.protocol.MeasureTask`
 (built by bench.runner.jobs). Messages sent back:
@@ -7,8 +11,8 @@ Registered in bench.worker.main.TASKS as "measure". The task is a `bench.worker.
 
 A device that is absent makes every cell `skipped`. A batch size that runs out of memory is
 `failed: out of memory ...` and the larger ones are `skipped`. Any other error in one batch size
-fails that cell only. An error while loading propagates: the worker reports it and the runner
-records it for every cell of the group.
+fails that cell only. With one variant, an error while loading propagates: the worker reports it and the
+runner records it for every cell. With several, a variant that does not load fails its own cells only.
 
 Test hook (only with INFER_BENCH_TEST_HOOKS=1 in the worker's environment): "fault":
 {"at_batch": N, "kind": ...} makes the worker misbehave when batch size N starts: exit
@@ -25,13 +29,15 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from bench.timing import NS, Measurement, measure
+from bench.timing import NS, Measurement, measure_interleaved
 from bench.worker.protocol import CellRef, MeasureTask
-from reports.schema import CellRecord
+from infer_core.model import ModelSpec
+from reports.schema import CellRecord, Status
 
 Emit = Callable[[dict[str, Any]], None]
 TEST_HOOKS_ENV = "INFER_BENCH_TEST_HOOKS"
@@ -73,16 +79,47 @@ def process_facts() -> dict[str, Any]:
     return {"python_executable": sys.executable, "cpus": sorted(os.sched_getaffinity(0)), "pid": os.getpid()}
 
 
-def _load(task: MeasureTask) -> tuple[Any, float, dict[str, Any]]:
-    """(model, load seconds, facts about this worker and its TensorFlow)."""
+@dataclass
+class Loaded:
+    model: Any
+    load_s: float
+
+
+def _load_one(spec: ModelSpec) -> Loaded:
     start = time.perf_counter()
     import infer_core
 
-    model = infer_core.load(task.spec)
-    load_s = time.perf_counter() - start
+    model = infer_core.load(spec)
+    return Loaded(model, time.perf_counter() - start)
+
+
+def _load_all(task: MeasureTask, emit: Emit) -> dict[str, Loaded]:
+    """Every variant that loads. One variant: its error propagates (the runner records it for each cell and
+    may retry under tf-keras). Several: a variant that does not load gets failed (or skipped) cells."""
+    if len(task.specs) == 1:
+        variant, spec = next(iter(task.specs.items()))
+        return {variant: _load_one(spec)}
+    from infer_core.errors import InferCoreError
+
+    loaded: dict[str, Loaded] = {}
+    for variant, spec in task.specs.items():
+        try:
+            loaded[variant] = _load_one(spec)
+        except InferCoreError as exc:
+            if type(exc).__name__ == "LegacyKerasRequired":
+                raise  # the runner retries the whole worker under tf-keras
+            cells = tuple(c for c in task.cells if c.variant == variant)
+            if type(exc).__name__ == "DeviceUnavailable":
+                _skip(cells, emit, f"skipped: {exc}")
+            else:
+                _fail(cells, emit, f"{type(exc).__name__}: {exc}")
+    return loaded
+
+
+def _facts() -> dict[str, Any]:
     from bench.worker.facts import tf_runtime_facts
 
-    return model, load_s, {**process_facts(), **tf_runtime_facts()}
+    return {**process_facts(), **tf_runtime_facts()}
 
 
 def _fit_batch(array: np.ndarray, axis: int | None, batch_size: int) -> np.ndarray:
@@ -165,32 +202,108 @@ def _finish(record: CellRecord, model: Any) -> CellRecord:
     return record
 
 
-def measure_cell(model: Any, task: MeasureTask, cell: CellRef, emit: Emit, base: CellRecord) -> tuple[CellRecord, bool]:
-    """Measure one batch size: (its record, ok or failed with the error; whether it ran out of memory)."""
-    batch_size = cell.batch_size
-    def progress(n: int, median_ns: float) -> None:
-        emit({"kind": "progress", "cell_id": cell.cell_id, "iterations": n, "median_ns": median_ns})
-    _inject_fault(task, batch_size, model)
-    _reset_gpu_peak(task)
+@dataclass
+class Member:
+    """One cell of a batch size: its record so far, its model, and the call to time."""
+
+    cell: CellRef
+    record: CellRecord
+    model: Any
     feeds: dict[str, np.ndarray] | None = None
-    oom = False
-    try:
-        if _fault_kind(task, batch_size) == "cell_error":
-            raise RuntimeError("injected fault: this batch size failed")
-        if _fault_kind(task, batch_size) == "retrace":
-            call = _retracing_call(model, task, batch_size)
-        else:
-            feeds = _feeds(model, task, batch_size)
-            call = model.make_runner(feeds)
-        _fill(base, measure(call, task.policy, trace_count=model.trace_count, progress=progress), batch_size)
-        if task.policy.profile and feeds is not None and base.status == "ok":
-            _profile(model, feeds, batch_size, base)
-    except Exception as exc:  # one batch size failing must not lose the others
-        oom = is_out_of_memory(exc)
-        base.status = "failed"
-        base.error = (f"out of memory at batch size {batch_size}: {_one_line(exc)}" if oom
-                      else f"{type(exc).__name__}: {_one_line(exc)}")
-    return _finish(base, model), oom
+    call: Callable[[], object] | None = None
+
+
+def _prepare(member: Member, task: MeasureTask) -> None:
+    """The member's call: the fastest path, the idiomatic one, or the retracing test hook."""
+    batch_size, model = member.cell.batch_size, member.model
+    if _fault_kind(task, batch_size) == "cell_error":
+        raise RuntimeError("injected fault: this batch size failed")
+    if _fault_kind(task, batch_size) == "retrace":
+        member.call = _retracing_call(model, task, batch_size)
+        return
+    member.feeds = _feeds(model, task, batch_size)
+    member.record.input_shapes = {name: list(a.shape) for name, a in member.feeds.items()}
+    if member.cell.call == "idiomatic":
+        member.call, path = model.idiomatic_runner(member.feeds)
+        member.record.call_path = path or f"{model.call_path} (this format's idiomatic call is its fastest)"
+    else:
+        member.call = model.make_runner(member.feeds)
+
+
+def _failed(member: Member, exc: BaseException) -> bool:
+    """Record the member's failure; True when it ran out of memory (larger batch sizes are then skipped)."""
+    oom = is_out_of_memory(exc)
+    member.record.status = "failed"
+    member.record.error = (f"out of memory at batch size {member.cell.batch_size}: {_one_line(exc)}" if oom
+                           else f"{type(exc).__name__}: {_one_line(exc)}")
+    return oom
+
+
+def _culprits(members: list[Member]) -> list[Member]:
+    """After a shared loop raised: call each member once to find which ones fail."""
+    found = []
+    for member in members:
+        try:
+            assert member.call is not None
+            member.call()
+        except Exception as exc:  # this one is broken: it leaves the loop
+            _failed(member, exc)
+            found.append(member)
+    return found
+
+
+def _time_members(members: list[Member], task: MeasureTask, emit: Emit) -> None:
+    """Time every runnable member together; a member that raises is found, failed, and the rest timed again."""
+    if not members:
+        return
+    batch_size = members[0].cell.batch_size
+
+    def progress(n: int, median_ns: float) -> None:
+        emit({"kind": "progress", "cell_id": members[0].cell.cell_id, "iterations": n, "median_ns": median_ns})
+
+    while members:
+        calls = [m.call for m in members if m.call is not None]
+        try:
+            results = measure_interleaved(calls, task.policy, trace_counts=[m.model.trace_count for m in members],
+                                          progress=progress, seed=task.seed + batch_size)
+        except Exception as exc:
+            bad = _culprits(members) if len(members) > 1 else []
+            if not bad:
+                for member in members:
+                    _failed(member, exc)
+                return
+            members = [m for m in members if m not in bad]
+            continue
+        mode = "interleaved" if len(members) > 1 else "separate"
+        for member, measured in zip(members, results, strict=True):
+            _fill(member.record, measured, batch_size)
+            member.record.mode = mode
+        return
+
+
+def measure_batch(models: Mapping[str, Loaded], task: MeasureTask, cells: list[CellRef], emit: Emit,
+                  facts: Mapping[str, Any]) -> list[tuple[CellRecord, bool]]:
+    """Measure the cells of one batch size together: (record, ran out of memory) for each, in order."""
+    batch_size = cells[0].batch_size
+    _inject_fault(task, batch_size, models[cells[0].variant].model)
+    _reset_gpu_peak(task)
+    members = [Member(c, _base_record(c, models[c.variant].model, models[c.variant].load_s, facts),
+                      models[c.variant].model) for c in cells]
+    oom: dict[int, bool] = {}
+    for i, member in enumerate(members):
+        try:
+            _prepare(member, task)
+        except Exception as exc:  # one cell failing must not lose the others
+            oom[i] = _failed(member, exc)
+    _time_members([m for m in members if m.record.status == "ok"], task, emit)
+    for member in members:
+        if task.policy.profile and member.feeds is not None and member.record.status == "ok" and member.cell.call == "fastest":
+            _profile(member.model, member.feeds, batch_size, member.record)
+    return [(_finish(m.record, m.model), oom.get(i, False) or _is_oom(m.record)) for i, m in enumerate(members)]
+
+
+def _is_oom(record: CellRecord) -> bool:
+    return record.status == "failed" and str(record.error or "").startswith("out of memory")
 
 
 def _profile(model: Any, feeds: Mapping[str, Any], batch_size: int, base: CellRecord) -> None:
@@ -220,9 +333,17 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _skip(cells: tuple[CellRef, ...], emit: Emit, reason: str) -> None:
+    _emit_ended(cells, emit, "skipped", reason)
+
+
+def _fail(cells: tuple[CellRef, ...], emit: Emit, reason: str) -> None:
+    _emit_ended(cells, emit, "failed", reason)
+
+
+def _emit_ended(cells: tuple[CellRef, ...], emit: Emit, status: Status, reason: str) -> None:
     for cell in cells:
         now, load = time.time(), _loadavg()
-        emit(cell.record(status="skipped", error=reason, started=now, ended=now, host=platform.node(),
+        emit(cell.record(status=status, error=reason, started=now, ended=now, host=platform.node(),
                          loadavg_start=load, loadavg_end=load).to_json())
 
 
@@ -230,7 +351,7 @@ def run(raw: dict[str, Any], emit: Emit) -> None:
     """The "measure" worker task."""
     task = MeasureTask.from_json(raw)
     try:
-        model, load_s, facts = _load(task)
+        models = _load_all(task, emit)
     except Exception as exc:
         if type(exc).__name__ == "DeviceUnavailable":
             _skip(task.cells, emit, f"skipped: {exc}")
@@ -239,19 +360,23 @@ def run(raw: dict[str, Any], emit: Emit) -> None:
     if task.memory_limit_mb:
         limit_memory(task.memory_limit_mb)
     try:
-        _measure_all(model, task, emit, load_s, facts)
+        _measure_all(models, task, emit, _facts())
     finally:
-        model.close()
+        for loaded in models.values():
+            loaded.model.close()
 
 
-def _measure_all(model: Any, task: MeasureTask, emit: Emit, load_s: float, facts: Mapping[str, Any]) -> None:
-    oom_at: int | None = None
-    for cell in task.cells:
-        if oom_at is not None:
-            _skip((cell,), emit, f"skipped: batch size {oom_at} ran out of memory")
+def _measure_all(models: Mapping[str, Loaded], task: MeasureTask, emit: Emit, facts: Mapping[str, Any]) -> None:
+    """Batch sizes in ascending order; a variant that ran out of memory skips its larger batch sizes."""
+    oom_at: dict[str, int] = {}
+    for batch_size in sorted({c.batch_size for c in task.cells}):
+        cells = [c for c in task.cells if c.batch_size == batch_size and c.variant in models]
+        for cell in [c for c in cells if c.variant in oom_at]:
+            _skip((cell,), emit, f"skipped: batch size {oom_at[cell.variant]} ran out of memory")
+        cells = [c for c in cells if c.variant not in oom_at]
+        if not cells:
             continue
-        record, oom = measure_cell(model, task, cell, emit, _base_record(cell, model, load_s, facts))
-        if oom:
-            oom_at = cell.batch_size
-        emit(record.to_json())
-        del record
+        for record, oom in measure_batch(models, task, cells, emit, facts):
+            if oom:
+                oom_at.setdefault(record.variant, batch_size)
+            emit(record.to_json())

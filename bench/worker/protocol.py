@@ -28,6 +28,14 @@ class CellRef:
     def batch_size(self) -> int:
         return int(self.identity["batch_size"])
 
+    @property
+    def variant(self) -> str:
+        return str(self.identity["variant"])
+
+    @property
+    def call(self) -> str:
+        return str(self.identity.get("call") or "fastest")
+
     def record(self, **measured: Any) -> CellRecord:
         """This cell's record with the given measurement fields (the rest at their defaults)."""
         return CellRecord(cell_id=self.cell_id, group_id=self.group_id, repetition=self.repetition,
@@ -39,14 +47,15 @@ class CellRef:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> CellRef:
-        return cls(str(d["cell_id"]), str(d["group_id"]), int(d["repetition"]), {k: d[k] for k in IDENTITY_FIELDS})
+        return cls(str(d["cell_id"]), str(d["group_id"]), int(d["repetition"]), {k: d.get(k) for k in IDENTITY_FIELDS})
 
 
 @dataclass(frozen=True)
 class MeasureTask:
-    """One worker's job: load `spec`, then measure each cell (ascending batch size) under `policy`."""
+    """One worker's job: load each variant's spec, then measure every cell under `policy`. Cells of the same
+    batch size are measured together, their calls alternated round by round (interleaved)."""
 
-    spec: ModelSpec
+    specs: Mapping[str, ModelSpec]  # variant -> what to load
     cells: tuple[CellRef, ...]
     policy: Policy
     seed: int = 0
@@ -56,13 +65,20 @@ class MeasureTask:
 
     name = "measure"
 
+    @property
+    def spec(self) -> ModelSpec:
+        """The first variant's spec: its device and environment are the whole process's."""
+        return next(iter(self.specs.values()))
+
     def to_json(self) -> dict[str, Any]:
-        return {"task": self.name, "spec": self.spec.to_json(), "cells": [c.to_json() for c in self.cells],
+        return {"task": self.name, "specs": {v: s.to_json() for v, s in self.specs.items()},
+                "cells": [c.to_json() for c in self.cells],
                 "policy": self.policy.to_json(), "seed": self.seed, "inputs_file": self.inputs_file,
                 "memory_limit_mb": self.memory_limit_mb, "fault": dict(self.fault) if self.fault else None}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> MeasureTask:
-        return cls(spec=ModelSpec.from_json(d["spec"]), cells=tuple(CellRef.from_json(c) for c in d["cells"]),
+        return cls(specs={v: ModelSpec.from_json(s) for v, s in d["specs"].items()},
+                   cells=tuple(CellRef.from_json(c) for c in d["cells"]),
                    policy=Policy(**d["policy"]), seed=int(d.get("seed") or 0), inputs_file=d.get("inputs_file"),
                    memory_limit_mb=d.get("memory_limit_mb"), fault=d.get("fault"))

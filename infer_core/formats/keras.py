@@ -124,4 +124,18 @@ def load(spec: ModelSpec, variant: str) -> SignatureModel:
     details = {"keras": which, "safe_mode": spec.safe_mode, "load_phases": phases}
     result = SignatureModel(variant, function, spec, str(path), variant.endswith("+xla"), details, CALL_PATH)
     result.owner = model
+    result.idiomatic = _predict_call(model)
     return result
+
+
+def _predict_call(model: Any) -> Any:
+    """`model.predict(x, verbose=0)`, the call Keras users write (x: one array, or a list in the model's
+    input order)."""
+    names = _input_names(model)
+
+    def factory(feeds: Any) -> tuple[Any, str]:
+        arrays = [feeds[n] for n in names]
+        x = arrays[0] if len(arrays) == 1 else arrays
+        return (lambda: model.predict(x, verbose=0)), "model.predict(x, verbose=0)"
+
+    return factory

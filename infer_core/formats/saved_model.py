@@ -79,6 +79,7 @@ class SignatureModel(Model):
         self.call_path = CALL_PATH_XLA if xla else call_path
         self.details = details
         self.owner: Any = None  # the object whose variables the function reads
+        self.idiomatic: Any = None  # a Keras model's own idiomatic call (set by the Keras loader)
 
     def _tensors(self, feeds: Feeds) -> dict[str, Any]:
         import tensorflow as tf
@@ -96,6 +97,16 @@ class SignatureModel(Model):
     def make_runner(self, feeds: Feeds) -> Any:
         tensors = self._tensors(feeds)
         return lambda: self._run(tensors)
+
+    def idiomatic_runner(self, feeds: Feeds) -> tuple[Any, str]:
+        """Keras: `model.predict(x, verbose=0)`; a SavedModel: `signatures[name](**numpy inputs)` then
+        `.numpy()` on each output (the argument conversion happens on every call, as in user code)."""
+        if self.idiomatic is not None:
+            made: tuple[Any, str] = self.idiomatic(feeds)
+            return made
+        arrays = {t.name: feeds[t.name] for t in self.inputs}
+        call = self._call
+        return (lambda: {k: v.numpy() for k, v in call(**arrays).items()}), "signatures[name](**numpy) + .numpy()"
 
     def int_input_bound(self) -> int | None:
         from infer_core.vocab import function_bound

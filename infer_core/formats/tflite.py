@@ -112,6 +112,16 @@ class TFLiteModel(Model):
         arrays = self._prepare(feeds)
         return lambda: self._run(arrays)
 
+    def idiomatic_runner(self, feeds: Feeds) -> tuple[Any, str]:
+        """LiteRT's signature runner, `runner(**inputs)` -> dict of arrays (where the model has a signature)."""
+        key = self.details.get("signature")
+        if not key:
+            return self.make_runner(feeds), ""
+        self._prepare(feeds)  # same shapes as the fastest path, so the two can alternate without re-allocating
+        runner = self.interpreter.get_signature_runner(key)
+        arrays = {n: np.ascontiguousarray(feeds[n]) for n, _ in self._in}
+        return (lambda: runner(**arrays)), "interpreter.get_signature_runner()(**inputs)"
+
 
 def load(spec: ModelSpec, variant: str) -> TFLiteModel:
     from ai_edge_litert.interpreter import Interpreter

@@ -82,6 +82,7 @@ def assert_ok(record: dict[str, Any]) -> None:
     assert record["throughput"] > 0 and record["peak_rss_bytes"] > 0
     assert len(record["loadavg_start"]) == 3 and len(record["loadavg_end"]) == 3
     assert set(IDENTITY_FIELDS) <= set(record)
+    assert record["worker"]["tensorflow_imported"] is False  # LiteRT alone runs without TensorFlow
 
 
 def test_healthy_worker_records_every_cell(tmp_path: Path) -> None:

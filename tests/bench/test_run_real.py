@@ -71,12 +71,15 @@ def test_run_measures_checks_parity_and_reports(mnist_dir: Path, tmp_path: Path,
         assert cell["iterations"] == len(cell["latencies_ns"]) > 0
         assert cell["load_s"] > 0 and cell["first_call_s"] > 0 and cell["call_path"]
         assert isinstance(cell["load_phases"], dict)
-        if cell["variant"] == "tflite":  # LiteRT runs without TensorFlow: the worker never imports it
-            assert cell["worker"]["tensorflow_imported"] is False
-        else:
-            assert cell["worker"]["tf_version"] == run.header["env"]["tensorflow"]
+        # frozen and tflite share one worker (the default, interleaved): TensorFlow is imported there
+        assert cell["worker"]["tf_version"] == run.header["env"]["tensorflow"]
+        assert cell["mode"] == "interleaved" and cell["input_shapes"]
     by = {(c["variant"], c["batch_size"]): c for c in run.cells}
     assert by[("frozen", 1)]["load_s"] == by[("frozen", 8)]["load_s"], "one load per worker"
+    for batch in (1, 8):  # paired by round: as many samples each, from the same process
+        frozen, tflite = by[("frozen", batch)], by[("tflite", batch)]
+        assert frozen["iterations"] == tflite["iterations"] and frozen["worker"]["pid"] == tflite["worker"]["pid"]
+        assert frozen["input_shapes"] == {"input:0": [batch, 28, 28, 1]} or list(frozen["input_shapes"].values()) == [[batch, 28, 28, 1]]
     assert (tmp_path / "runs" / "latest").resolve() == out.resolve()
     assert (out / "report.md").exists() and (out / "report.html").exists()
     assert f"4 ok; results: {out / 'results.jsonl'}" in printed.out
@@ -183,7 +186,7 @@ files = {{ frozen = "{mnist_dir / 'frozen.pb'}", tflite = "{mnist_dir / 'model.t
     out = tmp_path / "run"
     assert main(["run", str(path), "--out", str(out), "--no-report"]) == 0
     run = read_run_file(out / "results.jsonl")
-    assert [(c["variant"], c["batch_size"], c["status"]) for c in run.cells] == [
+    assert sorted((c["variant"], c["batch_size"], c["status"]) for c in run.cells) == [
         ("frozen", 1, "ok"), ("frozen", 8, "ok"), ("tflite", 1, "ok"), ("tflite", 8, "ok")]
     assert run.parity[0]["model"] == "mine" and run.parity[0]["error"] is None
     assert [(p["a"], p["b"], p["ok"]) for p in run.parity[0]["pairs"]] == [("frozen", "tflite", True)]

@@ -8,6 +8,8 @@ from bench import scenario
 from bench.scenario import sweep
 
 TEXT = """\
+[measure]
+mode = "separate"
 [sweep]
 formats = ["frozen", "tflite", "tflite+int8"]
 batch_sizes = [32, 1]
@@ -100,3 +102,34 @@ def test_env_canonical_form_round_trips() -> None:
     assert text == "A=0,B=1"
     assert sweep.parse_env(text) == {"A": "0", "B": "1"}
     assert sweep.parse_env("") == {}
+
+
+def test_interleaved_groups_put_what_loads_together_in_one_worker() -> None:
+    e = sweep.expand(scenario.parse(TEXT.replace('mode = "separate"', ""), "s.toml", Path("/")))
+    ids = sorted(g.group_id for g in e.groups)
+    assert ids == [
+        "mine/frozen/cpu/TF_ENABLE_ONEDNN_OPTS=0", "mine/frozen/cpu/TF_ENABLE_ONEDNN_OPTS=1",
+        "mine/frozen/gpu:0/TF_ENABLE_ONEDNN_OPTS=0", "mine/frozen/gpu:0/TF_ENABLE_ONEDNN_OPTS=1",
+        "mnist_cnn/frozen,tflite,tflite+int8/cpu/TF_ENABLE_ONEDNN_OPTS=1",
+        "mnist_cnn/frozen,tflite/cpu/TF_ENABLE_ONEDNN_OPTS=0",
+        "mnist_cnn/frozen/gpu:0/TF_ENABLE_ONEDNN_OPTS=0", "mnist_cnn/frozen/gpu:0/TF_ENABLE_ONEDNN_OPTS=1",
+    ]
+    assert sum(len(g.cells) for g in e.groups) == len(e.cells) == 22
+
+
+def test_a_builder_checkpoint_and_a_keras_file_need_their_own_workers() -> None:
+    text = """
+[sweep]
+formats = ["checkpoint", "frozen", "keras", "tflite"]
+batch_sizes = [1]
+calls = ["fastest", "idiomatic"]
+[[models]]
+name = "seed"
+builder = "b.py:build"
+files = { checkpoint = "ck/model.ckpt", frozen = "f.pb", keras = "m.keras", tflite = "m.tflite" }
+"""
+    groups = sweep.expand(scenario.parse(text, "s.toml", Path("/"))).groups
+    # tf-keras for the builder's tf.compat.v1.layers, Keras 3 for the .keras file; frozen and tflite load
+    # under either and join the Keras 3 worker; the idiomatic calls run in the same worker as the fastest
+    assert sorted(g.group_id for g in groups) == ["seed/checkpoint/cpu", "seed/frozen,keras,tflite/cpu"]
+    assert {(c.key.variant, c.key.call) for c in groups[1].cells} >= {("keras", "idiomatic"), ("frozen", "fastest")}
