@@ -3,15 +3,21 @@
 The repetitions (worker processes) of a cell are pooled: every percentile is recomputed from all
 their raw samples, never averaged (STYLE.md). Intervals follow the unit of evidence (DESIGN.md,
 Comparison):
-- several processes with samples: two-level bootstrap (processes, then samples within them);
-  `ci_scope` is "between processes";
+- several processes with samples: the per-process medians (p99s) are the values; a Student-t interval on
+  their logs (`stats.log_t_interval`: small-sample correct, not a bootstrap over three values) gives the
+  width, placed around the pooled median; `ci_scope` is "between processes (n=K)". `p50_rerun_lo_ms` /
+  `p50_rerun_hi_ms` is the prediction interval for a rerun's median with as many processes (√2 wider);
 - one process: exact order-statistic interval; `ci_scope` is "within one process", which says
-  that the interval ignores the (much larger) noise between processes (TF-NOTES.md, Noise).
+  that the interval ignores the (much larger) noise between processes (TF-NOTES.md, Noise). No view
+  marks a difference significant on it.
+Neither covers what moves whole runs together (TF-NOTES.md): several runs of the same cells
+(`report A B C`) show that drift.
 
 `rep_p50_min_ms` / `rep_p50_max_ms` / `rep_spread` show the between-process spread of medians.
 
 Columns starting with "_" are for other views, not for export: `_p50_draws` (bootstrap draws of
-the pooled median, for speedup intervals) and `_cell_rows` (rows of `runs.cells` that were pooled).
+the pooled median, for one-process speedup intervals), `_procs` (per process: repetition -> (worker
+pid, mode, median ms), for paired ratios) and `_cell_rows` (rows of `runs.cells` that were pooled).
 Drop them with `public_columns(frame)`.
 """
 
@@ -36,6 +42,7 @@ QUARTILES = (0.25, 0.75)
 NS_PER_MS = 1e6
 STATUS_ORDER = ("crashed", "timeout", "failed", "skipped")
 SCOPE_BETWEEN = "between processes"
+TARGET = 0.03  # the width (±3%) an interval should reach; `procs_needed` says how many processes would
 SCOPE_WITHIN = "within one process"
 
 
@@ -91,6 +98,9 @@ class _Columns:
     """The cells frame as plain arrays: indexing these per group is much cheaper than pandas."""
 
     keys: list[tuple[Any, ...]]
+    repetition: np.ndarray
+    worker_pid: np.ndarray
+    mode: np.ndarray
     status: np.ndarray
     error: np.ndarray
     call_path: np.ndarray
@@ -101,6 +111,9 @@ class _Columns:
         costs = {name: pd.to_numeric(cells[name], errors="coerce").to_numpy(dtype=np.float64) for name in NUMERIC_COST}
         return cls(
             keys=list(cells[list(GROUP_KEYS)].itertuples(index=False, name=None)),
+            repetition=cells["repetition"].to_numpy(dtype=np.int64),
+            worker_pid=cells["worker_pid"].to_numpy(dtype=object),
+            mode=cells["mode"].to_numpy(dtype=object),
             status=cells["status"].to_numpy(dtype=object),
             error=cells["error"].to_numpy(dtype=object),
             call_path=cells["call_path"].to_numpy(dtype=object),
@@ -117,6 +130,8 @@ def _row(runs: Runs, columns: _Columns, idx: np.ndarray, opts: AggregateOptions)
     groups = [runs.latencies[i].astype(np.float64) / NS_PER_MS for i in ok]
     seed = opts.seed + zlib.crc32(repr(key).encode())  # per identity: independent, reproducible draws
     row.update(_sample_stats(groups, int(row["batch_size"]), replace(opts, seed=seed)))
+    row["_procs"] = {int(columns.repetition[i]): (columns.worker_pid[i], columns.mode[i], float(np.median(g)))
+                     for i, g in zip(ok, groups, strict=True)}
     row["_cell_rows"] = tuple(ok)
     return row
 
@@ -172,8 +187,11 @@ EMPTY_STATS: dict[str, Any] = {
     "p50_ci_hi_ms": np.nan,
     "p99_ci_lo_ms": np.nan,
     "p99_ci_hi_ms": np.nan,
+    "p50_rerun_lo_ms": np.nan,
+    "p50_rerun_hi_ms": np.nan,
     "ci_method": "",
     "ci_scope": "",
+    "procs_needed": None,
     "rep_p50_min_ms": np.nan,
     "rep_p50_max_ms": np.nan,
     "rep_spread": np.nan,
@@ -214,12 +232,23 @@ def _descriptive(pooled: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _between(groups: Sequence[np.ndarray], pooled: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
+    """Intervals from per-process values: t on the logs of per-process medians and p99s."""
+    p50, p99 = stats.quantiles_sorted(pooled, (0.5, 0.99))
+    med = stats.log_t_interval([np.median(g) for g in groups], opts.confidence)
+    tail = stats.log_t_interval([stats.quantiles_sorted(np.sort(g), (0.99,))[0] for g in groups], opts.confidence)
+    return {
+        "p50_ci_lo_ms": p50 * med.low / med.center, "p50_ci_hi_ms": p50 * med.high / med.center,
+        "p99_ci_lo_ms": p99 * tail.low / tail.center, "p99_ci_hi_ms": p99 * tail.high / tail.center,
+        "p50_rerun_lo_ms": p50 * med.rerun_low / med.center, "p50_rerun_hi_ms": p50 * med.rerun_high / med.center,
+        "ci_method": f"t on log per-process medians (n={med.n})", "ci_scope": f"{SCOPE_BETWEEN} (n={med.n})",
+        "procs_needed": stats.processes_needed(med.sd, TARGET, opts.confidence), "_p50_draws": None,
+    }
+
+
 def _intervals(groups: Sequence[np.ndarray], pooled: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
     if len(groups) > 1:
-        draws = stats.two_level_quantile_draws(groups, (0.5, 0.99), opts.n_boot, opts.seed)
-        lo, hi = stats.percentile_interval(draws, opts.confidence)
-        bounds = (lo[0], hi[0], lo[1], hi[1])
-        method, scope, p50_draws = "two-level bootstrap", SCOPE_BETWEEN, draws[:, 0]
+        return _between(groups, pooled, opts)
     else:
         med = stats.order_stat_ci(pooled, 0.5, opts.confidence)
         p99 = stats.order_stat_ci(pooled, 0.99, opts.confidence)
@@ -229,8 +258,10 @@ def _intervals(groups: Sequence[np.ndarray], pooled: np.ndarray, opts: Aggregate
     names = ("p50_ci_lo_ms", "p50_ci_hi_ms", "p99_ci_lo_ms", "p99_ci_hi_ms")
     return {
         **{n: float(v) for n, v in zip(names, bounds, strict=True)},
+        "p50_rerun_lo_ms": float("nan"), "p50_rerun_hi_ms": float("nan"),
         "ci_method": method,
         "ci_scope": scope,
+        "procs_needed": None,
         "_p50_draws": p50_draws,
     }
 
@@ -259,4 +290,4 @@ def public_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 STATUS_COLUMNS = ("status", "reps", "reps_ok", "reps_failed", "error", "call_path")
 COST_COLUMNS = ("load_s", "first_call_s", "peak_rss_mb", "gpu_peak_mb", "retraces", "flops_per_sample")
-AGG_COLUMNS = [*GROUP_KEYS, *STATUS_COLUMNS, *COST_COLUMNS, *EMPTY_STATS, "_cell_rows", "setting"]
+AGG_COLUMNS = [*GROUP_KEYS, *STATUS_COLUMNS, *COST_COLUMNS, *EMPTY_STATS, "_procs", "_cell_rows", "setting"]

@@ -149,6 +149,7 @@ def _cell_row(label: str, run: RunFile, record: dict[str, Any]) -> dict[str, Any
     for name in IDENTITY_FIELDS:
         value = record.get(name)
         row[name] = IDENTITY_DEFAULTS.get(name, "") if value is None else value
+    row["worker_pid"] = (record.get("worker") or {}).get("pid")  # the worker process, for pairing its cells
     for name in CELL_FIELDS:
         row[name] = record.get(name)
     row["status"] = str(record.get("status") or "failed")
@@ -168,7 +169,7 @@ def _latencies(path: Path, record: dict[str, Any]) -> np.ndarray:
 
 
 def _cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    columns = [*RUN_KEYS, *IDENTITY_FIELDS, *CELL_FIELDS]
+    columns = [*RUN_KEYS, *IDENTITY_FIELDS, *CELL_FIELDS, "worker_pid"]
     frame = pd.DataFrame(rows, columns=columns)
     for name in ("batch_size", "intra_op_threads", "inter_op_threads", "repetition"):
         frame[name] = frame[name].astype("int64")

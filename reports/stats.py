@@ -329,3 +329,54 @@ def ratio_ci(
     b_draws = quantile_draws(baseline_groups, q, n_boot, seed)
     v_draws = quantile_draws(variant_groups, q, n_boot, seed + 1)
     return ratio_from_draws(point, b_draws, v_draws, confidence)
+
+
+# ---- between-process intervals: the process is the unit of evidence -------------------------------
+
+
+@dataclass(frozen=True)
+class LogInterval:
+    """An interval computed on the log scale from per-process values (medians, or paired ratios).
+
+    `center` is exp(mean log); [low, high] is exp(mean ± t(n-1)·s/√n): a Student-t interval for the
+    typical process's value, small-sample correct (no bootstrap over three values). `rerun_low/high`
+    is the prediction interval for the estimate of a new run of `n` processes: exp(mean ± t·s·√(2/n)),
+    about √2 wider, what a rerun is expected to land in (its own noise adds to ours). `sd` is the
+    standard deviation of the logs (ddof=1)."""
+
+    center: float
+    low: float
+    high: float
+    rerun_low: float
+    rerun_high: float
+    n: int
+    sd: float
+
+    @property
+    def half_width(self) -> float:
+        """The larger half of [low, high] as a fraction of the center (0.03 = ±3%)."""
+        return max(self.high / self.center - 1.0, 1.0 - self.low / self.center)
+
+
+def log_t_interval(values: ArrayLike, confidence: float = 0.95) -> LogInterval:
+    """Student-t interval on the logs of `values` (each > 0); needs two or more."""
+    logs = np.log(np.asarray(values, dtype=np.float64))
+    n = len(logs)
+    if n < 2:
+        raise ValueError("a between-process interval needs two or more processes")
+    mean, sd = float(logs.mean()), float(logs.std(ddof=1))
+    t = float(_sps.t.ppf(0.5 + confidence / 2, n - 1))
+    half, rerun = t * sd / np.sqrt(n), t * sd * np.sqrt(2.0 / n)
+    return LogInterval(float(np.exp(mean)), float(np.exp(mean - half)), float(np.exp(mean + half)),
+                       float(np.exp(mean - rerun)), float(np.exp(mean + rerun)), n, sd)
+
+
+def processes_needed(sd: float, target: float, confidence: float = 0.95, cap: int = 200) -> int | None:
+    """Fewest processes n (>= 2) whose t interval half-width, at this spread, is within ±target; None if > cap."""
+    if not np.isfinite(sd):
+        return None
+    goal = np.log1p(target)
+    for n in range(2, cap + 1):
+        if float(_sps.t.ppf(0.5 + confidence / 2, n - 1)) * sd / np.sqrt(n) <= goal:
+            return n
+    return None

@@ -96,24 +96,28 @@ def _fastest_lines(data: ReportData) -> list[str]:
 
 
 def _speedup_clause(row: pd.Series) -> str:
-    """"2.10× faster (95% CI 1.95–2.23×)"; a slowdown is stated as such, interval inverted too."""
+    """"2.10× faster (95% CI 1.95–2.23×, 5 paired processes)"; a slowdown is stated as such, interval
+    inverted too; one process gets no interval at all (its own says nothing about the next run)."""
     if row["speedup"] >= 1:
         factor, low, high, word = row["speedup"], row["ci_lo"], row["ci_hi"], "faster"
     else:
         factor, low, high, word = 1 / row["speedup"], 1 / row["ci_hi"], 1 / row["ci_lo"], "slower"
-    return f"batch {row['batch_size']}: {fmt.ratio(factor)} {word} (95% CI {fmt.interval(low, high, '×')})"
+    head = f"batch {row['batch_size']}: {fmt.ratio(factor)} {word}"
+    if int(row.get("pairs") or 0) < 2:
+        return f"{head} (one worker process: no interval for a rerun; use ≥ 5)"
+    return f"{head} (95% CI {fmt.interval(low, high, '×')}, {int(row['pairs'])} paired processes)"
 
 
 def _speedup_range(part: pd.DataFrame) -> str:
     """Many batch sizes: the range of speedups and what their intervals say, in one clause."""
     batches = [int(b) for b in part["batch_size"]]
     low, high = part["speedup"].min(), part["speedup"].max()
-    if (part["ci_lo"] > 1).all():
+    if (part["significant"] & (part["ci_lo"] > 1)).all():
         verdict = "every 95% interval above 1"
-    elif (part["ci_hi"] < 1).all():
+    elif (part["significant"] & (part["ci_hi"] < 1)).all():
         verdict = "every 95% interval below 1: frozen is slower"
     else:
-        unclear = [int(b) for b, lo, hi in zip(part["batch_size"], part["ci_lo"], part["ci_hi"], strict=True) if lo <= 1 <= hi]
+        unclear = [int(b) for b, sig in zip(part["batch_size"], part["significant"], strict=True) if not sig]
         verdict = "no clear difference at batch " + ", ".join(str(b) for b in unclear) if unclear else "mixed"
     return f"{low:.2f}–{high:.2f}× across batches {batches[0]}–{batches[-1]} ({verdict})"
 
@@ -182,10 +186,13 @@ def _trust_lines(data: ReportData) -> list[str]:
         low, high = int(multi["reps_ok"].min()), int(multi["reps_ok"].max())
         procs = f"{low}" if low == high else f"{low}–{high}"
         lines.append(
-            f"{len(multi)} cells pooled {procs} worker processes each; "
-            f"intervals resample processes, then samples. Largest between-process spread of medians: "
+            f"{len(multi)} cells pooled {procs} worker processes each; intervals are Student-t on the processes' "
+            f"values (speedups: on per-process ratios, paired inside each process where formats shared a worker). "
+            f"Largest between-process spread of medians: "
             f"{fmt.ratio(worst['rep_spread'])} ({worst['variant']}, batch {worst['batch_size']})"
         )
+        lines.append("every interval here is this run's: whole runs on a shared machine can shift together, "
+                     "which one run cannot see — compare several runs (report A B C) for the run-to-run spread")
     return lines
 
 

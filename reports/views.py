@@ -6,6 +6,7 @@ are compared. Several runs or hosts give several panels side by side.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from reports import stats
+from reports.aggregate import TARGET
 from reports.load import Runs
 from reports.schema import VARIANTS
 
@@ -68,7 +70,8 @@ def pivot(rows: pd.DataFrame, value: str) -> pd.DataFrame:
 def fastest_per_batch(agg: pd.DataFrame) -> pd.DataFrame:
     """Per panel and batch size: the fastest variant by median, the runner-up, and the margin.
 
-    `clear` is False when the two medians' intervals overlap: the order may not hold in the next run.
+    `clear` is True only when the runner-up/fastest ratio's interval (`paired_speedup`: per-process paired
+    ratios, never a one-process interval) lies above 1; else the order may not hold in the next run.
     """
     rows = []
     for key, frame in panels(ok_rows(agg)):
@@ -86,7 +89,7 @@ def _fastest(key: tuple[str, ...], batch: int, group: pd.DataFrame) -> dict[str,
         row.update(
             runner_up=second["variant"],
             margin=second["p50_ms"] / best["p50_ms"],
-            clear=bool(best["p50_ci_hi_ms"] < second["p50_ci_lo_ms"]),
+            clear=bool(paired_speedup(second, best, 0.95)["significant"]),
         )
     else:
         row.update(runner_up=None, margin=np.nan, clear=False)
@@ -94,8 +97,8 @@ def _fastest(key: tuple[str, ...], batch: int, group: pd.DataFrame) -> dict[str,
 
 
 def speedups(agg: pd.DataFrame, parity: pd.DataFrame, baseline: str, confidence: float = 0.95) -> pd.DataFrame:
-    """Speedup of every variant over `baseline` (baseline median / variant median), per batch size,
-    with a bootstrap interval from both sides' draws and the output parity of the pair beside it."""
+    """Speedup of every variant over `baseline` (baseline median / variant median), per batch size, with
+    an interval at the level of the noise (`paired_speedup`) and the output parity of the pair beside it."""
     rows = []
     for key, frame in panels(ok_rows(agg)):
         base = frame[frame["variant"] == baseline].set_index("batch_size")
@@ -103,7 +106,8 @@ def speedups(agg: pd.DataFrame, parity: pd.DataFrame, baseline: str, confidence:
             batch = int(row["batch_size"])
             if batch in base.index:
                 rows.append(_speedup_row(key, base.loc[batch], row, parity, baseline, confidence))
-    columns = [*PANEL_KEYS, "batch_size", "variant", "baseline", "speedup", "ci_lo", "ci_hi", "ci_scope", "significant"]
+    columns = [*PANEL_KEYS, "batch_size", "variant", "baseline", "speedup", "ci_lo", "ci_hi", "ci_scope", "significant",
+               "rerun_lo", "rerun_hi", "pairs", "procs_needed"]
     frame = pd.DataFrame(rows, columns=[*columns, *PARITY_FIELDS])
     if frame.empty:
         return frame
@@ -111,23 +115,46 @@ def speedups(agg: pd.DataFrame, parity: pd.DataFrame, baseline: str, confidence:
     return frame.sort_values([*PANEL_KEYS, "batch_size", "_order"]).drop(columns="_order").reset_index(drop=True)
 
 
+Procs = Mapping[int, tuple[Any, Any, float]]  # repetition -> (worker pid, mode, median ms): aggregate's `_procs`
+
+
+def paired_ratios(base: Procs, other: Procs) -> tuple[list[float], str]:
+    """Per-process ratios base/other and how they pair: inside each process when both cells were measured
+    interleaved in the same worker (same repetition and pid), else by round (processes of the same
+    repetition ran next to each other in time, so a drift of the machine falls on both)."""
+    common = sorted(set(base) & set(other))
+    ratios = [base[r][2] / other[r][2] for r in common]
+    inside = bool(common) and all(base[r][1] == "interleaved" and base[r][0] is not None and base[r][0] == other[r][0]
+                                  for r in common)
+    return ratios, "paired in each process (interleaved)" if inside else "paired by round (separate processes)"
+
+
+def paired_speedup(base: pd.Series, row: pd.Series, confidence: float) -> dict[str, Any]:
+    """The speedup's interval from per-process paired ratios (Student-t on their logs), or, with one process,
+    the within-process interval labelled as such and never significant."""
+    ratios, how = paired_ratios(base["_procs"] or {}, row["_procs"] or {})
+    point = float(base["p50_ms"] / row["p50_ms"])
+    if len(ratios) >= 2:
+        got = stats.log_t_interval(ratios, confidence)
+        scale = point / got.center
+        return {"ci_lo": got.low * scale, "ci_hi": got.high * scale, "rerun_lo": got.rerun_low * scale,
+                "rerun_hi": got.rerun_high * scale, "ci_scope": f"{how}, n={got.n}", "pairs": got.n,
+                "significant": bool(got.low > 1.0 or got.high < 1.0),
+                "procs_needed": stats.processes_needed(got.sd, TARGET, confidence)}
+    lo, hi = (np.nan, np.nan)
+    if base["_p50_draws"] is not None and row["_p50_draws"] is not None:
+        _, lo, hi = stats.ratio_from_draws(point, base["_p50_draws"], row["_p50_draws"], confidence)
+    return {"ci_lo": lo, "ci_hi": hi, "rerun_lo": np.nan, "rerun_hi": np.nan, "pairs": len(ratios),
+            "ci_scope": "within one process: says nothing about the next run (use ≥ 5 processes)",
+            "significant": False, "procs_needed": None}
+
+
 def _speedup_row(
     key: tuple[str, ...], base: pd.Series, row: pd.Series, parity: pd.DataFrame, baseline: str, confidence: float
 ) -> dict[str, Any]:
-    point = float(base["p50_ms"] / row["p50_ms"])
-    _, lo, hi = stats.ratio_from_draws(point, base["_p50_draws"], row["_p50_draws"], confidence)
-    scope = "between processes" if min(base["reps_ok"], row["reps_ok"]) > 1 else "within one process"
     out: dict[str, Any] = dict(zip(PANEL_KEYS, key, strict=True))
-    out.update(
-        batch_size=int(row["batch_size"]),
-        variant=row["variant"],
-        baseline=baseline,
-        speedup=point,
-        ci_lo=lo,
-        ci_hi=hi,
-        ci_scope=scope,
-        significant=bool(lo > 1.0 or hi < 1.0),
-    )
+    out.update(batch_size=int(row["batch_size"]), variant=row["variant"], baseline=baseline,
+               speedup=float(base["p50_ms"] / row["p50_ms"]), **paired_speedup(base, row, confidence))
     out.update(parity_of(parity, key[0], key[1], baseline, str(row["variant"])))
     return out
 

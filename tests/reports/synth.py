@@ -139,16 +139,19 @@ def sweep_records(
     host: str = "hostA",
     speed: float = 1.0,
 ) -> list[dict[str, Any]]:
-    """Ok cells for a sweep; each repetition (process) gets its own median shift, as in real runs."""
+    """Ok cells for a sweep measured interleaved (the default): each repetition is one worker process whose
+    median shift (0.9-1.15x, as in real runs) falls on every variant in it, plus a 1% jitter per variant."""
     rng = np.random.default_rng(seed)
     out = []
     for rep in range(reps):
+        shift = rng.uniform(0.9, 1.15)
         for variant in variants:
-            shift = rng.uniform(0.9, 1.15)
+            own = shift * rng.uniform(0.99, 1.01)
             for b in batches:
-                median = (BASE_MS.get(variant, 0.5) + PER_SAMPLE_MS.get(variant, 0.05) * (b - 1)) * shift * speed
+                median = (BASE_MS.get(variant, 0.5) + PER_SAMPLE_MS.get(variant, 0.05) * (b - 1)) * own * speed
                 lat = lognormal_ns(rng, median, n)
-                out.append(cell(variant, b, lat, model=model, repetition=rep, run_id=run_id, host=host))
+                out.append(cell(variant, b, lat, model=model, repetition=rep, run_id=run_id, host=host,
+                                mode="interleaved", worker={"pid": 1000 + rep}))
     return out
 
 

@@ -48,7 +48,7 @@ def test_pooled_percentiles_are_recomputed_never_averaged(tmp_path: Path) -> Non
     assert (row["rep_p50_min_ms"], row["rep_p50_max_ms"]) == pytest.approx((2.0, 30.0))
     assert row["rep_spread"] == pytest.approx(15.0)
     assert row["throughput"] == pytest.approx(1000 / 15.0)  # batch 1: samples/s from the median
-    assert row["ci_scope"] == SCOPE_BETWEEN and row["reps_ok"] == 2
+    assert row["ci_scope"] == f"{SCOPE_BETWEEN} (n=2)" and row["reps_ok"] == 2
 
 
 def test_one_process_gets_an_exact_within_process_interval(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def test_terminal_report_matches_stored_text(run_dir: Path) -> None:
 
 def test_terminal_colour_marks_faster_formats(run_dir: Path) -> None:
     text = render_term(build([run_dir]), color=True)
-    assert re.search(r"\x1b\[32m\s*2\.10×", text)  # frozen vs checkpoint at batch 1, significant: green
+    assert re.search(r"\x1b\[32m\s*1\.99×", text)  # frozen vs checkpoint at batch 1, significant: green
     assert re.search(r"\x1b\[1;31mdiffers", text)  # tflite's outputs differ: bold red
 
 
@@ -70,7 +70,7 @@ def test_markdown_fits_a_pr_comment_by_dropping_detail_first(run_dir: Path) -> N
 def test_markdown_summary_comes_first_and_details_collapse(run_dir: Path) -> None:
     text = render_md(build([run_dir]))
     assert text.index("## Summary") < text.index("## Speedup vs checkpoint") < text.index("<details>")
-    assert "2.10× faster" in text
+    assert "1.99× faster" in text
 
 
 def test_hostile_strings_are_text_in_html_and_markdown(run_dir: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,30 @@ def test_empty_inputs_are_refused() -> None:
         stats.bootstrap_draws([], np.median)
     with pytest.raises(ValueError):
         stats.two_level_quantile_draws([[], []], (0.5,))
+
+
+def test_log_t_interval_against_hand_worked_numbers() -> None:
+    # per-process medians 1, 2, 4 ms: logs 0, ln2, 2 ln2 -> mean ln2 (center 2), sd ln2; t(2, 0.975) = 4.302653
+    got = stats.log_t_interval([1.0, 2.0, 4.0])
+    half = 4.302653 * math.log(2) / math.sqrt(3)
+    assert got.center == pytest.approx(2.0)
+    assert (got.low, got.high) == pytest.approx((2 * math.exp(-half), 2 * math.exp(half)), rel=1e-6)
+    rerun = 4.302653 * math.log(2) * math.sqrt(2 / 3)
+    assert (got.rerun_low, got.rerun_high) == pytest.approx((2 * math.exp(-rerun), 2 * math.exp(rerun)), rel=1e-6)
+    assert got.n == 3 and got.sd == pytest.approx(math.log(2))
+    assert got.half_width == pytest.approx(math.exp(half) - 1)
+
+
+def test_log_t_interval_of_equal_values_is_a_point_and_needs_two() -> None:
+    got = stats.log_t_interval([1.5, 1.5, 1.5, 1.5])
+    assert (got.low, got.center, got.high) == pytest.approx((1.5, 1.5, 1.5))
+    with pytest.raises(ValueError):
+        stats.log_t_interval([1.0])
+
+
+def test_processes_needed_for_a_target() -> None:
+    # sd of logs 0.02, ±3%: n=2 gives 12.706*0.02/1.414 = 0.18 (too wide); n=3: 4.303*0.02/1.732 = 0.0497;
+    # n=4: 3.182*0.02/2 = 0.0318; n=5: 2.776*0.02/2.236 = 0.0248 <= ln(1.03) = 0.0296
+    assert stats.processes_needed(0.02, 0.03) == 5
+    assert stats.processes_needed(0.0, 0.03) == 2
+    assert stats.processes_needed(5.0, 0.03) is None

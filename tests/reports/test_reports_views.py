@@ -42,15 +42,23 @@ def test_pivot_is_batch_by_format_in_canonical_order(tmp_path: Path) -> None:
 
 
 def test_fastest_format_per_batch_size_with_margin(tmp_path: Path) -> None:
-    fastest = fastest_per_batch(constant_run(tmp_path, TABLE)).set_index("batch_size")
+    fastest = fastest_per_batch(constant_run(tmp_path, TABLE, reps=2)).set_index("batch_size")
     assert list(fastest["variant"]) == ["tflite", "frozen", "frozen"]
     assert fastest.loc[1, "margin"] == pytest.approx(2.0)  # frozen 0.5 / tflite 0.25
     assert fastest.loc[8, "runner_up"] == "tflite"
-    assert bool(fastest.loc[32, "clear"])  # constant samples: intervals are points, no overlap
+    assert bool(fastest.loc[32, "clear"])  # constant samples in two processes: the paired ratios agree exactly
+
+
+def test_one_process_never_makes_an_order_clear(tmp_path: Path) -> None:
+    """One worker process: its interval covers only its own noise, so no difference is called clear."""
+    fastest = fastest_per_batch(constant_run(tmp_path, TABLE)).set_index("batch_size")
+    assert not fastest["clear"].any()
+    table = speedups(constant_run(tmp_path / "s", TABLE), pd.DataFrame(), "checkpoint")
+    assert not table["significant"].any() and table["ci_scope"].str.startswith("within one process").all()
 
 
 def test_speedups_against_checkpoint_with_parity(tmp_path: Path) -> None:
-    records = [synth.cell(v, b, [int(x * 1e6)] * 50) for (v, b), x in TABLE.items()]
+    records = [synth.cell(v, b, [int(x * 1e6)] * 50, repetition=r) for (v, b), x in TABLE.items() for r in (0, 1)]
     records += [synth.parity("mnist_cnn", "frozen", "checkpoint", ok=True), synth.parity("mnist_cnn", "checkpoint", "tflite", ok=False)]
     runs = load_runs([synth.write_run(tmp_path / "r", records)])
     table = speedups(aggregate(runs), runs.parity, "checkpoint").set_index(["batch_size", "variant"])
@@ -103,3 +111,19 @@ def test_report_notes_a_missing_baseline_and_still_answers_frozen_vs_checkpoint(
     assert any("keras" in note for note in data.notes)
     assert set(data.headline["variant"]) == {"frozen"}  # the headline question is always answered
     assert list(data.headline["batch_size"]) == [1, 8, 32]
+
+
+def test_interleaved_speedup_pairs_inside_each_process(tmp_path: Path) -> None:
+    """Processes 1.0x, 1.3x, 0.8x as fast, each holding both formats: the paired ratio (2.0 in each) is
+    exact although the processes' medians differ by 1.6x; separate processes pair by round."""
+    shifts = {0: 1.0, 1: 1.3, 2: 0.8}
+    records = [synth.cell(v, 1, [int(ms * shifts[r] * 1e6)] * 20, repetition=r, mode="interleaved",
+                          worker={"pid": 100 + r}) for v, ms in (("checkpoint", 1.0), ("frozen", 0.5)) for r in shifts]
+    runs = load_runs([synth.write_run(tmp_path / "i", records)])
+    row = speedups(aggregate(runs), runs.parity, "checkpoint").iloc[0]
+    assert row["speedup"] == pytest.approx(2.0)
+    assert (row["ci_lo"], row["ci_hi"]) == pytest.approx((2.0, 2.0))
+    assert row["ci_scope"] == "paired in each process (interleaved), n=3" and bool(row["significant"])
+    separate = [{**r, "mode": "separate", "worker": {"pid": 200 + i}} for i, r in enumerate(records)]
+    runs = load_runs([synth.write_run(tmp_path / "s", separate)])
+    assert speedups(aggregate(runs), runs.parity, "checkpoint").iloc[0]["ci_scope"].startswith("paired by round")
