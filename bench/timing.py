@@ -253,20 +253,23 @@ def interleaved_loop(
     is measured under the same interference (what duet benchmarking aims at, inside one process)."""
     rng = random.Random(seed)
     samples: list[list[int]] = [[] for _ in calls]
+    k = len(calls)
+    min_ns, max_ns = int(policy.min_time * NS * k), int(policy.max_time * NS * k)
     start = clock()
-    next_check, next_progress = 1, PROGRESS_EVERY_NS
+    next_check, next_progress, next_deadline = 1, PROGRESS_EVERY_NS, min_ns if min_ns > 0 else max_ns
     while True:
-        for i in round_order(len(calls), len(samples[0]), rng):
+        for i in round_order(k, len(samples[0]), rng):
             t0 = clock()
             calls[i]()
             samples[i].append(clock() - t0)
-        if len(samples[0]) < next_check:
+        elapsed = clock() - start  # once a round, between timed calls
+        if len(samples[0]) < next_check and elapsed < next_deadline:
             continue
-        elapsed = clock() - start
         reason = interleaved_stop(samples, elapsed, policy)
         if reason is not None:
             return samples, reason
         next_check = _next_check(len(samples[0]), policy)
+        next_deadline = min_ns if elapsed < min_ns else max_ns
         if progress is not None and elapsed >= next_progress:
             progress(len(samples[0]), median(samples[0]))
             next_progress = elapsed + PROGRESS_EVERY_NS

@@ -74,6 +74,7 @@ class Runs:
     parity: pd.DataFrame
     headers: dict[str, dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    adaptive: dict[str, dict[str, Any]] = field(default_factory=dict)  # source label -> its "adaptive" record
 
     @cached_property
     def samples(self) -> pd.DataFrame:
@@ -91,9 +92,12 @@ def load_runs(paths: list[Path]) -> Runs:
     latencies: list[np.ndarray] = []
     parity_rows: list[dict[str, Any]] = []
     headers: dict[str, dict[str, Any]] = {}
+    adaptive: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     for label, run in zip(labels, files, strict=True):
         headers[label] = run.header or {}
+        if run.adaptive:
+            adaptive[label] = run.adaptive[-1]
         warnings.extend(_file_warnings(run))
         for record in run.cells:
             rows.append(_cell_row(label, run, record))
@@ -105,6 +109,7 @@ def load_runs(paths: list[Path]) -> Runs:
         latencies=latencies,
         parity=_parity_frame(parity_rows),
         headers=headers,
+        adaptive=adaptive,
         warnings=warnings,
     )
 

@@ -14,6 +14,10 @@ parity  {"schema", "kind": "parity", "run_id", "model", "tolerance": {"rtol", "a
          "pairs": [{"a", "b", "output", "max_abs", "max_rel", "top1_agreement" (float|None),
                     "fp32": bool, "ok": bool, "matched_by": "name"|"position"}],
          "error": str|None}
+adaptive {"schema", "kind": "adaptive", "run_id", "rounds", "stopped" ("target" | "time_budget" |
+         "max_processes" | ...), "elapsed_s", "target", "min_processes", "max_processes", "time_budget",
+         "ratios": [{"label", "pairs", "half_width" (float|None), "reached": bool}]}: appended once an
+         adaptive run (`repetitions = "auto"`) stops; says which ratios reached the target and why it ended.
 cell    {"schema", "kind": "cell", "run_id", then every field of `CellRecord` below, in its order:
          "cell_id", "group_id", "repetition" (int, 0-based), identity (IDENTITY_FIELDS), "status"
          (STATUSES), "error" (str|None), "exit_code" (int|None), "signal" (int|None), "stderr_tail"
@@ -159,6 +163,7 @@ class RunFile:
     header: dict[str, Any] | None
     cells: list[dict[str, Any]] = field(default_factory=list)
     parity: list[dict[str, Any]] = field(default_factory=list)
+    adaptive: list[dict[str, Any]] = field(default_factory=list)  # what ended a `repetitions = "auto"` run
     torn_line: int | None = None  # 1-based number of a skipped, incomplete last line
 
 
@@ -230,6 +235,8 @@ def read_run_file(path: Path) -> RunFile:
             run.cells.append(record)
         elif kind == "parity":
             run.parity.append(record)
+        elif kind == "adaptive":
+            run.adaptive.append(record)
         else:
             raise ResultsFileError(f"{path}:{number}: unknown record kind {kind!r}")
     return run

@@ -8,8 +8,11 @@ failed.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -193,7 +196,22 @@ def _trust_lines(data: ReportData) -> list[str]:
         )
         lines.append("every interval here is this run's: whole runs on a shared machine can shift together, "
                      "which one run cannot see — compare several runs (report A B C) for the run-to-run spread")
-    return lines
+    return lines + [adaptive_line(label, record) for label, record in data.runs.adaptive.items()]
+
+
+def adaptive_line(label: str, record: Mapping[str, Any]) -> str:
+    """What ended an adaptive run (repetitions = "auto") and which ratios missed the target."""
+    ratios = record.get("ratios") or []
+    missed = [r for r in ratios if not r.get("reached")]
+    target = f"±{float(record.get('target') or 0):.0%}"
+    head = f"{label}: {record.get('rounds')} worker processes per group (auto), stopped by {record.get('stopped')}"
+    if not ratios:
+        return f"{head}; no ratio to measure"
+    if not missed:
+        return f"{head}: all {len(ratios)} ratios within {target}"
+    worst = max(missed, key=lambda r: r.get("half_width") or math.inf)
+    width = "no interval" if worst.get("half_width") is None else f"±{worst['half_width']:.1%}"
+    return f"{head}: {len(ratios) - len(missed)} of {len(ratios)} ratios within {target}; widest {worst['label']} ({width})"
 
 
 def _problem_lines(data: ReportData) -> list[str]:

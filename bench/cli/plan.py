@@ -48,6 +48,16 @@ def _members(g: Group) -> str:
     return f"; interleaved: {', '.join(members)}" if len(members) > 1 else ""
 
 
+def adaptive_lines(s: Scenario) -> list[str]:
+    """What `repetitions = "auto"` will do: the target, the bounds, the budget."""
+    run = s.run
+    if not run.adaptive:
+        return []
+    budget = f"no new round after {run.time_budget:g} s" if run.time_budget else "no time budget"
+    return [f"repetitions auto: rounds of fresh workers until every ratio's between-process interval is within "
+            f"±{run.target:.0%} (at least {run.repetitions}, at most {run.max_processes} processes per group; {budget})"]
+
+
 def render(s: Scenario, e: Expansion) -> list[str]:
     """The plan as lines of text (pure)."""
     from bench.scenario.sweep import schedule
@@ -58,6 +68,7 @@ def render(s: Scenario, e: Expansion) -> list[str]:
         f"scenario: {s.path or 'built-in default'}",
         f"{len(e.cells)} cells in {len(e.groups)} worker groups x {reps} repetition(s) = "
         f"{len(e.groups) * reps} worker processes" + (f" (order shuffled, seed {seed})" if seed is not None else ""),
+        *adaptive_lines(s),
         f"policy: warmup >= {s.policy.warmup_iterations} it & {s.policy.warmup_time:g} s; timed >= "
         f"{s.policy.min_iterations} it & {s.policy.min_time:g} s until the median's 95% CI is within "
         f"+-{s.policy.ci_target:.1%}, at most {s.policy.max_time:g} s; worker timeout {s.run.timeout:g} s",

@@ -26,7 +26,9 @@ def add_sweep_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--formats", metavar="LIST", help="comma-separated formats/variants, e.g. frozen,tflite+int8")
     p.add_argument("--batch-sizes", metavar="LIST", help="comma-separated batch sizes, e.g. 1,8,32")
     p.add_argument("--devices", metavar="LIST", help="comma-separated devices: cpu, gpu, gpu:1")
-    p.add_argument("--repetitions", type=int, metavar="N", help="fresh worker processes per group (interleaved)")
+    p.add_argument("--repetitions", metavar="N|auto", help="fresh worker processes per group, run in rounds; auto: "
+                   "rounds until every ratio's between-process interval is within ±3%% (at least 5 processes; "
+                   "[run] target, max_processes, time_budget)")
 
 
 def register(subparsers: Any) -> None:
@@ -47,14 +49,17 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
     from bench.errors import ScenarioError
     from bench.scenario import Overrides, parse_batch_sizes_flag, parse_devices_flag, parse_formats_flag
 
-    if args.repetitions is not None and args.repetitions < 1:
-        raise ScenarioError(f"--repetitions: must be at least 1, got {args.repetitions}")
+    reps, auto = args.repetitions, args.repetitions == "auto"
+    if reps is not None and not auto:
+        if not str(reps).isdigit() or int(reps) < 1:
+            raise ScenarioError(f"--repetitions: give a number of processes (at least 1) or auto, got {reps!r}")
     return Overrides(
         quick=args.quick,
         formats=parse_formats_flag(args.formats) if args.formats else (),
         batch_sizes=parse_batch_sizes_flag(args.batch_sizes) if args.batch_sizes else (),
         devices=parse_devices_flag(args.devices) if args.devices else (),
-        repetitions=args.repetitions,
+        repetitions=int(reps) if reps is not None and not auto else None,
+        auto=auto,
     )
 
 
@@ -112,8 +117,10 @@ def main(args: argparse.Namespace) -> int:
         run = session.start(args.scenario, overrides_from(args), args.out)
     store = run.store
     with store:
+        reps = run.scenario.run
+        times = f"auto ({reps.repetitions}-{reps.max_processes})" if reps.adaptive else str(reps.repetitions)
         say(f"run {store.run_id}: {len(run.expansion.cells)} cells in {len(run.expansion.groups)} worker groups x "
-            f"{run.scenario.run.repetitions} repetition(s) -> {store.run_dir}")
+            f"{times} repetition(s) -> {store.run_dir}")
         try:
             session.measure(run, make_reporter, say)
         except KeyboardInterrupt:

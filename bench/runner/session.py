@@ -10,6 +10,7 @@ run_dir = session.run(Path("scenarios/ci.toml"), out=Path("results/pr"))
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from bench.results.store import RunStore
 from bench.runner.jobs import QuietReporter, Reporter, TaskBuilder, model_spec, run_jobs
-from bench.scenario import ModelEntry, Overrides, Scenario
+from bench.scenario import ModelEntry, Overrides, RunOptions, Scenario
 from bench.scenario.sweep import Expansion
 
 Say = Callable[[str], None]
@@ -180,11 +181,57 @@ def measure(session: Session, reporter_for: ReporterFactory = _quiet_reporter, s
     model_dirs = export_zoo(s, e, say)
     for record in parity_records(s, e, model_dirs, session.has_parity, say):
         store.append(record)
+    builder = TaskBuilder(s, model_dirs)
+    if s.run.adaptive:
+        store.append(adaptive_rounds(session, builder, reporter_for, say))
+        return
     jobs = schedule(e.groups, s.run.repetitions, s.run.shuffle_seed, session.done)
     if not jobs:
         say("every cell is already measured")
     with reporter_for(sum(len(j.cells) for j in jobs)) as reporter:
-        run_jobs(jobs, TaskBuilder(s, model_dirs), store.append, reporter)
+        run_jobs(jobs, builder, store.append, reporter)
+
+
+def adaptive_rounds(session: Session, builder: TaskBuilder, reporter_for: ReporterFactory, say: Say) -> dict[str, Any]:
+    """`repetitions = "auto"`: rounds of one fresh worker per group until every ratio's between-process
+    interval is within the target (after at least `repetitions` rounds), or `max_processes` rounds, or the
+    time budget ran out. Returns the run's "adaptive" record: what stopped it and each ratio's width."""
+    from bench.scenario.sweep import schedule
+    from reports.adaptive import ratio_widths
+
+    s, e, opts = session.scenario, session.expansion, session.scenario.run
+    records = _existing_cells(session)
+    start, reason, rounds = time.monotonic(), "max_processes", 0
+    with reporter_for(len(e.cells) * opts.max_processes) as reporter:
+        for rounds in range(1, opts.max_processes + 1):
+            jobs = [j for j in schedule(e.groups, rounds, s.run.shuffle_seed, session.done) if j.repetition == rounds - 1]
+            records += [r for result in run_jobs(jobs, builder, session.store.append, reporter) for r in result.records]
+            widths = ratio_widths(records)
+            if rounds >= opts.repetitions and all(w.reached(opts.target, opts.repetitions) for w in widths):
+                reason = "target" if widths else "no ratios to measure: the minimum of processes"
+                break
+            if opts.time_budget is not None and time.monotonic() - start >= opts.time_budget:
+                reason = "time_budget"
+                break
+    say(f"adaptive: stopped after {rounds} round(s): {reason}")
+    return _adaptive_record(opts, rounds, reason, time.monotonic() - start, widths)
+
+
+def _existing_cells(session: Session) -> list[dict[str, Any]]:
+    """A resumed run's finished cells (their processes count toward the target)."""
+    from reports.schema import read_run_file
+
+    return list(read_run_file(session.store.path).cells) if session.done else []
+
+
+def _adaptive_record(opts: RunOptions, rounds: int, reason: str, elapsed: float, widths: list[Any]) -> dict[str, Any]:
+    return {
+        "kind": "adaptive", "rounds": rounds, "stopped": reason, "elapsed_s": round(elapsed, 2),
+        "target": opts.target, "min_processes": opts.repetitions, "max_processes": opts.max_processes,
+        "time_budget": opts.time_budget,
+        "ratios": [{"label": w.label, "pairs": w.pairs, "half_width": w.half_width if w.half_width != float("inf") else None,
+                    "reached": w.reached(opts.target, opts.repetitions)} for w in widths],
+    }
 
 
 def run(scenario: Path | None = None, overrides: Overrides | None = None, out: Path | None = None,

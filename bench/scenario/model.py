@@ -75,12 +75,16 @@ TOP_KEYS = ("run", "measure", "sweep", "models", "exclude")
 
 @dataclass(frozen=True)
 class RunOptions:
-    repetitions: int = 1
+    repetitions: int = 1  # with `adaptive`: the processes every group gets before the target is checked
     shuffle_seed: int | None = None
     timeout: float = 600.0
     out: str = "results"
     seed: int = 0
     memory_limit_mb: int | None = None
+    adaptive: bool = False  # repetitions = "auto": more rounds until every ratio's interval is within `target`
+    target: float = 0.03  # ±3%: the half-width every ratio's between-process interval should reach
+    max_processes: int = 12  # auto: the most processes per group
+    time_budget: float | None = None  # auto: seconds of measuring after which no new round starts
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.errors import ScenarioError
-from bench.scenario.model import Scenario
-from bench.scenario.parse import _device, _Where
+from bench.scenario.model import RunOptions, Scenario
+from bench.scenario.parse import AUTO_MIN_PROCESSES, _device, _Where
 from infer_core.variants import VARIANTS
 
 # ---------------------------------------------------------------- command-line overrides
@@ -23,15 +23,17 @@ class Overrides:
     batch_sizes: tuple[int, ...] = ()
     devices: tuple[str, ...] = ()
     repetitions: int | None = None
+    auto: bool = False  # --repetitions auto
 
     def to_json(self) -> dict[str, Any]:
         return {"quick": self.quick, "formats": list(self.formats), "batch_sizes": list(self.batch_sizes),
-                "devices": list(self.devices), "repetitions": self.repetitions}
+                "devices": list(self.devices), "repetitions": "auto" if self.auto else self.repetitions}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Overrides:
+        reps = d.get("repetitions")
         return cls(bool(d.get("quick")), tuple(d.get("formats") or ()), tuple(d.get("batch_sizes") or ()),
-                   tuple(d.get("devices") or ()), d.get("repetitions"))
+                   tuple(d.get("devices") or ()), None if reps == "auto" else reps, reps == "auto")
 
 
 QUICK_POLICY = {"warmup_time": 0.1, "min_time": 0.2, "max_time": 1.0}
@@ -83,6 +85,16 @@ def apply_overrides(s: Scenario, o: Overrides) -> Scenario:
         sweep = replace(sweep, batch_sizes=o.batch_sizes)
     if o.devices:
         sweep = replace(sweep, devices=o.devices)
-    run = replace(s.run, repetitions=o.repetitions) if o.repetitions else s.run
-    return replace(s, sweep=sweep, policy=policy, run=run)
+    return replace(s, sweep=sweep, policy=policy, run=_run_options(s.run, o))
+
+
+def _run_options(run: RunOptions, o: Overrides) -> RunOptions:
+    """--repetitions N (fixed), --repetitions auto (adaptive), --quick (one process per group unless told)."""
+    if o.auto:
+        return replace(run, adaptive=True, repetitions=max(run.repetitions, AUTO_MIN_PROCESSES) if run.adaptive else AUTO_MIN_PROCESSES)
+    if o.repetitions:
+        return replace(run, adaptive=False, repetitions=o.repetitions)
+    if o.quick:
+        return replace(run, adaptive=False, repetitions=1)
+    return run
 

@@ -176,10 +176,16 @@ def _affinity(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
 
 def _run_options(where: _Where, raw: Any) -> RunOptions:
     table = _table(where, raw, ("run",))
-    _check_keys(where, table, ("repetitions", "shuffle_seed", "timeout", "out", "seed", "memory_limit_mb"), ("run",))
-    opts: dict[str, Any] = {}
-    if "repetitions" in table:
-        opts["repetitions"] = _int(where, table["repetitions"], ("run", "repetitions"), 1)
+    _check_keys(where, table, ("repetitions", "shuffle_seed", "timeout", "out", "seed", "memory_limit_mb", "target",
+                               "max_processes", "time_budget"), ("run",))
+    opts: dict[str, Any] = _adaptive_options(where, table)
+    if "repetitions" in table and table["repetitions"] == "auto":
+        opts.update(adaptive=True, repetitions=AUTO_MIN_PROCESSES)
+    elif "repetitions" in table:
+        value = table["repetitions"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise where.error(("run", "repetitions"), f'must be an integer >= 1 or "auto", got {value!r}')
+        opts["repetitions"] = value
     if "shuffle_seed" in table:
         opts["shuffle_seed"] = _int(where, table["shuffle_seed"], ("run", "shuffle_seed"))
     if "timeout" in table:
@@ -193,6 +199,24 @@ def _run_options(where: _Where, raw: Any) -> RunOptions:
     if "memory_limit_mb" in table:
         opts["memory_limit_mb"] = _int(where, table["memory_limit_mb"], ("run", "memory_limit_mb"), 1)
     return RunOptions(**opts)
+
+
+AUTO_MIN_PROCESSES = 5  # fewer cannot give a Student-t interval worth its name on this noise
+
+
+def _adaptive_options(where: _Where, table: Mapping[str, Any]) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if "target" in table:
+        opts["target"] = _number(where, table["target"], ("run", "target"))
+        if not 0 < opts["target"] < 1:
+            raise where.error(("run", "target"), "must be a fraction between 0 and 1 (0.03 = ±3%)")
+    if "max_processes" in table:
+        opts["max_processes"] = _int(where, table["max_processes"], ("run", "max_processes"), 2)
+    if "time_budget" in table:
+        opts["time_budget"] = _number(where, table["time_budget"], ("run", "time_budget"))
+        if opts["time_budget"] <= 0:
+            raise where.error(("run", "time_budget"), "must be > 0 seconds")
+    return opts
 
 
 POLICY_INTS = ("warmup_iterations", "min_iterations", "max_iterations")
@@ -443,14 +467,32 @@ def load(path: Path) -> Scenario:
 
 
 DEFAULT_TEXT = """\
-# The built-in default: mnist_cnn in the five base formats, on every device present.
+# The built-in default: mnist_cnn in the five base formats, on every device present. The formats share
+# one worker and alternate (interleaved); rounds of fresh workers until every ratio is known to +-3%
+# (at least 5 processes, at most 12, no new round after 120 s). Short timed loops: processes differ far
+# more than the samples inside one do, so the time goes to more processes.
 [[models]]
 zoo = "mnist_cnn"
+
+[run]
+repetitions = "auto"
+time_budget = 120
+
+[measure]
+warmup_time = 0.1
+min_time = 0.2
+max_time = 0.4
+ci_target = 0.02
 
 [sweep]
 formats = ["checkpoint", "frozen", "saved_model", "keras", "tflite"]
 batch_sizes = [1, 8, 32, 128]
 devices = {devices}
+calls = ["fastest", "idiomatic"]
+
+[[exclude]]                     # the user's own call (session.run with a feed_dict) beside the fastest,
+call = "idiomatic"              # for the two TF1 formats
+format = ["saved_model", "keras", "tflite"]
 """
 
 

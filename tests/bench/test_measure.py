@@ -148,3 +148,53 @@ def test_policy_refuses_bad_values(kwargs: dict[str, float], key: str) -> None:
     with pytest.raises(PolicyValueError) as info:
         Policy(**kwargs)  # type: ignore[arg-type]
     assert info.value.key == key
+
+
+class Calls:
+    """Several calls on one fake clock: call i advances time by its own latency; the order is logged."""
+
+    def __init__(self, clock: FakeClock, latencies_ns: list[int]) -> None:
+        self.clock, self.latencies, self.log = clock, latencies_ns, []  # type: list[int]
+
+    def make(self, i: int) -> Callable[[], None]:
+        def call() -> None:
+            self.log.append(i)
+            self.clock.now += self.latencies[i]
+        return call
+
+
+def test_interleaved_rounds_pair_samples_and_alternate_the_order() -> None:
+    clock = FakeClock(constant(0))
+    calls = Calls(clock, [1_000_000, 3_000_000])  # 1 ms and 3 ms
+    policy = Policy(warmup_iterations=2, warmup_time=0, min_time=0.1, min_iterations=10, ci_target=0.01, max_time=1.0)
+    a, b = measure.measure_interleaved([calls.make(0), calls.make(1)], policy, clock=clock)
+    assert a.latencies_ns == [1_000_000] * len(a.latencies_ns) and b.latencies_ns == [3_000_000] * len(b.latencies_ns)
+    assert len(a.latencies_ns) == len(b.latencies_ns) == 50  # constant: the interval is a point; 50 rounds = 0.2 s = k x min_time
+    assert a.stop_reason == b.stop_reason == "ci_target"
+    assert a.warmup_iterations == 2 and a.first_call_s == pytest.approx(0.001) and b.first_call_s == pytest.approx(0.003)
+    timed = calls.log[2 + 2 * 2:]  # after the first calls and two warmup rounds: A B, B A, A B, ...
+    assert timed[:6] == [0, 1, 1, 0, 0, 1]
+
+
+def test_interleaved_time_limits_scale_with_the_number_of_calls() -> None:
+    clock = FakeClock(constant(0))
+    noisy = iter([1_000_000, 9_000_000] * 10_000)
+
+    def jittery() -> None:
+        clock.now += next(noisy)
+
+    calls = Calls(clock, [5_000_000, 5_000_000])
+    policy = Policy(warmup_iterations=0, warmup_time=0, min_time=0.1, min_iterations=5, ci_target=0.001, max_time=0.5)
+    results = measure.measure_interleaved([jittery, calls.make(0), calls.make(1)], policy, clock=clock)
+    assert {r.stop_reason for r in results} == {"max_time"}  # the jittery call never meets ±0.1%
+    elapsed = sum(sum(r.latencies_ns) for r in results) / NS
+    assert 1.5 <= elapsed <= 1.5 + 0.02  # 3 calls x max_time 0.5 s, stopped within a round
+
+
+def test_three_calls_are_shuffled_per_round_with_a_seed() -> None:
+    orders = [measure.round_order(3, i, __import__("random").Random(7)) for i in range(1)]
+    rng_a, rng_b = __import__("random").Random(7), __import__("random").Random(7)
+    assert [measure.round_order(3, i, rng_a) for i in range(20)] == [measure.round_order(3, i, rng_b) for i in range(20)]
+    assert sorted(orders[0]) == [0, 1, 2]
+    seen = {tuple(measure.round_order(3, i, rng_a)) for i in range(50)}
+    assert len(seen) > 3  # not one fixed order
