@@ -76,8 +76,10 @@ def setting_labels(frame: pd.DataFrame) -> pd.Series:
     intra = frame["intra_op_threads"].astype(int)
     inter = frame["inter_op_threads"].astype(int)
     labels = []
-    for a, b, env, aff, py in zip(intra, inter, frame["env_toggles"], frame["affinity"], frame["python"], strict=True):
-        bits = []
+    calls = frame["call"] if "call" in frame else pd.Series(["fastest"] * len(frame), index=frame.index)
+    for a, b, env, aff, py, call in zip(intra, inter, frame["env_toggles"], frame["affinity"], frame["python"], calls,
+                                        strict=True):
+        bits = [] if call == "fastest" else [f"{call} call"]  # the user's own call: a panel of its own
         if a or b:
             bits.append(f"threads {a}/{b}")
         if env:

@@ -31,6 +31,7 @@ def summarize(data: ReportData) -> list[SummaryItem]:
         SummaryItem("Fastest format per batch size", _fastest_lines(data)),
         SummaryItem("Frozen graph vs checkpoint", _headline_lines(data)),
         SummaryItem("Most throughput", _best_lines(data)),
+        *([SummaryItem("Your call vs the fastest path", _call_lines(data))] if not data.calls.empty else []),
         SummaryItem("How far to trust these numbers", _trust_lines(data)),
     ]
     problems = _problem_lines(data)
@@ -123,6 +124,31 @@ def _speedup_range(part: pd.DataFrame) -> str:
         unclear = [int(b) for b, sig in zip(part["batch_size"], part["significant"], strict=True) if not sig]
         verdict = "no clear difference at batch " + ", ".join(str(b) for b in unclear) if unclear else "mixed"
     return f"{low:.2f}–{high:.2f}× across batches {batches[0]}–{batches[-1]} ({verdict})"
+
+
+def _call_clause(row: pd.Series) -> str:
+    """"batch 1: +0.11 ms (+85%, 95% CI +80–90%)" — or "same as the fastest" where it is that path."""
+    if "is its fastest" in str(row["call_path"]):
+        return f"batch {row['batch_size']}: the idiomatic call is the fastest path"
+    pct = f"{row['ratio'] - 1:+.0%}"
+    if not row["significant"]:
+        return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}; within noise)"
+    return (f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}, 95% CI "
+            f"{row['ci_lo'] - 1:+.0%}…{row['ci_hi'] - 1:+.0%})")
+
+
+def _call_lines(data: ReportData) -> list[str]:
+    """Per model and variant: what the user's own call costs per call over the fastest path."""
+    lines = []
+    for _, part in data.calls.groupby([*PANEL_KEYS, "variant"], sort=False):
+        first = part.iloc[0]
+        clauses = "; ".join(_call_clause(r) for _, r in part.sort_values("batch_size").iterrows())
+        lines.append(f"{_title(data, first)}: {first['variant']} {first['call_path']} vs {first['fastest_path']}: {clauses}")
+    worst = data.calls[data.calls["significant"]].sort_values("ratio").tail(1)
+    for _, row in worst.iterrows():
+        lines.append(f"→ {row['variant']}: the idiomatic call costs {row['overhead_ms']:+.3g} ms per call at batch "
+                     f"{row['batch_size']} ({row['ratio'] - 1:+.0%}); the harness's path ({row['fastest_path']}) saves it")
+    return lines
 
 
 def _headline_lines(data: ReportData) -> list[str]:

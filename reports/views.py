@@ -32,6 +32,10 @@ def ordered_variants(names: Any) -> list[str]:
     return sorted({str(n) for n in names}, key=lambda v: (variant_rank(v), v))
 
 
+CALL_COLUMNS = [*PANEL_KEYS, "batch_size", "variant", "call_path", "fastest_path", "fastest_ms", "idiomatic_ms",
+                "overhead_ms", "ratio", "ci_lo", "ci_hi", "ci_scope", "significant"]
+
+
 def ok_rows(agg: pd.DataFrame) -> pd.DataFrame:
     """Rows with measurements (at least one repetition with samples)."""
     return agg[(agg["status"] == "ok") & (agg["count"] > 0)]
@@ -233,6 +237,7 @@ class ReportData:
     best: pd.DataFrame
     failures: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    calls: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CALL_COLUMNS))
 
     @property
     def many_sources(self) -> bool:
@@ -249,6 +254,34 @@ def choose_baseline(agg: pd.DataFrame, requested: str | None) -> str | None:
     if requested:
         return requested if requested in present else None
     return DEFAULT_BASELINE if DEFAULT_BASELINE in present else None
+
+
+def call_overhead(agg: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """What the user's own (idiomatic) call costs over the fastest path, per variant and batch size, measured
+    in the same worker processes: idiomatic/fastest with the paired interval of `paired_speedup`."""
+    rows = ok_rows(agg)
+    if rows.empty or "call" not in rows:
+        return pd.DataFrame(columns=CALL_COLUMNS)
+    keys = [k for k in (*PANEL_KEYS[:-1], "intra_op_threads", "inter_op_threads", "env_toggles", "affinity", "python",
+                        "variant", "batch_size") if k in rows]
+    fastest = {tuple(r[k] for k in keys): r for _, r in rows[rows["call"] == "fastest"].iterrows()}
+    out = []
+    for _, own in rows[rows["call"] != "fastest"].iterrows():
+        base = fastest.get(tuple(own[k] for k in keys))
+        if base is not None:
+            out.append(_overhead_row(own, base, confidence))
+    return pd.DataFrame(out, columns=CALL_COLUMNS)
+
+
+def _overhead_row(own: pd.Series, base: pd.Series, confidence: float) -> dict[str, Any]:
+    ratio = paired_speedup(own, base, confidence)  # idiomatic median / fastest median: > 1 = it costs time
+    row = {k: own[k] for k in PANEL_KEYS}
+    row["setting"] = base["setting"]
+    row.update(batch_size=int(own["batch_size"]), variant=own["variant"], call_path=own["call_path"],
+               fastest_path=base["call_path"], fastest_ms=base["p50_ms"], idiomatic_ms=own["p50_ms"],
+               overhead_ms=own["p50_ms"] - base["p50_ms"], ratio=own["p50_ms"] / base["p50_ms"],
+               ci_lo=ratio["ci_lo"], ci_hi=ratio["ci_hi"], ci_scope=ratio["ci_scope"], significant=ratio["significant"])
+    return row
 
 
 def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = None, slo_ms: float | None = None) -> ReportData:
@@ -270,6 +303,7 @@ def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = No
         best=best_batch(agg, slo_ms),
         failures=failures(runs),
         notes=notes,
+        calls=call_overhead(agg),
     )
 
 

@@ -127,3 +127,25 @@ def test_interleaved_speedup_pairs_inside_each_process(tmp_path: Path) -> None:
     separate = [{**r, "mode": "separate", "worker": {"pid": 200 + i}} for i, r in enumerate(records)]
     runs = load_runs([synth.write_run(tmp_path / "s", separate)])
     assert speedups(aggregate(runs), runs.parity, "checkpoint").iloc[0]["ci_scope"].startswith("paired by round")
+
+
+def test_call_overhead_pairs_the_idiomatic_call_with_the_fastest_path(tmp_path: Path) -> None:
+    """session.run(feed_dict) 0.23 ms vs the callable 0.12 ms in the same three processes (which differ by 1.5x):
+    +0.11 ms, ratio 1.917 exactly in every process; the idiomatic cells get a panel of their own."""
+    from reports.summary import summarize
+    from reports.views import call_overhead
+
+    shifts = {0: 1.0, 1: 1.5, 2: 1.2}
+    records = [synth.cell("frozen", 1, [int(ms * shifts[r] * 1e6)] * 30, repetition=r, mode="interleaved",
+                          worker={"pid": 10 + r}, call=call, call_path=path)
+               for call, ms, path in (("fastest", 0.12, "callable"), ("idiomatic", 0.23, "session.run(fetches, feed_dict)"))
+               for r in shifts]
+    runs = load_runs([synth.write_run(tmp_path / "r", records)])
+    agg = aggregate(runs)
+    assert sorted(agg["setting"]) == ["", "idiomatic call"]
+    row = call_overhead(agg).iloc[0]
+    assert row["ratio"] == pytest.approx(0.23 / 0.12, rel=1e-3) and bool(row["significant"])
+    assert (row["ci_lo"], row["ci_hi"]) == pytest.approx((0.23 / 0.12, 0.23 / 0.12), rel=1e-3)
+    assert row["overhead_ms"] == pytest.approx(0.11 * 1.2, rel=0.01)  # pooled medians: the middle process
+    lines = {i.heading: i.lines for i in summarize(build_report(runs, agg))}["Your call vs the fastest path"]
+    assert lines[0].startswith("mnist_cnn · cpu: frozen session.run(fetches, feed_dict) vs callable: batch 1: +0.132 ms (+92%")
