@@ -1,0 +1,165 @@
+"""Do the intervals infer-bench reports predict a rerun? Calibration over consecutive real runs.
+
+RUNS consecutive runs of one small scenario (the zoo's mnist_cnn = the seed CNN, checkpoint vs frozen vs
+tflite, batch 1 and 32, the zero-config measurement policy, interleaved, PROCS fresh worker processes per
+run). Each run is aggregated exactly as `infer-bench report` does (reports.aggregate + reports.views), and
+for every ratio (frozen/checkpoint and tflite/checkpoint speedups at each batch size) and every absolute
+median it records the estimate, the 95% interval ("this run's") and the rerun (prediction) interval.
+
+Printed:
+  (a) rerun coverage: in how many consecutive pairs (i, i+1) run i's rerun interval holds run i+1's estimate
+      (the issue asks for >= 17 of 19 on ratios);
+  (b) how often each run's 95% interval holds the median of all runs' estimates (an honest 95% interval for
+      the typical value covers it about 86-91% of the time at 3-8 processes, not 95%: the median of the
+      runs is itself an estimate, and runs drift together);
+  median half-width of the intervals, for ratios and for absolute medians.
+
+    python benchmarks/bench_calibration.py --runs 20 --procs 5 | tee benchmarks/results/calibration.txt
+The test suite runs `--runs 2 --procs 2 --quick` to keep the script working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SCENARIO = """# written by benchmarks/bench_calibration.py
+[run]
+repetitions = {procs}
+shuffle_seed = {seed}
+timeout = 300
+
+[measure]
+warmup_time = {warmup}
+min_time = {min_time}
+max_time = {max_time}
+ci_target = 0.02
+
+[sweep]
+formats = ["checkpoint", "frozen", "tflite"]
+batch_sizes = [1, 32]
+devices = ["cpu"]
+
+[[models]]
+zoo = "mnist_cnn"
+"""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One quantity from one run: its estimate, 95% interval and rerun interval."""
+
+    name: str
+    value: float
+    lo: float
+    hi: float
+    rerun_lo: float
+    rerun_hi: float
+
+    @property
+    def half_width(self) -> float:
+        return max(self.hi / self.value - 1, 1 - self.lo / self.value)
+
+
+def measure_run(out: Path, procs: int, seed: int, quick: bool) -> Path:
+    """One real run: fresh worker processes, interleaved formats, no report (the aggregation is below)."""
+    from bench import scenario
+    from bench.results.store import RunStore
+    from bench.runner.jobs import TaskBuilder, run_jobs
+    from bench.runner.zoo_export import ensure_exported
+    from bench.scenario import sweep
+
+    timing = (0.05, 0.1, 0.2) if quick else (0.1, 0.2, 0.4)
+    text = SCENARIO.format(procs=procs, seed=seed, warmup=timing[0], min_time=timing[1], max_time=timing[2])
+    s = scenario.parse(text, "calibration.toml", out.parent)
+    e = sweep.expand(s)
+    builder = TaskBuilder(s, {"mnist_cnn": ensure_exported("mnist_cnn")})
+    with RunStore.create(out, out.name) as store:
+        run_jobs(sweep.schedule(e.groups, procs, seed), builder, store.append)
+    return out
+
+
+def estimates(run_dir: Path) -> list[Estimate]:
+    """What the report shows for this run: speedups vs checkpoint and absolute medians, with intervals."""
+    from reports.aggregate import aggregate
+    from reports.load import load_runs
+    from reports.views import speedups
+
+    runs = load_runs([run_dir])
+    agg = aggregate(runs)
+    out = [Estimate(f"{r.variant}/checkpoint b{r.batch_size}", r.speedup, r.ci_lo, r.ci_hi, r.rerun_lo, r.rerun_hi)
+           for r in speedups(agg, runs.parity, "checkpoint").itertuples()]
+    out += [Estimate(f"median {r.variant} b{r.batch_size}", r.p50_ms, r.p50_ci_lo_ms, r.p50_ci_hi_ms, r.p50_rerun_lo_ms,
+                     r.p50_rerun_hi_ms) for r in agg.itertuples() if r.status == "ok"]
+    return out
+
+
+def summarize(per_run: list[list[Estimate]], kind: str) -> list[str]:
+    names = sorted({e.name for run in per_run for e in run if e.name.startswith("median") == (kind == "median")})
+    lines = []
+    totals = [0, 0, 0, 0]
+    widths: list[float] = []
+    for name in names:
+        series = [next((e for e in run if e.name == name), None) for run in per_run]
+        got = [e for e in series if e is not None and all(map(math.isfinite, (e.lo, e.hi, e.rerun_lo, e.rerun_hi)))]
+        center = statistics.median(e.value for e in got) if got else math.nan
+        pairs = [(a, b) for a, b in zip(series, series[1:]) if a is not None and b is not None and a in got]
+        rerun_hits = sum(a.rerun_lo <= b.value <= a.rerun_hi for a, b in pairs)
+        ci_hits = sum(e.lo <= center <= e.hi for e in got)
+        widths += [e.half_width for e in got]
+        totals = [totals[0] + rerun_hits, totals[1] + len(pairs), totals[2] + ci_hits, totals[3] + len(got)]
+        values = [e.value for e in got]
+        spread = max(values) / min(values) if values else math.nan
+        lines.append(f"  {name:<28} rerun holds next run {rerun_hits:>2}/{len(pairs):<2}  95% CI holds median of runs "
+                     f"{ci_hits:>2}/{len(got):<2}  estimates {min(values, default=math.nan):.4g}-"
+                     f"{max(values, default=math.nan):.4g} ({spread:.2f}x)  median CI ±{statistics.median([e.half_width for e in got] or [math.nan]):.1%}")
+    lines.append(f"  ALL {kind}: rerun intervals held the next run's estimate in {totals[0]}/{totals[1]} pairs; "
+                 f"95% intervals held the median of all runs in {totals[2]}/{totals[3]}; median half-width "
+                 f"±{statistics.median(widths or [math.nan]):.1%}")
+    return lines
+
+
+def header(args: argparse.Namespace) -> list[str]:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return [f"# bench_calibration.py  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  commit {commit}  host {platform.node()}",
+            f"# {args.runs} consecutive runs x {args.procs} fresh worker processes; mnist_cnn checkpoint/frozen/tflite, "
+            f"batch 1 and 32; interleaved; load average at start {os.getloadavg()[0]:.1f}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20, help="consecutive runs (default 20)")
+    parser.add_argument("--procs", type=int, default=5, help="worker processes per run (default 5)")
+    parser.add_argument("--quick", action="store_true", help="shorter timed loops (for the test suite)")
+    parser.add_argument("--keep", type=Path, help="keep the runs' directories here")
+    args = parser.parse_args()
+    print("\n".join(header(args)), flush=True)
+    root = args.keep or Path(tempfile.mkdtemp(prefix="infer-bench-calibration-"))
+    per_run = []
+    for i in range(args.runs):
+        started = time.monotonic()
+        run = measure_run(root / f"run{i:02d}", args.procs, seed=i, quick=args.quick)
+        per_run.append(estimates(run))
+        print(f"run {i:02d}: {time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f}; "
+              + ", ".join(f"{e.name} {e.value:.3f} [{e.lo:.3f}-{e.hi:.3f}]" for e in per_run[-1] if "/" in e.name), flush=True)
+    print("ratios (speedup vs checkpoint):")
+    print("\n".join(summarize(per_run, "ratio")))
+    print("absolute medians (ms):")
+    print("\n".join(summarize(per_run, "median")))
+    print(f"# load average at end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
