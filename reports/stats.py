@@ -380,3 +380,13 @@ def processes_needed(sd: float, target: float, confidence: float = 0.95, cap: in
         if float(_sps.t.ppf(0.5 + confidence / 2, n - 1)) * sd / np.sqrt(n) <= goal:
             return n
     return None
+
+
+def log_prediction_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float]:
+    """Where one more value (a next run's estimate) is expected on the log scale: exp(mean ± t·s·√(1 + 1/n))."""
+    logs = np.log(np.asarray(values, dtype=np.float64))
+    n = len(logs)
+    if n < 2:
+        raise ValueError("a prediction interval needs two or more values")
+    half = float(_sps.t.ppf(0.5 + confidence / 2, n - 1)) * float(logs.std(ddof=1)) * np.sqrt(1 + 1 / n)
+    return float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half))

@@ -33,6 +33,7 @@ def summarize(data: ReportData) -> list[SummaryItem]:
         SummaryItem("Most throughput", _best_lines(data)),
         *([SummaryItem("Your call vs the fastest path", _call_lines(data))] if not data.calls.empty else []),
         SummaryItem("How far to trust these numbers", _trust_lines(data)),
+        *([SummaryItem("Run to run", _drift_lines(data))] if data.drift is not None else []),
     ]
     problems = _problem_lines(data)
     if problems:
@@ -124,6 +125,22 @@ def _speedup_range(part: pd.DataFrame) -> str:
         unclear = [int(b) for b, sig in zip(part["batch_size"], part["significant"], strict=True) if not sig]
         verdict = "no clear difference at batch " + ", ".join(str(b) for b in unclear) if unclear else "mixed"
     return f"{low:.2f}–{high:.2f}× across batches {batches[0]}–{batches[-1]} ({verdict})"
+
+
+def _drift_lines(data: ReportData) -> list[str]:
+    """Several runs of the same cells on one host: how far medians and ratios moved, where a next run lands."""
+    assert data.drift is not None
+    cells, ratios = data.drift
+    if cells.empty:
+        return ["no cell appears in two runs of the same host: nothing to say about run-to-run drift"]
+    worst = cells.loc[cells["spread"].idxmax()]
+    lines = [f"{int(worst['runs'])} runs on {worst['host']}: medians moved up to {fmt.ratio(worst['spread'])} between "
+             f"runs ({worst['what'].split(': ')[1].replace(' median (ms)', '')}, batch {worst['batch_size']}, "
+             f"{worst['what'].split(': ')[0]})"]
+    for _, r in ratios.sort_values("spread", ascending=False).head(3).iterrows():
+        lines.append(f"{r['what'].replace(' (×)', '')} at batch {r['batch_size']}: {r['low']:.2f}–{r['high']:.2f}× over "
+                     f"{int(r['runs'])} runs; a next run: 95% within {r['next_lo']:.2f}–{r['next_hi']:.2f}×")
+    return lines
 
 
 def _call_clause(row: pd.Series) -> str:

@@ -238,6 +238,7 @@ class ReportData:
     failures: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     calls: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CALL_COLUMNS))
+    drift: tuple[pd.DataFrame, pd.DataFrame] | None = None  # (cells, ratios) seen in several runs of one host
 
     @property
     def many_sources(self) -> bool:
@@ -304,7 +305,18 @@ def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = No
         failures=failures(runs),
         notes=notes,
         calls=call_overhead(agg),
+        drift=_drift(agg, speedups(agg, runs.parity, baseline) if baseline else None),
     )
+
+
+def _drift(agg: pd.DataFrame, table: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Run-to-run drift where two or more runs of the same host are reported together."""
+    from reports.drift import cell_drift, ratio_drift
+
+    if agg.empty or agg["run_id"].nunique() < 2:
+        return None
+    hosts = dict(zip(agg["source"], agg["host"], strict=True))
+    return cell_drift(agg), ratio_drift(table if table is not None else pd.DataFrame(), hosts)
 
 
 def _headline(agg: pd.DataFrame, parity: pd.DataFrame, base: str, new: str) -> pd.DataFrame:

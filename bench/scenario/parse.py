@@ -177,10 +177,13 @@ def _affinity(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
 def _run_options(where: _Where, raw: Any) -> RunOptions:
     table = _table(where, raw, ("run",))
     _check_keys(where, table, ("repetitions", "shuffle_seed", "timeout", "out", "seed", "memory_limit_mb", "target",
-                               "max_processes", "time_budget"), ("run",))
+                               "min_processes", "max_processes", "time_budget"), ("run",))
     opts: dict[str, Any] = _adaptive_options(where, table)
     if "repetitions" in table and table["repetitions"] == "auto":
-        opts.update(adaptive=True, repetitions=AUTO_MIN_PROCESSES)
+        low = _int(where, table["min_processes"], ("run", "min_processes"), 2) if "min_processes" in table else AUTO_MIN_PROCESSES
+        opts.update(adaptive=True, repetitions=low)
+        if low > opts.get("max_processes", RunOptions.max_processes):
+            raise where.error(("run", "min_processes"), f"must be <= max_processes, got {low}")
     elif "repetitions" in table:
         value = table["repetitions"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -209,3 +209,38 @@ def test_a_real_retrace_in_the_timed_loop_is_recorded(mnist_dir: Path, tmp_path:
     by = {r["batch_size"]: r for r in records}
     assert by[1]["status"] == "ok" and by[1]["retraces"] == 0
     assert by[2]["status"] == "ok" and by[2]["retraces"] == by[2]["iterations"] >= 5
+
+
+def test_adaptive_repetitions_stop_at_the_target_or_the_budget(mnist_dir: Path, tmp_path: Path) -> None:
+    """repetitions = "auto" with LiteRT-only workers (no TensorFlow import: cheap): a loose target is met after
+    the minimum of processes; a budget that is spent at once stops after the first round, and says so."""
+    def scenario(extra: str) -> Path:
+        path = tmp_path / f"auto{len(extra)}.toml"
+        path.write_text(f"""
+[run]
+repetitions = "auto"
+min_processes = 2
+max_processes = 4
+{extra}
+[measure]
+warmup_time = 0.02
+min_time = 0.05
+max_time = 0.2
+[sweep]
+formats = ["tflite", "tflite+int8"]
+batch_sizes = [1]
+[[models]]
+name = "lite"
+files = {{ tflite = "{mnist_dir / 'model.tflite'}", "tflite+int8" = "{mnist_dir / 'model_int8.tflite'}" }}
+""")
+        return path
+
+    for extra, rounds, stopped in (("target = 0.9", 2, "target"), ("time_budget = 0.001", 1, "time_budget")):
+        out = tmp_path / stopped
+        assert main(["run", str(scenario(extra)), "--out", str(out), "--no-report"]) == 0
+        run = read_run_file(out / "results.jsonl")
+        (record,) = run.adaptive
+        assert (record["rounds"], record["stopped"]) == (rounds, stopped)
+        assert sorted({c["repetition"] for c in run.cells}) == list(range(rounds))
+        assert [r["label"] for r in record["ratios"]] == ["lite b1: tflite+int8/tflite"]
+        assert all(c["mode"] == "interleaved" for c in run.cells)

@@ -134,3 +134,16 @@ def test_jsonable_turns_non_finite_numbers_and_numpy_scalars_into_json() -> None
     value = {"a": float("nan"), "b": [np.float32(1.5), (np.int64(2), float("inf"))], "c": "x", "d": None}
     text = json.dumps(jsonable(value), allow_nan=False)
     assert json.loads(text) == {"a": None, "b": [1.5, [2, None]], "c": "x", "d": None}
+
+
+def test_an_adaptive_record_is_read_and_summarised(tmp_path: Path) -> None:
+    from reports.api import render_report
+
+    records = synth.sweep_records(reps=2)
+    records.append({"kind": "adaptive", "run_id": "run-a", "rounds": 7, "stopped": "time_budget", "elapsed_s": 120.5,
+                    "target": 0.03, "min_processes": 5, "max_processes": 12, "time_budget": 120,
+                    "ratios": [{"label": "mnist_cnn b1: frozen/checkpoint", "pairs": 7, "half_width": 0.021, "reached": True},
+                               {"label": "mnist_cnn b32: tflite/checkpoint", "pairs": 7, "half_width": 0.08, "reached": False}]})
+    text = render_report([synth.write_run(tmp_path / "r", records)], "md")
+    assert ("7 worker processes per group (auto), stopped by time\\_budget: 1 of 2 ratios within ±3%; widest "
+            "mnist\\_cnn b32: tflite/checkpoint (±8.0%)") in text

@@ -170,3 +170,10 @@ def test_processes_needed_for_a_target() -> None:
     assert stats.processes_needed(0.02, 0.03) == 5
     assert stats.processes_needed(0.0, 0.03) == 2
     assert stats.processes_needed(5.0, 0.03) is None
+
+
+def test_log_prediction_interval_against_hand_worked_numbers() -> None:
+    # runs 1, 2, 4: mean ln2, sd ln2, t(2) = 4.302653, sqrt(1 + 1/3)
+    lo, hi = stats.log_prediction_interval([1.0, 2.0, 4.0])
+    half = 4.302653 * math.log(2) * math.sqrt(4 / 3)
+    assert (lo, hi) == pytest.approx((2 * math.exp(-half), 2 * math.exp(half)), rel=1e-6)

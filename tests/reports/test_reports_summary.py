@@ -52,3 +52,19 @@ def test_one_process_gets_no_interval_in_the_summary(tmp_path: Path) -> None:
     records = [synth.cell("checkpoint", 1, [1_000_000] * 50), synth.cell("frozen", 1, [1_250_000] * 50)]
     line = by_heading(synth.write_run(tmp_path / "r", records))["Frozen graph vs checkpoint"][0]
     assert "batch 1: 1.25× slower (one worker process: no interval for a rerun; use ≥ 5)" in line
+
+
+def test_several_runs_show_their_drift_and_a_next_run_interval(tmp_path: Path) -> None:
+    """Three runs of one host whose speeds differ 1.0 / 1.2 / 0.9 (whole runs shift together)."""
+    from reports.api import render_report
+
+    dirs = [synth.write_run(tmp_path / f"r{i}", synth.sweep_records(seed=i, speed=speed, run_id=f"run-{i}"), run_id=f"run-{i}")
+            for i, speed in enumerate((1.0, 1.2, 0.9))]
+    text = render_report(dirs, "md")
+    assert "**Run to run**" in text
+    line = next(ln for ln in text.splitlines() if ln.startswith("- 3 runs on hostA: medians moved up to"))
+    spread = float(line.split("up to ")[1].split("×")[0])
+    assert 1.25 <= spread <= 1.45  # 1.2 / 0.9 = 1.33, plus the per-process shifts
+    assert "a next run: 95% within" in text
+    single = render_report([dirs[0]], "md")
+    assert "Run to run" not in single
