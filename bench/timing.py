@@ -26,8 +26,10 @@ Progress = Callable[[int, float], None]  # (iterations so far, current median in
 
 NS = 1_000_000_000
 # interleaved: the variants of a model that can load together share one worker and their calls alternate
-# (paired samples); separate: one worker per variant (processes compared across rounds).
-MODES = ("interleaved", "separate")
+# (paired samples); duet: one worker per variant, two at a time, started together, each on its own core,
+# timing the same batch size in the same time window (Bulej et al., ICPE 2020); separate: one worker per
+# variant, one after another (processes compared across rounds).
+MODES = ("interleaved", "duet", "separate")
 CHECK_GROWTH = 1.05  # re-check the stopping rules after 5% more samples
 PROGRESS_EVERY_NS = NS // 4
 

@@ -130,7 +130,10 @@ def paired_ratios(base: Procs, other: Procs) -> tuple[list[float], str]:
     ratios = [base[r][2] / other[r][2] for r in common]
     inside = bool(common) and all(base[r][1] == "interleaved" and base[r][0] is not None and base[r][0] == other[r][0]
                                   for r in common)
-    return ratios, "paired in each process (interleaved)" if inside else "paired by round (separate processes)"
+    if inside:
+        return ratios, "paired in each process (interleaved)"
+    duets = bool(common) and all(base[r][1] == "duet" and other[r][1] == "duet" for r in common)
+    return ratios, "paired in duets (two processes at once)" if duets else "paired by round (separate processes)"
 
 
 def paired_speedup(base: pd.Series, row: pd.Series, confidence: float) -> dict[str, Any]:

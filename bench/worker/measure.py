@@ -261,10 +261,15 @@ def _time_members(members: list[Member], task: MeasureTask, emit: Emit) -> None:
     def progress(n: int, median_ns: float) -> None:
         emit({"kind": "progress", "cell_id": members[0].cell.cell_id, "iterations": n, "median_ns": median_ns})
 
+    policy, mode = task.policy, "interleaved" if len(members) > 1 else "separate"
+    if task.duet:
+        from bench.worker.duet import meet, window_policy
+
+        policy, mode = window_policy(task.policy), "duet" if meet(task.duet, f"b{batch_size}") else "separate"
     while members:
         calls = [m.call for m in members if m.call is not None]
         try:
-            results = measure_interleaved(calls, task.policy, trace_counts=[m.model.trace_count for m in members],
+            results = measure_interleaved(calls, policy, trace_counts=[m.model.trace_count for m in members],
                                           progress=progress, seed=task.seed + batch_size)
         except Exception as exc:
             bad = _culprits(members) if len(members) > 1 else []
@@ -274,7 +279,6 @@ def _time_members(members: list[Member], task: MeasureTask, emit: Emit) -> None:
                 return
             members = [m for m in members if m not in bad]
             continue
-        mode = "interleaved" if len(members) > 1 else "separate"
         for member, measured in zip(members, results, strict=True):
             _fill(member.record, measured, batch_size)
             member.record.mode = mode
@@ -362,6 +366,10 @@ def run(raw: dict[str, Any], emit: Emit) -> None:
     try:
         _measure_all(models, task, emit, _facts())
     finally:
+        if task.duet:
+            from bench.worker.duet import leave
+
+            leave(task.duet)
         for loaded in models.values():
             loaded.model.close()
 

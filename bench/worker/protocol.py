@@ -62,6 +62,7 @@ class MeasureTask:
     inputs_file: str | None = None
     memory_limit_mb: int | None = None
     fault: Mapping[str, Any] | None = field(default=None)  # test hook (INFER_BENCH_TEST_HOOKS=1 only)
+    duet: Mapping[str, Any] | None = None  # {"dir", "me", "peers"}: meet the partner worker before each batch size
 
     name = "measure"
 
@@ -74,11 +75,12 @@ class MeasureTask:
         return {"task": self.name, "specs": {v: s.to_json() for v, s in self.specs.items()},
                 "cells": [c.to_json() for c in self.cells],
                 "policy": self.policy.to_json(), "seed": self.seed, "inputs_file": self.inputs_file,
-                "memory_limit_mb": self.memory_limit_mb, "fault": dict(self.fault) if self.fault else None}
+                "memory_limit_mb": self.memory_limit_mb, "fault": dict(self.fault) if self.fault else None,
+                "duet": dict(self.duet) if self.duet else None}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> MeasureTask:
         return cls(specs={v: ModelSpec.from_json(s) for v, s in d["specs"].items()},
                    cells=tuple(CellRef.from_json(c) for c in d["cells"]),
                    policy=Policy(**d["policy"]), seed=int(d.get("seed") or 0), inputs_file=d.get("inputs_file"),
-                   memory_limit_mb=d.get("memory_limit_mb"), fault=d.get("fault"))
+                   memory_limit_mb=d.get("memory_limit_mb"), fault=d.get("fault"), duet=d.get("duet"))
