@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +24,11 @@ def require_service() -> Callable[[bool, str], None]:
         pytest.skip(reason)
 
     return need
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The zoo's mnist_cnn exported in every format, once per session (cached like `infer-bench run` caches it)."""
+    from bench.runner.zoo_export import ensure_exported
+
+    return ensure_exported("mnist_cnn")

@@ -70,6 +70,7 @@ class TFLiteModel(Model):
         self.outputs = tuple(_info(n, by_index[i]) for n, i in self._out)
         self.details["signature"] = key
         self._shapes: dict[int, tuple[int, ...]] = {i: tuple(by_index[i]["shape"]) for _, i in self._in}
+        self._keep: list[Any] = []  # interpreters of idiomatic runners, alive as long as the model
 
     @staticmethod
     def _select(indices: dict[str, int], names: tuple[str, ...], role: str, path: Path) -> list[tuple[str, int]]:
@@ -113,13 +114,18 @@ class TFLiteModel(Model):
         return lambda: self._run(arrays)
 
     def idiomatic_runner(self, feeds: Feeds) -> tuple[Any, str]:
-        """LiteRT's signature runner, `runner(**inputs)` -> dict of arrays (where the model has a signature)."""
+        """LiteRT's signature runner, `runner(**inputs)` -> dict of arrays (where the model has a signature), on
+        an interpreter of its own as user code would have: a signature runner re-allocates its interpreter's
+        tensors, which the fastest path's interpreter must not see mid-measurement."""
+        from ai_edge_litert.interpreter import Interpreter
+
         key = self.details.get("signature")
         if not key:
             return self.make_runner(feeds), ""
-        self._prepare(feeds)  # same shapes as the fastest path, so the two can alternate without re-allocating
-        runner = self.interpreter.get_signature_runner(key)
+        own = Interpreter(model_path=str(self.model_path), num_threads=self.details.get("threads"))
+        runner = own.get_signature_runner(key)
         arrays = {n: np.ascontiguousarray(feeds[n]) for n, _ in self._in}
+        self._keep.append(own)
         return (lambda: runner(**arrays)), "interpreter.get_signature_runner()(**inputs)"
 
 

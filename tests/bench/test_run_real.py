@@ -41,13 +41,6 @@ zoo = "mnist_cnn"
 """
 
 
-@pytest.fixture(scope="module")
-def mnist_dir() -> Path:
-    from bench.runner.zoo_export import ensure_exported
-
-    return ensure_exported("mnist_cnn")
-
-
 def scenario_file(tmp_path: Path, reps: int = 1, formats: str = '["frozen", "tflite"]', batch_sizes: str = "[1, 8]",
                   devices: str = '["cpu"]', run_extra: str = "", sweep_extra: str = "") -> Path:
     path = tmp_path / "s.toml"
@@ -285,3 +278,21 @@ files = {{ tflite = "{mnist_dir / 'model.tflite'}" }}
     agg = aggregate(load_runs([out])).set_index(["env_toggles", "batch_size"])
     got = paired_speedup(agg.loc[("INFER_BENCH_DUET_TEST=a", 1)], agg.loc[("INFER_BENCH_DUET_TEST=b", 1)], 0.95)
     assert got["ci_scope"] == "paired in duets (two processes at once), n=2"
+
+
+def test_all_five_zoo_formats_alternate_in_one_worker(mnist_dir: Path, tmp_path: Path) -> None:
+    """checkpoint (through its .meta), frozen, SavedModel, Keras and TFLite load together under Keras 3 and
+    their calls alternate round by round: one worker, paired samples, and the idiomatic call beside it."""
+    path = scenario_file(tmp_path, formats='["checkpoint", "frozen", "saved_model", "keras", "tflite"]',
+                         batch_sizes="[1]", sweep_extra='calls = ["fastest", "idiomatic"]')
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--no-report"]) == 0
+    cells = read_run_file(out / "results.jsonl").cells
+    assert len(cells) == 10 and {c["status"] for c in cells} == {"ok"}
+    assert len({c["worker"]["pid"] for c in cells}) == 1 and {c["mode"] for c in cells} == {"interleaved"}
+    assert len({c["iterations"] for c in cells}) == 1  # every call timed once per round
+    calls = {(c["variant"], c["call"]): c["call_path"] for c in cells}
+    assert calls[("frozen", "idiomatic")] == "session.run(fetches, feed_dict)"
+    assert calls[("keras", "idiomatic")] == "model.predict(x, verbose=0)"
+    assert calls[("saved_model", "idiomatic")].startswith("signatures[name]")
+    assert calls[("tflite", "idiomatic")].startswith("interpreter.get_signature_runner")
