@@ -207,14 +207,21 @@ def adaptive_rounds(session: Session, builder: TaskBuilder, reporter_for: Report
             jobs = [j for j in schedule(e.groups, rounds, s.run.shuffle_seed, session.done) if j.repetition == rounds - 1]
             records += [r for result in run_jobs(jobs, builder, session.store.append, reporter) for r in result.records]
             widths = ratio_widths(records)
-            if rounds >= opts.repetitions and all(w.reached(opts.target, opts.repetitions) for w in widths):
-                reason = "target" if widths else "no ratios to measure: the minimum of processes"
-                break
-            if opts.time_budget is not None and time.monotonic() - start >= opts.time_budget:
-                reason = "time_budget"
+            stop = adaptive_stop(opts, rounds, widths, time.monotonic() - start)
+            if stop is not None:
+                reason = stop
                 break
     say(f"adaptive: stopped after {rounds} round(s): {reason}")
     return _adaptive_record(opts, rounds, reason, time.monotonic() - start, widths)
+
+
+def adaptive_stop(opts: RunOptions, rounds: int, widths: list[Any], elapsed_s: float) -> str | None:
+    """Why an adaptive run stops after `rounds` rounds, or None to start another (max_processes is the caller's)."""
+    if rounds >= opts.repetitions and all(w.reached(opts.target, opts.repetitions) for w in widths):
+        return "target" if widths else "no ratios to measure: the minimum of processes"
+    if opts.time_budget is not None and elapsed_s >= opts.time_budget:
+        return "time_budget"
+    return None
 
 
 def _existing_cells(session: Session) -> list[dict[str, Any]]:

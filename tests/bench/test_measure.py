@@ -198,3 +198,19 @@ def test_three_calls_are_shuffled_per_round_with_a_seed() -> None:
     assert sorted(orders[0]) == [0, 1, 2]
     seen = {tuple(measure.round_order(3, i, rng_a)) for i in range(50)}
     assert len(seen) > 3  # not one fixed order
+
+
+def test_adaptive_stop_rules() -> None:
+    """The adaptive run's stopping rule against fake widths and a fake elapsed time."""
+    from bench.runner.session import adaptive_stop
+    from bench.scenario import RunOptions
+    from reports.adaptive import RatioWidth
+
+    opts = RunOptions(repetitions=5, adaptive=True, target=0.03, max_processes=12, time_budget=100.0)
+    tight, wide = RatioWidth("a", 5, 0.02), RatioWidth("b", 5, 0.05)
+    assert adaptive_stop(opts, 4, [RatioWidth("a", 4, 0.01)], 10.0) is None  # below the minimum of processes
+    assert adaptive_stop(opts, 5, [tight], 10.0) == "target"
+    assert adaptive_stop(opts, 5, [tight, wide], 10.0) is None  # one ratio still too wide
+    assert adaptive_stop(opts, 6, [tight, wide], 100.0) == "time_budget"
+    assert adaptive_stop(opts, 5, [], 1.0) == "no ratios to measure: the minimum of processes"
+    assert adaptive_stop(RunOptions(repetitions=5, adaptive=True), 7, [wide], 1e9) is None  # no budget: only max_processes
