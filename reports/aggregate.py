@@ -65,20 +65,38 @@ def aggregate(runs: Runs, options: AggregateOptions | None = None) -> pd.DataFra
     columns = _Columns.of(runs.cells)
     rows = [_row(runs, columns, np.sort(idx), opts) for idx in groups.values()]
     frame = pd.DataFrame(rows)
-    frame["setting"] = setting_labels(frame)
+    frame["setting"] = setting_labels(frame, interpreter_names(runs.headers))
     return frame.sort_values(["source", "model", "device", "setting", "variant", "batch_size"], kind="stable").reset_index(
         drop=True
     )
 
 
-def setting_labels(frame: pd.DataFrame) -> pd.Series:
-    """A short label for the identity fields other than model/variant/device/batch ('' = defaults)."""
+def interpreter_names(headers: dict[str, dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(source, interpreter label) -> "TF 2.20.0", for runs that compared several interpreters (the header
+    maps labels to paths, and its fingerprint has each path's TensorFlow)."""
+    names: dict[tuple[str, str], str] = {}
+    for source, header in headers.items():
+        pythons = header.get("pythons") or {}
+        interpreters = (header.get("env") or {}).get("interpreters") or {}
+        if len(pythons) < 2:
+            continue
+        for label, path in pythons.items():
+            version = ((interpreters.get(path) or {}).get("packages") or {}).get("tensorflow")
+            names[(source, label)] = f"TF {version}" if version else f"py {label or 'default'}"
+    return names
+
+
+def setting_labels(frame: pd.DataFrame, pythons: dict[tuple[str, str], str] | None = None) -> pd.Series:
+    """A short label for the identity fields other than model/variant/device/batch ('' = defaults);
+    interpreters by their TensorFlow version where the run compared several."""
+    pythons = pythons or {}
+    named = [pythons.get((str(src), str(py))) for src, py in zip(frame["source"], frame["python"], strict=True)]
     intra = frame["intra_op_threads"].astype(int)
     inter = frame["inter_op_threads"].astype(int)
     labels = []
     calls = frame["call"] if "call" in frame else pd.Series(["fastest"] * len(frame), index=frame.index)
-    for a, b, env, aff, py, call in zip(intra, inter, frame["env_toggles"], frame["affinity"], frame["python"], calls,
-                                        strict=True):
+    for a, b, env, aff, py, call, tf in zip(intra, inter, frame["env_toggles"], frame["affinity"], frame["python"], calls,
+                                            named, strict=True):
         bits = [] if call == "fastest" else [f"{call} call"]  # the user's own call: a panel of its own
         if a or b:
             bits.append(f"threads {a}/{b}")
@@ -86,7 +104,9 @@ def setting_labels(frame: pd.DataFrame) -> pd.Series:
             bits.append(str(env))
         if aff:
             bits.append(f"cpus {aff}")
-        if py:
+        if tf:
+            bits.append(tf)
+        elif py:
             bits.append(f"py {py}")
         labels.append(", ".join(bits))
     return pd.Series(labels, index=frame.index, dtype=object)

@@ -36,6 +36,10 @@ CALL_COLUMNS = [*PANEL_KEYS, "batch_size", "variant", "call_path", "fastest_path
                 "overhead_ms", "ratio", "ci_lo", "ci_hi", "ci_scope", "significant"]
 
 
+INTERPRETER_COLUMNS = ["source", "model", "device", "variant", "batch_size", "base", "other", "speedup", "ci_lo",
+                       "ci_hi", "ci_scope", "significant", "pairs"]
+
+
 def ok_rows(agg: pd.DataFrame) -> pd.DataFrame:
     """Rows with measurements (at least one repetition with samples)."""
     return agg[(agg["status"] == "ok") & (agg["count"] > 0)]
@@ -242,6 +246,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     calls: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CALL_COLUMNS))
     drift: tuple[pd.DataFrame, pd.DataFrame] | None = None  # (cells, ratios) seen in several runs of one host
+    interpreters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INTERPRETER_COLUMNS))
 
     @property
     def many_sources(self) -> bool:
@@ -288,6 +293,31 @@ def _overhead_row(own: pd.Series, base: pd.Series, confidence: float) -> dict[st
     return row
 
 
+def interpreter_speedups(agg: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Several interpreters in one run (`[sweep] python`): each one's speed against the harness's own, per
+    cell, as base median / other median with the paired interval of `paired_speedup` (by round, or duets)."""
+    rows = ok_rows(agg)
+    if rows.empty or rows["python"].nunique() < 2:
+        return pd.DataFrame(columns=INTERPRETER_COLUMNS)
+    keys = ["source", "model", "device", "intra_op_threads", "inter_op_threads", "env_toggles", "affinity", "call",
+            "variant", "batch_size"]
+    out = []
+    for _, part in rows.groupby(keys, sort=True):
+        base = part[part["python"] == ""]
+        for _, other in part[part["python"] != ""].iterrows():
+            if not base.empty:
+                out.append(_interpreter_row(base.iloc[0], other, confidence))
+    return pd.DataFrame(out, columns=INTERPRETER_COLUMNS)
+
+
+def _interpreter_row(base: pd.Series, other: pd.Series, confidence: float) -> dict[str, Any]:
+    got = paired_speedup(base, other, confidence)
+    return {"source": base["source"], "model": base["model"], "device": base["device"], "variant": base["variant"],
+            "batch_size": int(base["batch_size"]), "base": base["setting"] or "default interpreter",
+            "other": other["setting"], "speedup": float(base["p50_ms"] / other["p50_ms"]), "ci_lo": got["ci_lo"],
+            "ci_hi": got["ci_hi"], "ci_scope": got["ci_scope"], "significant": got["significant"], "pairs": got["pairs"]}
+
+
 def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = None, slo_ms: float | None = None) -> ReportData:
     """All views of one report."""
     baseline = choose_baseline(agg, baseline_format)
@@ -308,6 +338,7 @@ def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = No
         failures=failures(runs),
         notes=notes,
         calls=call_overhead(agg),
+        interpreters=interpreter_speedups(agg),
         drift=_drift(agg, speedups(agg, runs.parity, baseline) if baseline else None),
     )
 

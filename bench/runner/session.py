@@ -88,6 +88,8 @@ def open_new(s: Scenario, overrides: Overrides, e: Expansion, out: Path | None =
         "kind": "header", "created": _now(), "scenario_path": s.path, "scenario_text": s.text,
         "policy": s.policy.to_json(), "env": fingerprint.collect(pythons), "overrides": overrides.to_json(),
         "plan": {"cells": len(e.cells), "groups": len(e.groups), "repetitions": s.run.repetitions},
+        "pythons": {label: s.python_paths.get(label, sys.executable) if label else sys.executable
+                    for label in s.sweep.python},  # interpreter label -> path (env.interpreters is keyed by path)
     })
     return store
 

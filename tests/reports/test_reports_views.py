@@ -149,3 +149,31 @@ def test_call_overhead_pairs_the_idiomatic_call_with_the_fastest_path(tmp_path: 
     assert row["overhead_ms"] == pytest.approx(0.11 * 1.2, rel=0.01)  # pooled medians: the middle process
     lines = {i.heading: i.lines for i in summarize(build_report(runs, agg))}["Your call vs the fastest path"]
     assert lines[0].startswith("mnist_cnn · cpu: frozen session.run(fetches, feed_dict) vs callable: batch 1: +0.132 ms (+92%")
+
+
+def test_two_interpreters_are_labelled_by_tensorflow_version_and_compared(tmp_path: Path) -> None:
+    """[sweep] python = ["", "venv/bin/python"]: the header maps labels to interpreters and their TensorFlow;
+    the panels say "TF 2.20.0" / "TF 2.21.0" and the summary gives TF vs TF with a paired interval."""
+    from reports.summary import summarize
+
+    shifts = {0: 1.0, 1: 1.3, 2: 0.9}
+    records = [synth.cell("frozen", 1, [int(ms * shifts[r] * 1e6)] * 20, repetition=r, python=label)
+               for label, ms in (("", 0.40), ("venv/bin/python", 0.44)) for r in shifts]
+    run = synth.write_run(tmp_path / "r", records)
+    lines = (run / "results.jsonl").read_text().splitlines()
+    import json
+
+    header = json.loads(lines[0])
+    header["pythons"] = {"": "/usr/bin/python3", "venv/bin/python": "/w/venv/bin/python"}
+    header["env"]["interpreters"] = {"/usr/bin/python3": {"packages": {"tensorflow": "2.21.0"}},
+                                     "/w/venv/bin/python": {"packages": {"tensorflow": "2.20.0"}}}
+    (run / "results.jsonl").write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    runs = load_runs([run])
+    agg = aggregate(runs)
+    assert sorted(agg["setting"]) == ["TF 2.20.0", "TF 2.21.0"]
+    report = build_report(runs, agg)
+    row = report.interpreters.iloc[0]
+    assert (row["base"], row["other"]) == ("TF 2.21.0", "TF 2.20.0")
+    assert row["speedup"] == pytest.approx(0.40 / 0.44, rel=1e-3) and (row["ci_lo"], row["ci_hi"]) == pytest.approx((0.40 / 0.44,) * 2, rel=1e-3)
+    lines = {i.heading: i.lines for i in summarize(report)}["Interpreter vs interpreter"]
+    assert lines == ["TF 2.20.0 vs TF 2.21.0 — mnist_cnn frozen: batch 1: 1.10× slower (95% CI 1.10–1.10×, 3 paired processes)"]
