@@ -1,4 +1,5 @@
-"""Render a comparison (diff frame + gate result + environment differences): Markdown, terminal, JSON.
+"""Render a comparison (reports.compare.Comparison + gate result + environment differences): Markdown,
+terminal, JSON.
 
 Pure: each renderer returns a string; the CLI writes it. The Markdown fits `$GITHUB_STEP_SUMMARY`
 and PR comments: the verdict first, then the regressions, then collapsible details. Every string
@@ -16,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.compare import VERDICTS, EnvDifference, counts, like_for_like
+from reports.compare import VERDICTS, Comparison, EnvDifference, counts, like_for_like
 from reports.escape import md_text
 from reports.gate import GateResult
 from reports.schema import jsonable
@@ -96,23 +97,23 @@ def headline(frame: pd.DataFrame, result: GateResult) -> str:
     return f"{result.verdict.upper()}: " + (", ".join(shown) if shown else "nothing compared") + f" (of {len(frame)} cells)"
 
 
-def settings_line(frame: pd.DataFrame) -> str:
-    a = frame.attrs
+def settings_line(comparison: Comparison) -> str:
+    s = comparison.settings
     return (
-        f"metric {a.get('metric')} · threshold {a.get('threshold', 0):.0%} · alpha {a.get('alpha')} one-sided, "
-        f"Holm over {a.get('family_size')} tested cells · unit of evidence: the worker process"
+        f"metric {s.metric} · threshold {s.threshold:.0%} · alpha {s.alpha} one-sided, "
+        f"Holm over {comparison.family_size} tested cells · unit of evidence: the worker process"
     )
 
 
-def sensitivity_line(frame: pd.DataFrame) -> str:
+def sensitivity_line(comparison: Comparison) -> str:
     """How small a change this comparison could have seen."""
     from reports.gate import repetitions_advice
 
-    mde = frame["mde"].dropna()
+    mde = comparison.frame["mde"].dropna()
     if mde.empty:
         return "No cell was measured on both sides, so nothing about sensitivity can be said."
     finite = mde[mde.map(math.isfinite)]
-    t = frame.attrs.get("threshold", 0.0)
+    t = comparison.threshold
     worst = "none reachable for some cells" if len(finite) < len(mde) else f"{finite.max():.0%}"
     best = f"{finite.median():.0%}" if len(finite) else "none reachable"
     seen = int((mde <= t).sum())
@@ -120,7 +121,7 @@ def sensitivity_line(frame: pd.DataFrame) -> str:
             f"{seen} of {len(mde)} measured cells could see a {t:.0%} slowdown")
     if seen == len(mde):
         return text + "."
-    return text + f"; {repetitions_advice(frame)}."
+    return text + f"; {repetitions_advice(comparison)}."
 
 
 # ---- Markdown -----------------------------------------------------------------------------------
@@ -181,17 +182,18 @@ def _details(summary: str, body: list[str]) -> list[str]:
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
 
 
-def render_markdown(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
+def render_markdown(comparison: Comparison, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
     """The comparison as GitHub-flavoured Markdown: verdict, regressions, details."""
+    frame = comparison.frame
     lines = [f"### {HEADLINE_ICONS[result.verdict]} infer-bench regression check — {md(headline(frame, result))}", ""]
-    lines += [f"_{md(settings_line(frame))}_", ""]
+    lines += [f"_{md(settings_line(comparison))}_", ""]
     if not like_for_like(differences):
         keys = ", ".join(md(d.key) for d in differences if not d.informational)
         lines += [f"> ⚠️ **Not like-for-like:** the environments differ ({keys}); a difference may come "
                   "from the environment, not the code. See _Environment differences_ below.", ""]
     for message in result.messages("problem") + result.messages("inconclusive"):
         lines.append(f"- {md(message)}")
-    lines += ["", md(sensitivity_line(frame)), ""]
+    lines += ["", md(sensitivity_line(comparison)), ""]
     problems = _md_problem_rows(frame)
     if problems:
         lines += ["#### Regressions", ""]
@@ -218,7 +220,7 @@ METHOD = (
 # ---- terminal ------------------------------------------------------------------------------------
 
 
-def render_terminal(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = (),
+def render_terminal(comparison: Comparison, result: GateResult, differences: Sequence[EnvDifference] = (),
                     width: int = 120, color: bool = False) -> str:
     """A rich table and the findings, as text (colour only when asked)."""
     from rich.console import Console
@@ -228,8 +230,9 @@ def render_terminal(frame: pd.DataFrame, result: GateResult, differences: Sequen
     out = io.StringIO()
     console = Console(file=out, width=width, color_system="standard" if color else None,
                       force_terminal=color, highlight=False)
+    frame = comparison.frame
     console.print(f"[bold]{escape(headline(frame, result))}[/bold]")
-    console.print(escape(settings_line(frame)))
+    console.print(escape(settings_line(comparison)))
     if not like_for_like(differences):
         console.print("[bold yellow]warning: not like-for-like:[/bold yellow] " + escape(
             "; ".join(f"{d.key}: {', '.join(d.baseline)} -> {', '.join(d.current)}" for d in differences if not d.informational)))
@@ -246,20 +249,21 @@ def render_terminal(frame: pd.DataFrame, result: GateResult, differences: Sequen
         console.print(f"{f.severity}: {escape(f.message)}")
     for _, r in frame[frame["note"].astype(bool)].iterrows():
         console.print(f"note: {escape(cell_label(r))}: {escape(' '.join(str(r['note']).split()))}")
-    console.print(escape(sensitivity_line(frame)))
+    console.print(escape(sensitivity_line(comparison)))
     return out.getvalue()
 
 
 # ---- JSON ------------------------------------------------------------------------------------------
 
 
-def render_json(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
+def render_json(comparison: Comparison, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
     """Machine-readable comparison; non-finite numbers become null (an unreachable mde: mde null)."""
+    frame = comparison.frame
     document = {
         "verdict": result.verdict,
         "exit_code": result.exit_code,
         "findings": [{"severity": f.severity, "message": f.message} for f in result.findings],
-        "settings": {k: jsonable(v) for k, v in frame.attrs.items()},
+        "settings": {k: jsonable(v) for k, v in comparison.settings_dict().items()},
         "counts": counts(frame),
         "like_for_like": like_for_like(differences),
         "env_differences": [{"key": d.key, "baseline": list(d.baseline), "current": list(d.current),

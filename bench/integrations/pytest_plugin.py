@@ -315,9 +315,9 @@ def _gate_session(config: pytest.Config, results: Path) -> tuple[int, str]:
 
     paths = baseline_paths(config)
     baseline, current = load_runs(paths), load_runs([results])
-    frame = compare(baseline, current, threshold=parse_threshold(config.getoption("infer_bench_threshold")))
-    result = gate(frame)
-    return result.exit_code, render_terminal(frame, result, env_differences(baseline, current))
+    comparison = compare(baseline, current, threshold=parse_threshold(config.getoption("infer_bench_threshold")))
+    result = gate(comparison)
+    return result.exit_code, render_terminal(comparison, result, env_differences(baseline, current))
 
 
 @pytest.hookimpl(trylast=True)

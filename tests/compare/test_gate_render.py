@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from compare_fixtures import ENV, WriteRun, cell
 
-from reports.compare import compare, env_differences
+from reports.compare import Comparison, compare, env_differences
 from reports.gate import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_PROBLEM, gate
 from reports.load import load_runs
 from reports.render_compare import md, render_json, render_markdown, render_terminal
@@ -59,7 +59,7 @@ def test_problem_beats_inconclusive_under_strict(write_run: WriteRun) -> None:
 
 def test_empty_comparison_is_not_a_pass() -> None:
     frame = pd.DataFrame(columns=["verdict", "mde", "tested", "reps_needed"])
-    assert gate(frame).exit_code == EXIT_PROBLEM
+    assert gate(Comparison(frame)).exit_code == EXIT_PROBLEM
 
 
 def test_blind_gate_says_so(write_run: WriteRun) -> None:
