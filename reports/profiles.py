@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reports import numbers as fmt
+from reports import tables
 from reports.escape import html_text, md_text
 from reports.plots import batch_axis
 
@@ -137,10 +138,9 @@ def profile_text(profile: Profile, achieved: Mapping[str, Any] | None = None, to
 # ----------------------------------------------------------------------------- Markdown
 
 def md_table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    align = ["---:" if h in NUMERIC else "---" for h in head]
-    lines = ["| " + " | ".join(md_text(h) for h in head) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """Plain-text head and cells, escaped here, through the one Markdown table writer."""
+    align = "".join("r" if h in NUMERIC else "l" for h in head)
+    return tables.md_table([md_text(h) for h in head], [[md_text(c) for c in row] for row in rows], align)
 
 
 def profile_markdown(profile: Profile, achieved: Mapping[str, Any] | None = None, top: int = 5) -> str:
@@ -158,14 +158,11 @@ def profile_markdown(profile: Profile, achieved: Mapping[str, Any] | None = None
 # ----------------------------------------------------------------------------- HTML
 
 def html_table(head: Sequence[str], rows: Iterable[Sequence[str]], caption: str = "") -> str:
-    cls = ['' if h not in NUMERIC else ' class="num"' for h in head]
-    parts = ["<table class=\"profile\">"]
-    if caption:
-        parts.append(f"<caption>{html_text(caption)}</caption>")
-    parts.append("<thead><tr>" + "".join(f"<th{c}>{html_text(h)}</th>" for h, c in zip(head, cls, strict=True)) + "</tr></thead>")
-    body = ["<tr>" + "".join(f"<td{c}>{html_text(v)}</td>" for v, c in zip(row, cls, strict=True)) + "</tr>" for row in rows]
-    parts.append("<tbody>" + "".join(body) + "</tbody></table>")
-    return "".join(parts)
+    """Plain-text head, cells and caption, escaped here, through the one HTML table writer (numeric
+    columns get the report's right-aligned class)."""
+    header = [(html_text(h), h in NUMERIC) for h in head]
+    cells = [[html_text(c) for c in row] for row in rows]
+    return tables.html_table(header, cells, html_text(caption), css_class="profile")
 
 
 def profile_html(profile: Profile, achieved: Mapping[str, Any] | None = None, top: int = TOP,

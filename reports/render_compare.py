@@ -3,7 +3,7 @@ terminal, JSON.
 
 Pure: each renderer returns a string; the CLI writes it. The Markdown fits `$GITHUB_STEP_SUMMARY`
 and PR comments: the verdict first, then the regressions, then collapsible details. Every string
-that came from a file (model names, variants, errors, environment values) goes through `md()`,
+that came from a file (model names, variants, errors, environment values) goes through `md_text()`,
 which neutralises HTML, Markdown syntax, table pipes, line breaks and @-mentions.
 """
 
@@ -13,7 +13,6 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
@@ -21,6 +20,7 @@ from reports.compare import VERDICTS, Comparison, EnvDifference, counts, like_fo
 from reports.escape import md_text
 from reports.gate import GateResult
 from reports.schema import jsonable
+from reports.tables import md_table
 
 ICONS = {
     "slower": "🔴",
@@ -36,12 +36,6 @@ PROBLEM_VERDICTS = ("slower", "failed", "missing")
 
 
 # ---- formatting helpers ------------------------------------------------------------------------
-
-
-def md(text: Any) -> str:
-    """Escape a string from a file for Markdown (reports.escape.md_text), and neutralise @-mentions,
-    which would notify people when the summary is posted as a PR comment."""
-    return md_text(text).replace("@", "&#64;")
 
 
 def fmt_value(value: float, unit: str) -> str:
@@ -127,12 +121,6 @@ def sensitivity_line(comparison: Comparison) -> str:
 # ---- Markdown -----------------------------------------------------------------------------------
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines
-
-
 def _md_problem_rows(frame: pd.DataFrame) -> list[list[str]]:
     rows = []
     problems = frame[frame["verdict"].isin(PROBLEM_VERDICTS)]
@@ -140,14 +128,14 @@ def _md_problem_rows(frame: pd.DataFrame) -> list[list[str]]:
     problems = problems.assign(_order=order).sort_values(["_order", "ratio"], ascending=[True, False])
     for _, r in problems.iterrows():
         rows.append([
-            md(cell_label(r)),
+            md_text(cell_label(r)),
             f"{ICONS[r['verdict']]} {r['verdict']}",
             fmt_value(r["baseline_value"], r["unit"]),
             fmt_value(r["current_value"], r["unit"]),
             f"**{fmt_change(r['ratio'])}**",
             fmt_ci(r["ci_low"], r["ci_high"]),
             fmt_p(_p_holm(r)),
-            md(r["note"]) if r["note"] else "",
+            md_text(r["note"]) if r["note"] else "",
         ])
     return rows
 
@@ -156,7 +144,7 @@ def _md_detail_rows(frame: pd.DataFrame) -> list[list[str]]:
     rows = []
     for _, r in frame.iterrows():
         rows.append([
-            md(cell_label(r)),
+            md_text(cell_label(r)),
             f"{ICONS[r['verdict']]} {r['verdict']}",
             fmt_value(r["baseline_value"], r["unit"]),
             fmt_value(r["current_value"], r["unit"]),
@@ -165,7 +153,7 @@ def _md_detail_rows(frame: pd.DataFrame) -> list[list[str]]:
             fmt_p(_p_holm(r)),
             f"{int(r['n_baseline'])} / {int(r['n_current'])}",
             fmt_mde(r["mde"]),
-            md(r["note"]) if r["note"] else "",
+            md_text(r["note"]) if r["note"] else "",
         ])
     return rows
 
@@ -173,9 +161,9 @@ def _md_detail_rows(frame: pd.DataFrame) -> list[list[str]]:
 def _md_env(differences: Sequence[EnvDifference]) -> list[str]:
     if not differences:
         return ["Environments match (every fingerprint entry is the same)."]
-    rows = [[md(d.key), md(", ".join(d.baseline)), md(", ".join(d.current)),
+    rows = [[md_text(d.key), md_text(", ".join(d.baseline)), md_text(", ".join(d.current)),
              "expected" if d.informational else "**differs**"] for d in differences]
-    return _md_table(["entry", "baseline", "current", ""], rows)
+    return md_table(["entry", "baseline", "current", ""], rows).splitlines()
 
 
 def _details(summary: str, body: list[str]) -> list[str]:
@@ -185,26 +173,26 @@ def _details(summary: str, body: list[str]) -> list[str]:
 def render_markdown(comparison: Comparison, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
     """The comparison as GitHub-flavoured Markdown: verdict, regressions, details."""
     frame = comparison.frame
-    lines = [f"### {HEADLINE_ICONS[result.verdict]} infer-bench regression check — {md(headline(frame, result))}", ""]
-    lines += [f"_{md(settings_line(comparison))}_", ""]
+    lines = [f"### {HEADLINE_ICONS[result.verdict]} infer-bench regression check — {md_text(headline(frame, result))}", ""]
+    lines += [f"_{md_text(settings_line(comparison))}_", ""]
     if not like_for_like(differences):
-        keys = ", ".join(md(d.key) for d in differences if not d.informational)
+        keys = ", ".join(md_text(d.key) for d in differences if not d.informational)
         lines += [f"> ⚠️ **Not like-for-like:** the environments differ ({keys}); a difference may come "
                   "from the environment, not the code. See _Environment differences_ below.", ""]
     for message in result.messages("problem") + result.messages("inconclusive"):
-        lines.append(f"- {md(message)}")
-    lines += ["", md(sensitivity_line(comparison)), ""]
+        lines.append(f"- {md_text(message)}")
+    lines += ["", md_text(sensitivity_line(comparison)), ""]
     problems = _md_problem_rows(frame)
     if problems:
         lines += ["#### Regressions", ""]
-        lines += _md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)", "note"], problems)
+        lines += md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)", "note"], problems).splitlines()
         lines.append("")
-    detail = _md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)",
-                        "processes", "detectable", "note"], _md_detail_rows(frame))
+    detail = md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)",
+                       "processes", "detectable", "note"], _md_detail_rows(frame)).splitlines()
     lines += _details(f"All {len(frame)} cells", detail)
     lines += _details("Environment differences", _md_env(differences))
-    warnings = [f"- {md(m)}" for m in result.messages("warning")]
-    lines += _details("How to read this", [*warnings, "", md(METHOD)])
+    warnings = [f"- {md_text(m)}" for m in result.messages("warning")]
+    lines += _details("How to read this", [*warnings, "", md_text(METHOD)])
     return "\n".join(lines)
 
 

@@ -9,9 +9,10 @@ import pytest
 from compare_fixtures import ENV, WriteRun, cell
 
 from reports.compare import Comparison, compare, env_differences
+from reports.escape import md_text as md
 from reports.gate import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_PROBLEM, gate
 from reports.load import load_runs
-from reports.render_compare import md, render_json, render_markdown, render_terminal
+from reports.render_compare import render_json, render_markdown, render_terminal
 
 STEADY = [1.00, 1.04, 0.97, 1.02, 0.99]
 NOISY = [0.7, 1.3, 1.0, 0.8, 1.2]
