@@ -43,6 +43,7 @@ from bench.scenario.sweep import parse_affinity
 
 if TYPE_CHECKING:
     from bench.timing import Policy
+    from infer_core.model import Model
 
 CELLS_MODULE = Path(__file__).with_name("pytest_cells.py")
 STATE_KEY = pytest.StashKey["PluginState"]()
@@ -68,7 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @dataclass
 class Loaded:
-    model: Any
+    model: Model
     load_s: float
     entry: Any  # bench.scenario.ModelEntry
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from infer_core import devices
 from infer_core.errors import CorruptModel, DeviceUnavailable, ModelNotFound, TensorNotFound
 from infer_core.model import Feeds, Model, ModelSpec, Outputs, TensorInfo
+
+if TYPE_CHECKING:
+    from infer_core.profiling.hooks import TFLiteTarget
 
 CALL_PATH = "interpreter.set_tensor/invoke/get_tensor"
 FLATBUFFER_IDENTIFIER = b"TFL3"
@@ -111,6 +114,11 @@ class TFLiteModel(Model):
     def make_runner(self, feeds: Feeds) -> Any:
         arrays = self._prepare(feeds)
         return lambda: self._run(arrays)
+
+    def profile_target(self) -> TFLiteTarget:
+        from infer_core.profiling.hooks import TFLiteTarget
+
+        return TFLiteTarget(self.interpreter)
 
 
 def load(spec: ModelSpec, variant: str) -> TFLiteModel:
