@@ -122,40 +122,22 @@ def sensitivity_line(comparison: Comparison) -> str:
 
 
 def _md_problem_rows(frame: pd.DataFrame) -> list[list[str]]:
-    rows = []
     problems = frame[frame["verdict"].isin(PROBLEM_VERDICTS)]
     order = problems["verdict"].map(PROBLEM_VERDICTS.index)
     problems = problems.assign(_order=order).sort_values(["_order", "ratio"], ascending=[True, False])
-    for _, r in problems.iterrows():
-        rows.append([
-            md_text(cell_label(r)),
-            f"{ICONS[r['verdict']]} {r['verdict']}",
-            fmt_value(r["baseline_value"], r["unit"]),
-            fmt_value(r["current_value"], r["unit"]),
-            f"**{fmt_change(r['ratio'])}**",
-            fmt_ci(r["ci_low"], r["ci_high"]),
-            fmt_p(_p_holm(r)),
-            md_text(r["note"]) if r["note"] else "",
-        ])
-    return rows
+    return [_md_cells(r, f"**{fmt_change(r['ratio'])}**", []) for _, r in problems.iterrows()]
 
 
 def _md_detail_rows(frame: pd.DataFrame) -> list[list[str]]:
-    rows = []
-    for _, r in frame.iterrows():
-        rows.append([
-            md_text(cell_label(r)),
-            f"{ICONS[r['verdict']]} {r['verdict']}",
-            fmt_value(r["baseline_value"], r["unit"]),
-            fmt_value(r["current_value"], r["unit"]),
-            fmt_change(r["ratio"]),
-            fmt_ci(r["ci_low"], r["ci_high"]),
-            fmt_p(_p_holm(r)),
-            f"{int(r['n_baseline'])} / {int(r['n_current'])}",
-            fmt_mde(r["mde"]),
-            md_text(r["note"]) if r["note"] else "",
-        ])
-    return rows
+    return [_md_cells(r, fmt_change(r["ratio"]), [f"{int(r['n_baseline'])} / {int(r['n_current'])}", fmt_mde(r["mde"])])
+            for _, r in frame.iterrows()]
+
+
+def _md_cells(r: pd.Series, change: str, extra: list[str]) -> list[str]:
+    """One cell's Markdown row: label, verdict, values, change, interval, p, `extra`, note."""
+    return [md_text(cell_label(r)), f"{ICONS[r['verdict']]} {r['verdict']}", fmt_value(r["baseline_value"], r["unit"]),
+            fmt_value(r["current_value"], r["unit"]), change, fmt_ci(r["ci_low"], r["ci_high"]), fmt_p(_p_holm(r)),
+            *extra, md_text(r["note"]) if r["note"] else ""]
 
 
 def _md_env(differences: Sequence[EnvDifference]) -> list[str]:

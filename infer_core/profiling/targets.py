@@ -68,24 +68,23 @@ def _flat_output_keys(function: Any) -> list[Any]:
 def _match_inputs(model: FunctionParts, placeholders: list[Any]) -> list[str]:
     by_name = {p.op.name: p.name for p in placeholders}
     names = [by_name.get(info.name.split(":")[0]) for info in model.inputs]
-    if all(names):
-        return [str(n) for n in names]
-    if len(placeholders) == len(model.inputs):
-        return [p.name for p in placeholders]
-    raise ProfilingError(f"cannot match the frozen function's inputs {sorted(by_name)} to the model's inputs "
-                         f"{[t.name for t in model.inputs]}")
+    return _matched(names, [p.name for p in placeholders], by_name, [t.name for t in model.inputs], "inputs")
 
 
 def _match_outputs(model: FunctionParts, function: Any, outputs: list[Any]) -> list[str]:
     keys = _flat_output_keys(function)
     by_key = {str(k): t.name for k, t in zip(keys, outputs, strict=False)}
     names = [by_key.get(info.name) for info in model.outputs]
+    return _matched(names, [t.name for t in outputs], by_key, [t.name for t in model.outputs], "outputs")
+
+
+def _matched(names: list[Any], in_order: list[str], found: Mapping[str, str], wanted: list[str], role: str) -> list[str]:
+    """The frozen tensors matched by name; else by position when the counts agree; else an error."""
     if all(names):
         return [str(n) for n in names]
-    if len(outputs) == len(model.outputs):
-        return [t.name for t in outputs]
-    raise ProfilingError(f"cannot match the frozen function's outputs {sorted(by_key)} to the model's outputs "
-                         f"{[t.name for t in model.outputs]}")
+    if len(in_order) == len(wanted):
+        return in_order
+    raise ProfilingError(f"cannot match the frozen function's {role} {sorted(found)} to the model's {role} {wanted}")
 
 
 def freeze_function(model: FunctionParts) -> FrozenFunction:
