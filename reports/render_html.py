@@ -44,6 +44,7 @@ def render_html(data: ReportData) -> str:
             _summary(data),
             _overview_plots(data),
             _speedup_section(data),
+            _parity_section(data),
             _best_section(data),
             _distribution_section(data),
             _cold_start_section(data),
@@ -61,6 +62,7 @@ SECTIONS = (
     ("summary", "Summary"),
     ("throughput", "Throughput & latency"),
     ("speedup", "Speedup"),
+    ("parity", "Output parity"),
     ("best", "Best batch size"),
     ("distributions", "Distributions"),
     ("coldstart", "Cold start"),
@@ -232,6 +234,26 @@ def _speedup_section(data: ReportData) -> str:
 def _parity_html(label: str) -> str:
     cls = {"same": "good", "differs": "bad", "error": "bad"}.get(label, "muted")
     return f'<span class="{cls}">{esc(label)}</span>'
+
+
+PARITY_HEADER = [("model", False), ("format A", False), ("format B", False), ("output", False), ("max abs diff", True),
+                 ("max rel diff", True), ("top-1 agreement", True), ("outputs", False)]  # fmt: skip
+
+
+def _parity_section(data: ReportData) -> str:
+    """Every model's parity table, whatever the baseline (quantised pairs shown, never failing)."""
+    if data.parity.empty:
+        return _section("parity", "Output parity", "<p>Not checked: the run stored no parity (one format per model).</p>")
+    rows = []
+    for _, r in data.parity.iterrows():
+        model = esc(r["model"]) + (f' <span class="muted small">{esc(r["source"])}</span>' if data.many_sources else "")
+        verdict = _parity_html(str(r["verdict"])) + (f"<pre>{esc(r['note'])}</pre>" if r["note"] else "")
+        rows.append([model, esc(r["a"]), esc(r["b"]), esc(r["output"]), fmt.sci(r["max_abs"]), fmt.sci(r["max_rel"]),
+                     fmt.pct(r["top1_agreement"]), verdict])
+    note = ("The same inputs through every format of a model before timing, outputs compared pairwise. fp32 formats must "
+            "agree within the tolerance (“same”); pairs with a quantised variant show their differences and top-1 "
+            "agreement but never fail (“quantised”).")
+    return _section("parity", "Output parity", html_table(PARITY_HEADER, rows), note)
 
 
 def _best_section(data: ReportData) -> str:

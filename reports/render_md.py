@@ -33,6 +33,7 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
         "head": "# infer-bench report\n\nRuns: " + ", ".join(f"**{md_text(s)}**" for s in data.sources),
         "summary": _summary(data),
         "speedup": _speedup_section(data),
+        "parity": _parity_section(data),
         "best": _best_section(data),
         "panels": _panels_section(data),
         "failures": _failures_section(data) if not data.failures.empty else "",
@@ -42,6 +43,9 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
     text = _join(sections)
     if len(text) > max_chars:
         sections["panels"] = "## Results\n\n" + OMITTED.format(what="Per-model tables")
+        text = _join(sections)
+    if len(text) > max_chars and sections["parity"]:
+        sections["parity"] = "## Output parity\n\n" + OMITTED.format(what="Parity tables")
         text = _join(sections)
     rows = len(data.speedups)
     while len(text) > max_chars and rows > 10:
@@ -97,10 +101,26 @@ def _speedup_section(data: ReportData, limit: int | None = None) -> str:
 
 def _parity_md(row: pd.Series) -> str:
     label = str(row["parity"])
-    text = {"same": "✅ same", "differs": "❌ differs", "error": "⚠️ error"}.get(label, label)
-    if label in ("same", "differs") and pd.notna(row["parity_max_abs"]):
+    text = _parity_label(label)
+    if label in ("same", "differs", "quantised") and pd.notna(row["parity_max_abs"]):
         text += f" (max abs diff {fmt.sci(row['parity_max_abs'])})"
     return text
+
+
+def _parity_section(data: ReportData) -> str:
+    """Every model's parity table, whatever the baseline (quantised pairs shown, never failing)."""
+    if data.parity.empty:
+        return ""
+    rows = [[md_text(r["model"]) + (f" ({md_text(r['source'])})" if data.many_sources else ""), md_text(r["a"]),
+             md_text(r["b"]), md_text(r["output"]), fmt.sci(r["max_abs"]), fmt.pct(r["top1_agreement"]),
+             _parity_label(str(r["verdict"])) + (f": {md_text(r['note'])}" if r["note"] else "")]
+            for _, r in data.parity.iterrows()]
+    body = md_table(["model", "format A", "format B", "output", "max abs diff", "top-1", "outputs"], rows, "llllrrl")
+    return "## Output parity\n\n" + details(f"Outputs compared pairwise ({len(rows)} pairs)", body)
+
+
+def _parity_label(label: str) -> str:
+    return {"same": "✅ same", "differs": "❌ differs", "error": "⚠️ error"}.get(label, label)
 
 
 def _best_section(data: ReportData) -> str:

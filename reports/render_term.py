@@ -48,6 +48,8 @@ def _parts(data: ReportData) -> list[RenderableType]:
     parts.append(_summary(data))
     for key, rows in panels(data.agg):
         parts.append(_panel_table(data, key, rows))
+    if not data.parity.empty:
+        parts.append(_parity_table(data))
     if not data.best.empty:
         parts.append(_best_table(data))
     if not data.failures.empty:
@@ -141,6 +143,22 @@ def _parity_text(speed: pd.Series | None) -> Text:
         return Text("")
     label = str(speed["parity"])
     return Text(label, style={"same": "green", "differs": "bold red", "error": "red"}.get(label, "dim"))
+
+
+def _parity_table(data: ReportData) -> Table:
+    """Every model's output parity, whatever the baseline; quantised pairs shown, never failing."""
+    table = Table(title=Text("Output parity (same inputs, outputs compared pairwise)", style="bold"), box=box.SIMPLE_HEAD,
+                  title_justify="left", pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    for name, justify in (("model", "left"), ("A", "left"), ("B", "left"), ("output", "left"), ("max abs diff", "right"),
+                          ("top-1", "right"), ("outputs", "left")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for _, r in data.parity.iterrows():
+        model = str(r["model"]) + (f" ({r['source']})" if data.many_sources else "")
+        verdict = str(r["verdict"])
+        style = {"same": "green", "differs": "bold red", "error": "red"}.get(verdict, "dim")
+        table.add_row(Text(model), Text(str(r["a"])), Text(str(r["b"])), Text(str(r["output"])), Text(fmt.sci(r["max_abs"])),
+                      Text(fmt.pct(r["top1_agreement"])), Text(verdict + (f": {r['note']}" if r["note"] else ""), style=style))
+    return table
 
 
 def _best_table(data: ReportData) -> Table:

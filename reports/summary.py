@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from reports import numbers as fmt
-from reports.views import PANEL_KEYS, ReportData, panel_title
+from reports.views import HEADLINE_PAIR, PANEL_KEYS, ReportData, panel_title
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,10 @@ class SummaryItem:
 
 
 def summarize(data: ReportData) -> list[SummaryItem]:
-    items = [
-        SummaryItem("Fastest format per batch size", _fastest_lines(data)),
-        SummaryItem("Frozen graph vs checkpoint", _headline_lines(data)),
+    items = [SummaryItem("Fastest format per batch size", _fastest_lines(data))]
+    if _has_headline_format(data):  # a run of neither format has nothing to say about the pair
+        items.append(SummaryItem("Frozen graph vs checkpoint", _headline_lines(data)))
+    items += [
         SummaryItem("Most throughput", _best_lines(data)),
         SummaryItem("How far to trust these numbers", _trust_lines(data)),
     ]
@@ -116,6 +117,10 @@ def _speedup_range(part: pd.DataFrame) -> str:
         unclear = [int(b) for b, lo, hi in zip(part["batch_size"], part["ci_lo"], part["ci_hi"], strict=True) if lo <= 1 <= hi]
         verdict = "no clear difference at batch " + ", ".join(str(b) for b in unclear) if unclear else "mixed"
     return f"{low:.2f}–{high:.2f}× across batches {batches[0]}–{batches[-1]} ({verdict})"
+
+
+def _has_headline_format(data: ReportData) -> bool:
+    return "variant" in data.agg and bool(data.agg["variant"].isin(HEADLINE_PAIR).any())
 
 
 def _headline_lines(data: ReportData) -> list[str]:
