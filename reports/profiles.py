@@ -49,7 +49,7 @@ def headline(profile: Profile, achieved: Mapping[str, Any] | None = None) -> lis
                      f"traced runs)")
         top = [f"{r['type']} {fmt.pct(r.get('fraction'))}" for r in profile.get("by_type", [])[:3]]
         lines.append("top op types: " + ", ".join(top))
-    lines += _achieved_lines(achieved)
+    lines += _achieved_lines(achieved, profile.get("batch_size"))
     lines += _busy_lines(profile)
     return lines
 
@@ -62,14 +62,25 @@ def _busy_lines(profile: Profile) -> list[str]:
             f"CPU time inflates the step and the overhead"]
 
 
-def _achieved_lines(achieved: Mapping[str, Any] | None) -> list[str]:
+def flops_text(flops: int, batch_size: object) -> str:
+    """FLOPs per sample and per call: a call runs a whole batch."""
+    batch = int(batch_size) if isinstance(batch_size, (int, float)) and batch_size >= 1 else None
+    if batch is None:
+        return f"{flops:,} FLOPs per call"
+    if batch == 1:
+        return f"{flops:,} FLOPs per sample (= per call: batch 1)"
+    return f"{flops / batch:,.0f} FLOPs per sample, {flops:,} per call (batch {batch})"
+
+
+def _achieved_lines(achieved: Mapping[str, Any] | None, batch_size: object = None) -> list[str]:
     if not achieved or not achieved.get("flops"):
         return []
-    line = f"{achieved['flops']:,} FLOPs per inference → {gflops(achieved.get('achieved_flops'))} GFLOP/s"
+    batch = achieved.get("batch_size") or batch_size
+    line = f"achieved {gflops(achieved.get('achieved_flops'))} GFLOP/s"
     if achieved.get("peak_flops"):
         line += (f", {fmt.pct(achieved.get('fraction_of_peak'))} of the measured peak "
                  f"{gflops(achieved['peak_flops'])} GFLOP/s")
-    return [line]
+    return [flops_text(int(achieved["flops"]), batch), line]
 
 
 def op_rows(profile: Profile, top: int = TOP) -> list[list[str]]:
@@ -373,7 +384,7 @@ def roofline_html(points: Sequence[Mapping[str, Any]], peak_flops: float | None)
     """The roofline figure with a caption, as an HTML fragment ('' when no point has FLOPs)."""
     if not any(p.get("achieved_flops") for p in points):
         return ""
-    caption = ("achieved FLOP/s = FLOPs per inference ÷ median step; the dashed line is the machine's measured "
+    caption = ("achieved FLOP/s = FLOPs per call (per sample × batch size) ÷ median step; the dashed line is the machine's measured "
                "matmul peak (memory roof not measured)")
     return f'<figure class="roofline">{roofline_svg(points, peak_flops)}<figcaption>{html_text(caption)}</figcaption></figure>'
 
@@ -393,7 +404,7 @@ def cell_achieved(cell: Mapping[str, Any], peak_flops: float | None = None) -> d
     flops = int(per_sample * cell.get("batch_size", 1)) if per_sample else None
     rate = flops / step if flops and step else None
     return {"flops": flops, "step_s": step, "achieved_flops": rate, "peak_flops": peak_flops,
-            "fraction_of_peak": rate / peak_flops if rate and peak_flops else None}
+            "fraction_of_peak": rate / peak_flops if rate and peak_flops else None, "batch_size": cell.get("batch_size")}
 
 
 def measured_peak(cells: Iterable[Mapping[str, Any]]) -> float | None:

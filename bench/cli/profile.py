@@ -243,7 +243,7 @@ def profile_sides(before: Any, after: Any, args: argparse.Namespace) -> tuple[di
     peak = firsts[0].get("peak")
     for side, first in zip(merged, firsts, strict=True):
         flops = first.get("flops")
-        side["achieved"] = achieved(flops["total"] if flops else None, side.get("step_s"), peak)
+        side["achieved"] = achieved(flops["total"] if flops else None, side.get("step_s"), peak, args.batch)
     return merged[0], merged[1]
 
 

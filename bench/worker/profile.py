@@ -50,7 +50,7 @@ def profile(task: dict[str, Any], emit: Emit) -> None:
         model.close()
     peak = cached_peak(spec.device) if task.get("peak", True) else None
     emit({"kind": "profile", "profile": prof, "flops": flops, "peak": peak,
-          "achieved": achieved(flops["total"] if flops else None, prof["step_s"], peak),
+          "achieved": achieved(flops["total"] if flops else None, prof["step_s"], peak, prof.get("batch_size")),
           "trace": trace if task.get("trace") else None, "describe": described})
 
 
