@@ -20,7 +20,7 @@ from reports.summary import summarize
 from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels
 
 WIDTH = 100
-MAX_ERROR = 70
+MAX_ERROR = 300  # the failure table wraps it: the run prints failed cells only there
 
 
 def render_term(data: ReportData, width: int = WIDTH, color: bool = True) -> str:
@@ -76,16 +76,37 @@ def _panel_table(data: ReportData, key: tuple[str, ...], rows: pd.DataFrame) -> 
     if data.baseline:
         title += Text(f"  (speedup = {data.baseline} median / format median; procs = worker processes, * = one)")
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
-    for name, justify in PANEL_COLUMNS:
-        table.add_column(name, justify=justify, no_wrap=True)
     speed = _speedup_lookup(data, key)
+    sections = []
     for batch in sorted(rows["batch_size"].unique()):
         part = rows[rows["batch_size"] == batch]
-        for variant in ordered_variants(part["variant"]):
-            row = part[part["variant"] == variant].iloc[0]
-            table.add_row(*_panel_cells(row, speed.get((int(batch), variant)), variant == data.baseline))
+        sections.append([_panel_cells(part[part["variant"] == variant].iloc[0], speed.get((int(batch), variant)),
+                                      variant == data.baseline) for variant in ordered_variants(part["variant"])])
+    for (name, justify), width in zip(PANEL_COLUMNS, _widths(sections), strict=True):
+        _add_fitting_column(table, name, justify, width)
+    for section in sections:
+        for cells in section:
+            table.add_row(*cells)
         table.add_section()
     return table
+
+
+WRAPPING = ("format", "parity")  # text columns that may wrap onto a second line when the table is too wide
+
+
+def _widths(sections: list[list[list[Text]]]) -> list[int]:
+    """The widest cell of each column."""
+    rows = [cells for section in sections for cells in section]
+    return [max((len(cells[i].plain) for cells in rows), default=0) for i in range(len(PANEL_COLUMNS))]
+
+
+def _add_fitting_column(table: Table, name: str, justify: JustifyMethod, width: int) -> None:
+    """Numbers keep their full width (a cut "11.49–13.6…" misleads); when the table is wider than the
+    terminal, only the text columns wrap."""
+    if name in WRAPPING:
+        table.add_column(name, justify=justify, overflow="fold")
+    else:
+        table.add_column(name, justify=justify, no_wrap=True, min_width=max(width, len(name)))
 
 
 PANEL_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
