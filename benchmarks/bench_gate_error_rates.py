@@ -244,7 +244,7 @@ class Pool:
     def frame(self, base: Sequence, current: Sequence, seed: int = 0):
         from reports.compare import compare
 
-        return compare(_side(self.runs, base), _side(self.runs, current), threshold=THRESHOLD, alpha=ALPHA, seed=seed)
+        return compare(_side(self.runs, base), _side(self.runs, current), threshold=THRESHOLD, alpha=ALPHA, seed=seed).frame
 
 
 def _rate(verdicts: list[str], which: Sequence[str]) -> str:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from infer_core.errors import InputError, TensorNotFound
-from infer_core.model import TensorInfo
+from infer_core.model import Model, TensorInfo
 
 DEFAULT_INT_HIGH = 100  # exclusive upper bound for integer inputs when no vocabulary size is known
 
@@ -135,7 +134,7 @@ def align_arrays(inputs: Sequence[TensorInfo], arrays: Mapping[str, np.ndarray],
     return {t.name: _check_array(t, arrays[k], source) for t, k in zip(inputs, arrays)}, "position"
 
 
-def synthesize_for(model: Any, batch_size: int, shapes: Mapping[str, Sequence[int]] | None = None,
+def synthesize_for(model: Model, batch_size: int, shapes: Mapping[str, Sequence[int]] | None = None,
                    seed: int = 0, vocab_size: int | None = None) -> dict[str, np.ndarray]:
     """Inputs for a loaded model: integer inputs bounded by `vocab_size`, else by the model's own
     embedding tables where they can be discovered, else small non-negative values."""

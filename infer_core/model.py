@@ -8,14 +8,18 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from infer_core.errors import ProfilingError
 from infer_core.variants import BASE_FORMATS as BASE_FORMATS
 from infer_core.variants import FP32_VARIANTS as FP32_VARIANTS
 from infer_core.variants import VARIANTS as VARIANTS
 from infer_core.variants import split_variant as split_variant
+
+if TYPE_CHECKING:
+    from infer_core.profiling.hooks import InferenceGraph, ProfileTarget
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class Model(abc.ABC):
     outputs: tuple[TensorInfo, ...]
     notes: tuple[str, ...] = ()  # things the user should know (e.g. which placeholders were picked)
     details: Mapping[str, Any] = {}  # format-specific facts for records (e.g. which Keras loaded it)
+    device: str = "cpu"  # the spec's device string ("cpu", "gpu:0")
 
     @abc.abstractmethod
     def predict(self, feeds: Feeds) -> Outputs:
@@ -119,6 +124,22 @@ class Model(abc.ABC):
 
     def close(self) -> None:
         """Release sessions and interpreters."""
+
+    # Profiling hooks: each format family says what can be traced and counted, so profiling code
+    # never asks a model which format it is (infer_core.profiling.targets builds the objects).
+
+    def profile_target(self) -> ProfileTarget:
+        """What a per-op profile traces: a Session (graph formats) or an interpreter (TFLite)."""
+        raise ProfilingError(f"cannot profile a {type(self).__name__}: it has no Session, concrete function or interpreter")
+
+    def inference_graph(self) -> InferenceGraph | None:
+        """The TensorFlow graph FLOPs are counted on; None where there is none (TFLite)."""
+        return None
+
+    def session_graph(self) -> InferenceGraph | None:
+        """The graph the model's own Session optimises when it loads (for the grappler estimate of a
+        cold start); None for eager formats and TFLite, which have no such Session."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {

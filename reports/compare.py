@@ -73,8 +73,6 @@ CONFIDENCE = 0.95
 Key = tuple[Any, ...]
 
 
-
-
 @dataclass(frozen=True)
 class Process:
     """One worker process's measurement of one cell."""
@@ -118,6 +116,41 @@ class Settings:
             raise CompareError(f"alpha {self.alpha!r} out of range: give a level such as 0.05")
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """What `compare()` returns: the diff frame (one row per cell) and what it was computed with.
+
+    The gate and the renderers read the settings and the family size from here, not from the
+    frame, so a frame that pandas copied or sliced cannot lose them.
+    """
+
+    frame: pd.DataFrame
+    settings: Settings = field(default_factory=Settings)
+    family_size: int = 0  # cells tested, i.e. the size of each Holm family
+    level_per_cell: float = math.nan  # alpha / family_size: the level Holm's first step asks
+    skipped_cells: int = 0  # cells skipped on both sides, left out of the frame
+    confidence: float = CONFIDENCE
+    power: float = POWER
+    recommend_power: float = RECOMMEND_POWER
+    few_processes: int = FEW_PROCESSES
+    noise_factor: float = NOISE_FACTOR
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
+
+    def settings_dict(self) -> dict[str, Any]:
+        """The settings and constants by name, as the JSON output lists them."""
+        s = self.settings
+        return {
+            "metric": s.metric, "threshold": s.threshold, "alpha": s.alpha, "seed": s.seed,
+            "confidence": self.confidence, "power": self.power, "recommend_power": self.recommend_power,
+            "family_size": self.family_size, "level_per_cell": self.level_per_cell,
+            "few_processes": self.few_processes, "noise_factor": self.noise_factor,
+            "skipped_cells": self.skipped_cells,
+        }
+
+
 def compare(
     baseline: Runs,
     current: Runs,
@@ -125,11 +158,9 @@ def compare(
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
     seed: int = DEFAULT_SEED,
-) -> pd.DataFrame:
-    """The diff frame: one row per cell identity found on either side (see the module docstring).
-
-    The settings and the family size are in `frame.attrs`.
-    """
+) -> Comparison:
+    """The diff frame, one row per cell identity found on either side (see the module docstring),
+    with the settings, the family size and the cells skipped on both sides."""
     settings = Settings(metric, threshold, alpha, seed)
     base, cur = sides(baseline), sides(current)
     keys = sorted(set(base) | set(cur), key=lambda k: tuple(str(v) for v in k))
@@ -137,9 +168,8 @@ def compare(
     keys = [k for k in keys if k not in skipped]
     rows = [_row(key, base.get(key, Side()), cur.get(key, Side()), settings, i) for i, key in enumerate(keys)]
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame = _finish(frame, settings)
-    frame.attrs["skipped_cells"] = len(skipped)
-    return frame
+    family, level = _finish(frame, settings)
+    return Comparison(frame, settings, family_size=family, level_per_cell=level, skipped_cells=len(skipped))
 
 
 def _measured(side: Side | None) -> bool:
@@ -317,7 +347,8 @@ def _process_note(base: Side, cur: Side) -> str:
 # ---- corrections, verdicts, power: over all rows -----------------------------------------------
 
 
-def _finish(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+def _finish(frame: pd.DataFrame, settings: Settings) -> tuple[int, float]:
+    """Holm corrections, verdicts and power over all rows, in place; (family size, level per cell)."""
     tested = frame["tested"].astype(bool)
     family = int(tested.sum())
     frame["p_slower_holm"] = holm(frame["p_slower"].where(tested).to_numpy(dtype=float))
@@ -327,20 +358,7 @@ def _finish(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     for i in frame.index[frame["verdict"] == ""]:
         for name, value in _judge(frame.loc[i], settings, level).items():
             frame.at[i, name] = value
-    frame.attrs.update(
-        metric=settings.metric,
-        threshold=settings.threshold,
-        alpha=settings.alpha,
-        seed=settings.seed,
-        confidence=CONFIDENCE,
-        power=POWER,
-        recommend_power=RECOMMEND_POWER,
-        family_size=family,
-        level_per_cell=level,
-        few_processes=FEW_PROCESSES,
-        noise_factor=NOISE_FACTOR,
-    )
-    return frame
+    return family, level
 
 
 def _judge(row: pd.Series, settings: Settings, level: float) -> dict[str, Any]:

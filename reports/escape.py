@@ -25,11 +25,13 @@ def md_text(value: object) -> str:
     HTML-significant characters become entities (GitHub would otherwise take `<script>` as HTML),
     Markdown punctuation is backslash-escaped (so `|` cannot end a table cell, `*` cannot start
     emphasis, `[` cannot start a link; `(` is then harmless), a leading `#`, `-`, `>` or `1.` cannot
-    start a block, and line breaks become spaces (a newline would end a table row).
+    start a block, line breaks become spaces (a newline would end a table row), and `@` becomes
+    an entity, so `@name` in a model path or an error cannot notify anyone when a report or a
+    comparison is pasted into a PR comment. Every Markdown output escapes through here.
     """
     text = "" if value is None else str(value)
     text = re.sub(r"[\r\n]+", " ", text)
-    text = html.escape(text, quote=False)
+    text = html.escape(text, quote=False).replace("@", "&#64;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _MD_BLOCK_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
     return _MD_ORDERED.sub(lambda m: m.group(1) + "\\" + m.group(2), text)

@@ -1,7 +1,7 @@
-"""The gate: a diff frame (reports.compare) in, a verdict and an exit code out.
+"""The gate: a comparison (reports.compare.Comparison) in, a verdict and an exit code out.
 
 Compare, gate, exit are three steps (STYLE.md): this module decides, it neither renders nor
-exits. Each rule is a small class that looks at the frame and returns a finding or None; a
+exits. Each rule is a small class that looks at the comparison and returns a finding or None; a
 finding is a problem (exit 1), an inconclusive result (exit 3, only under --strict) or a
 warning (no effect on the exit code, but always shown: a gate that could not have seen a
 slowdown of the threshold's size says so instead of passing silently).
@@ -9,12 +9,11 @@ slowdown of the threshold's size says so instead of passing silently).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-import pandas as pd
+from reports.compare import Comparison
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INCONCLUSIVE = 0, 1, 3
 
@@ -38,7 +37,7 @@ class GateResult:
 
 
 class Rule(Protocol):
-    def check(self, frame: pd.DataFrame) -> Finding | None: ...
+    def check(self, comparison: Comparison) -> Finding | None: ...
 
 
 def _cells(n: int) -> str:
@@ -53,45 +52,47 @@ class VerdictRule:
     severity: Severity
     text: str  # e.g. "got slower"
 
-    def check(self, frame: pd.DataFrame) -> Finding | None:
-        n = int((frame["verdict"] == self.verdict).sum())
+    def check(self, comparison: Comparison) -> Finding | None:
+        n = int((comparison.frame["verdict"] == self.verdict).sum())
         return Finding(self.severity, f"{_cells(n)} {self.text}") if n else None
 
 
 class NothingCompared:
     """An empty comparison is never a pass."""
 
-    def check(self, frame: pd.DataFrame) -> Finding | None:
-        return Finding("problem", "no cells were compared") if frame.empty else None
+    def check(self, comparison: Comparison) -> Finding | None:
+        return Finding("problem", "no cells were compared") if comparison.frame.empty else None
 
 
 class BlindSpots:
     """Measured cells whose minimum detectable slowdown is above the threshold."""
 
-    def check(self, frame: pd.DataFrame) -> Finding | None:
-        threshold = float(frame.attrs.get("threshold", math.nan))
+    def check(self, comparison: Comparison) -> Finding | None:
+        threshold, frame = comparison.threshold, comparison.frame
         measured = frame[frame["mde"].notna()]
         blind = measured[measured["mde"] > threshold]
         if blind.empty:
             return None
         return Finding("warning", f"{_cells(len(blind))} of {len(measured)} could not have detected a "
-                       f"{threshold:.0%} slowdown; {repetitions_advice(frame)}")
+                       f"{threshold:.0%} slowdown; {repetitions_advice(comparison)}")
 
 
 class FewProcesses:
     """Cells where the between-process variation was not sampled."""
 
-    def check(self, frame: pd.DataFrame) -> Finding | None:
+    def check(self, comparison: Comparison) -> Finding | None:
+        frame = comparison.frame
         few = int((frame["mde"].notna() & ~frame["tested"].astype(bool)).sum())
         if not few:
             return None
-        n = frame.attrs.get("few_processes", 3)
-        return Finding("warning", f"{_cells(few)} had fewer than {n} processes on a side: between-process "
-                       f"variation was not sampled, only changes beyond {frame.attrs.get('noise_factor', 2):g}x are called")
+        return Finding("warning", f"{_cells(few)} had fewer than {comparison.few_processes} processes on a side: "
+                       "between-process variation was not sampled, only changes beyond "
+                       f"{comparison.noise_factor:g}x are called")
 
 
-def repetitions_advice(frame: pd.DataFrame) -> str:
+def repetitions_advice(comparison: Comparison) -> str:
     """How many repetitions per side would let every measured cell see the threshold."""
+    frame = comparison.frame
     needed = frame.loc[frame["mde"].notna(), "reps_needed"]
     if needed.empty:
         return "run at least 3 repetitions per side"
@@ -100,10 +101,7 @@ def repetitions_advice(frame: pd.DataFrame) -> str:
 
         return (f"more than {MAX_REPS} repetitions per side would be needed: the between-process spread "
                 "is too large (or unknown) here")
-    from reports.power import RECOMMEND_POWER
-
-    t = frame.attrs.get("threshold", 0.05)
-    power = frame.attrs.get("recommend_power", RECOMMEND_POWER)
+    t, power = comparison.threshold, comparison.recommend_power
     return f"{int(needed.max())} repetitions per side would catch a {t:.0%} slowdown {power:.0%} of the time"
 
 
@@ -118,9 +116,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 )
 
 
-def gate(frame: pd.DataFrame, strict: bool = False, rules: Sequence[Rule] = DEFAULT_RULES) -> GateResult:
+def gate(comparison: Comparison, strict: bool = False, rules: Sequence[Rule] = DEFAULT_RULES) -> GateResult:
     """Apply the rules: exit 1 on any problem; under `strict`, 3 when only inconclusive cells remain."""
-    findings = tuple(f for f in (rule.check(frame) for rule in rules) if f is not None)
+    findings = tuple(f for f in (rule.check(comparison) for rule in rules) if f is not None)
     severities = {f.severity for f in findings}
     if "problem" in severities:
         return GateResult("fail", EXIT_PROBLEM, findings)

@@ -87,7 +87,7 @@ def load_runs(paths: list[Path]) -> Runs:
     if not paths:
         raise ResultsFileError("no results given: name at least one run directory or results.jsonl")
     files = [read_run_file(resolve_results_path(Path(p))) for p in paths]
-    labels = source_labels(files)
+    labels = source_labels(files, [Path(p) for p in paths])
     rows: list[dict[str, Any]] = []
     latencies: list[np.ndarray] = []
     parity_rows: list[dict[str, Any]] = []
@@ -114,12 +114,19 @@ def load_runs(paths: list[Path]) -> Runs:
     )
 
 
-def source_labels(files: list[RunFile]) -> list[str]:
-    """A short, unique label per file: "host · run_id", with the path added where still ambiguous."""
-    labels = [f"{_host_of(f)} · {_run_id_of(f)}" for f in files]
-    if len(set(labels)) == len(labels):
-        return labels
-    return [f"{label} ({f.path})" for label, f in zip(labels, files, strict=True)]
+def source_labels(files: list[RunFile], given: list[Path] | None = None) -> list[str]:
+    """A short, unique label per file. One run: "host · run_id". Side by side: the run directories as
+    the user named them, cut to the shortest trailing part that tells them apart ("report base pr-1"
+    -> "base", "pr-1"); the same directory twice is numbered."""
+    if len(files) == 1 or given is None:
+        return [f"{_host_of(f)} · {_run_id_of(f)}" for f in files]
+    dirs = [g.parent if g.name == "results.jsonl" else g for g in given]
+    parts = [d.parts or (".",) for d in dirs]
+    for k in range(1, max(len(p) for p in parts) + 1):
+        labels = ["/".join(p[-k:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"{'/'.join(p)} ({i + 1})" for i, p in enumerate(parts)]
 
 
 def _host_of(run: RunFile) -> str:

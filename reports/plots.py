@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, Locator, NullFormatter  # noqa: E402
 
 from reports import stats  # noqa: E402
 from reports.schema import VARIANTS  # noqa: E402
@@ -105,6 +105,48 @@ def tick_text(v: float) -> str:
     return f"{v:.3g}"
 
 
+CHAR_EM = 0.62  # width of a digit in DejaVu Sans, in ems (a comma or point is narrower: an upper bound)
+LABEL_GAP_EM = 1.0  # at least this much space between two tick labels
+
+
+class FittingLogLocator(Locator):
+    """Log-axis ticks at 1-2-5 per decade, thinned (1-2-5, then 1-3, then decades, then every other
+    decade, ...) until no two labels overlap at the width the axis is drawn: a narrow ECDF panel
+    showed "0.005" and "0.01" on top of each other as "0.005.01"."""
+
+    SUBS: tuple[tuple[float, ...], ...] = ((1.0, 2.0, 5.0), (1.0, 3.0), (1.0,))
+
+    def __init__(self, vertical: bool = False) -> None:
+        self.vertical = vertical
+
+    def __call__(self) -> Any:
+        low, high = self.axis.get_view_interval()  # type: ignore[union-attr]
+        return self.tick_values(low, high)
+
+    def tick_values(self, vmin: float, vmax: float) -> Any:
+        low, high = sorted((max(vmin, 1e-300), max(vmax, 1e-300)))
+        candidates = [self._ticks(low, high, subs, 1) for subs in self.SUBS]
+        candidates += [self._ticks(low, high, (1.0,), step) for step in range(2, 12)]
+        usable = [t for t in candidates if len(t) >= 2] or [t for t in candidates if len(t)] or [np.array([low, high])]
+        return next((t for t in usable if self._fits(t, low, high)), usable[-1])
+
+    @staticmethod
+    def _ticks(low: float, high: float, subs: Sequence[float], step: int) -> np.ndarray:
+        first, last = int(np.floor(np.log10(low))), int(np.ceil(np.log10(high)))
+        decades = [d for d in range(first, last + 1) if d % step == 0]
+        values = [s * 10.0**d for d in decades for s in subs]
+        return np.array([v for v in values if low * (1 - 1e-9) <= v <= high * (1 + 1e-9)])
+
+    def _fits(self, ticks: np.ndarray, low: float, high: float) -> bool:
+        axes = self.axis.axes  # type: ignore[union-attr]
+        length = axes.bbox.height if self.vertical else axes.bbox.width  # pixels, after layout
+        em = plt.rcParams["font.size"] * axes.figure.dpi / 72.0
+        pos = (np.log10(ticks) - np.log10(low)) / (np.log10(high) - np.log10(low)) * length
+        sizes = [em * 1.2 if self.vertical else em * CHAR_EM * len(tick_text(v)) for v in ticks]
+        need = [(a + b) / 2 + LABEL_GAP_EM * em for a, b in zip(sizes, sizes[1:], strict=False)]
+        return bool(np.all(np.diff(pos) >= need))
+
+
 def _log_axis(ax: Any, which: str, min_span: float = 4.0) -> None:
     """Log axis with 1-2-5 ticks, widened to at least `min_span` (max/min) so it always has ticks."""
     axis, get_lim, set_lim = (
@@ -115,7 +157,7 @@ def _log_axis(ax: Any, which: str, min_span: float = 4.0) -> None:
     if low > 0 and high / low < min_span:
         centre = (low * high) ** 0.5
         set_lim(centre / min_span**0.5, centre * min_span**0.5)
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_locator(FittingLogLocator(vertical=which == "y"))
     axis.set_major_formatter(FuncFormatter(lambda v, _: tick_text(v)))
     axis.set_minor_formatter(NullFormatter())
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reports import numbers as fmt
+from reports import tables
 from reports.escape import html_text, md_text
 from reports.plots import batch_axis
 
@@ -48,7 +49,7 @@ def headline(profile: Profile, achieved: Mapping[str, Any] | None = None) -> lis
                      f"traced runs)")
         top = [f"{r['type']} {fmt.pct(r.get('fraction'))}" for r in profile.get("by_type", [])[:3]]
         lines.append("top op types: " + ", ".join(top))
-    lines += _achieved_lines(achieved)
+    lines += _achieved_lines(achieved, profile.get("batch_size"))
     lines += _busy_lines(profile)
     return lines
 
@@ -61,14 +62,25 @@ def _busy_lines(profile: Profile) -> list[str]:
             f"CPU time inflates the step and the overhead"]
 
 
-def _achieved_lines(achieved: Mapping[str, Any] | None) -> list[str]:
+def flops_text(flops: int, batch_size: object) -> str:
+    """FLOPs per sample and per call: a call runs a whole batch."""
+    batch = int(batch_size) if isinstance(batch_size, (int, float)) and batch_size >= 1 else None
+    if batch is None:
+        return f"{flops:,} FLOPs per call"
+    if batch == 1:
+        return f"{flops:,} FLOPs per sample (= per call: batch 1)"
+    return f"{flops / batch:,.0f} FLOPs per sample, {flops:,} per call (batch {batch})"
+
+
+def _achieved_lines(achieved: Mapping[str, Any] | None, batch_size: object = None) -> list[str]:
     if not achieved or not achieved.get("flops"):
         return []
-    line = f"{achieved['flops']:,} FLOPs per inference → {gflops(achieved.get('achieved_flops'))} GFLOP/s"
+    batch = achieved.get("batch_size") or batch_size
+    line = f"achieved {gflops(achieved.get('achieved_flops'))} GFLOP/s"
     if achieved.get("peak_flops"):
         line += (f", {fmt.pct(achieved.get('fraction_of_peak'))} of the measured peak "
                  f"{gflops(achieved['peak_flops'])} GFLOP/s")
-    return [line]
+    return [flops_text(int(achieved["flops"]), batch), line]
 
 
 def op_rows(profile: Profile, top: int = TOP) -> list[list[str]]:
@@ -137,10 +149,9 @@ def profile_text(profile: Profile, achieved: Mapping[str, Any] | None = None, to
 # ----------------------------------------------------------------------------- Markdown
 
 def md_table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    align = ["---:" if h in NUMERIC else "---" for h in head]
-    lines = ["| " + " | ".join(md_text(h) for h in head) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """Plain-text head and cells, escaped here, through the one Markdown table writer."""
+    align = "".join("r" if h in NUMERIC else "l" for h in head)
+    return tables.md_table([md_text(h) for h in head], [[md_text(c) for c in row] for row in rows], align)
 
 
 def profile_markdown(profile: Profile, achieved: Mapping[str, Any] | None = None, top: int = 5) -> str:
@@ -158,14 +169,11 @@ def profile_markdown(profile: Profile, achieved: Mapping[str, Any] | None = None
 # ----------------------------------------------------------------------------- HTML
 
 def html_table(head: Sequence[str], rows: Iterable[Sequence[str]], caption: str = "") -> str:
-    cls = ['' if h not in NUMERIC else ' class="num"' for h in head]
-    parts = ["<table class=\"profile\">"]
-    if caption:
-        parts.append(f"<caption>{html_text(caption)}</caption>")
-    parts.append("<thead><tr>" + "".join(f"<th{c}>{html_text(h)}</th>" for h, c in zip(head, cls, strict=True)) + "</tr></thead>")
-    body = ["<tr>" + "".join(f"<td{c}>{html_text(v)}</td>" for v, c in zip(row, cls, strict=True)) + "</tr>" for row in rows]
-    parts.append("<tbody>" + "".join(body) + "</tbody></table>")
-    return "".join(parts)
+    """Plain-text head, cells and caption, escaped here, through the one HTML table writer (numeric
+    columns get the report's right-aligned class)."""
+    header = [(html_text(h), h in NUMERIC) for h in head]
+    cells = [[html_text(c) for c in row] for row in rows]
+    return tables.html_table(header, cells, html_text(caption), css_class="profile")
 
 
 def profile_html(profile: Profile, achieved: Mapping[str, Any] | None = None, top: int = TOP,
@@ -376,7 +384,7 @@ def roofline_html(points: Sequence[Mapping[str, Any]], peak_flops: float | None)
     """The roofline figure with a caption, as an HTML fragment ('' when no point has FLOPs)."""
     if not any(p.get("achieved_flops") for p in points):
         return ""
-    caption = ("achieved FLOP/s = FLOPs per inference ÷ median step; the dashed line is the machine's measured "
+    caption = ("achieved FLOP/s = FLOPs per call (per sample × batch size) ÷ median step; the dashed line is the machine's measured "
                "matmul peak (memory roof not measured)")
     return f'<figure class="roofline">{roofline_svg(points, peak_flops)}<figcaption>{html_text(caption)}</figcaption></figure>'
 
@@ -396,7 +404,7 @@ def cell_achieved(cell: Mapping[str, Any], peak_flops: float | None = None) -> d
     flops = int(per_sample * cell.get("batch_size", 1)) if per_sample else None
     rate = flops / step if flops and step else None
     return {"flops": flops, "step_s": step, "achieved_flops": rate, "peak_flops": peak_flops,
-            "fraction_of_peak": rate / peak_flops if rate and peak_flops else None}
+            "fraction_of_peak": rate / peak_flops if rate and peak_flops else None, "batch_size": cell.get("batch_size")}
 
 
 def measured_peak(cells: Iterable[Mapping[str, Any]]) -> float | None:

@@ -1,8 +1,9 @@
-"""Render a comparison (diff frame + gate result + environment differences): Markdown, terminal, JSON.
+"""Render a comparison (reports.compare.Comparison + gate result + environment differences): Markdown,
+terminal, JSON.
 
 Pure: each renderer returns a string; the CLI writes it. The Markdown fits `$GITHUB_STEP_SUMMARY`
 and PR comments: the verdict first, then the regressions, then collapsible details. Every string
-that came from a file (model names, variants, errors, environment values) goes through `md()`,
+that came from a file (model names, variants, errors, environment values) goes through `md_text()`,
 which neutralises HTML, Markdown syntax, table pipes, line breaks and @-mentions.
 """
 
@@ -12,14 +13,14 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
-from reports.compare import VERDICTS, EnvDifference, counts, like_for_like
+from reports.compare import VERDICTS, Comparison, EnvDifference, counts, like_for_like
 from reports.escape import md_text
 from reports.gate import GateResult
 from reports.schema import jsonable
+from reports.tables import md_table
 
 ICONS = {
     "slower": "🔴",
@@ -35,12 +36,6 @@ PROBLEM_VERDICTS = ("slower", "failed", "missing")
 
 
 # ---- formatting helpers ------------------------------------------------------------------------
-
-
-def md(text: Any) -> str:
-    """Escape a string from a file for Markdown (reports.escape.md_text), and neutralise @-mentions,
-    which would notify people when the summary is posted as a PR comment."""
-    return md_text(text).replace("@", "&#64;")
 
 
 def fmt_value(value: float, unit: str) -> str:
@@ -96,23 +91,23 @@ def headline(frame: pd.DataFrame, result: GateResult) -> str:
     return f"{result.verdict.upper()}: " + (", ".join(shown) if shown else "nothing compared") + f" (of {len(frame)} cells)"
 
 
-def settings_line(frame: pd.DataFrame) -> str:
-    a = frame.attrs
+def settings_line(comparison: Comparison) -> str:
+    s = comparison.settings
     return (
-        f"metric {a.get('metric')} · threshold {a.get('threshold', 0):.0%} · alpha {a.get('alpha')} one-sided, "
-        f"Holm over {a.get('family_size')} tested cells · unit of evidence: the worker process"
+        f"metric {s.metric} · threshold {s.threshold:.0%} · alpha {s.alpha} one-sided, "
+        f"Holm over {comparison.family_size} tested cells · unit of evidence: the worker process"
     )
 
 
-def sensitivity_line(frame: pd.DataFrame) -> str:
+def sensitivity_line(comparison: Comparison) -> str:
     """How small a change this comparison could have seen."""
     from reports.gate import repetitions_advice
 
-    mde = frame["mde"].dropna()
+    mde = comparison.frame["mde"].dropna()
     if mde.empty:
         return "No cell was measured on both sides, so nothing about sensitivity can be said."
     finite = mde[mde.map(math.isfinite)]
-    t = frame.attrs.get("threshold", 0.0)
+    t = comparison.threshold
     worst = "none reachable for some cells" if len(finite) < len(mde) else f"{finite.max():.0%}"
     best = f"{finite.median():.0%}" if len(finite) else "none reachable"
     seen = int((mde <= t).sum())
@@ -120,89 +115,66 @@ def sensitivity_line(frame: pd.DataFrame) -> str:
             f"{seen} of {len(mde)} measured cells could see a {t:.0%} slowdown")
     if seen == len(mde):
         return text + "."
-    return text + f"; {repetitions_advice(frame)}."
+    return text + f"; {repetitions_advice(comparison)}."
 
 
 # ---- Markdown -----------------------------------------------------------------------------------
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines
-
-
 def _md_problem_rows(frame: pd.DataFrame) -> list[list[str]]:
-    rows = []
     problems = frame[frame["verdict"].isin(PROBLEM_VERDICTS)]
     order = problems["verdict"].map(PROBLEM_VERDICTS.index)
     problems = problems.assign(_order=order).sort_values(["_order", "ratio"], ascending=[True, False])
-    for _, r in problems.iterrows():
-        rows.append([
-            md(cell_label(r)),
-            f"{ICONS[r['verdict']]} {r['verdict']}",
-            fmt_value(r["baseline_value"], r["unit"]),
-            fmt_value(r["current_value"], r["unit"]),
-            f"**{fmt_change(r['ratio'])}**",
-            fmt_ci(r["ci_low"], r["ci_high"]),
-            fmt_p(_p_holm(r)),
-            md(r["note"]) if r["note"] else "",
-        ])
-    return rows
+    return [_md_cells(r, f"**{fmt_change(r['ratio'])}**", []) for _, r in problems.iterrows()]
 
 
 def _md_detail_rows(frame: pd.DataFrame) -> list[list[str]]:
-    rows = []
-    for _, r in frame.iterrows():
-        rows.append([
-            md(cell_label(r)),
-            f"{ICONS[r['verdict']]} {r['verdict']}",
-            fmt_value(r["baseline_value"], r["unit"]),
-            fmt_value(r["current_value"], r["unit"]),
-            fmt_change(r["ratio"]),
-            fmt_ci(r["ci_low"], r["ci_high"]),
-            fmt_p(_p_holm(r)),
-            f"{int(r['n_baseline'])} / {int(r['n_current'])}",
-            fmt_mde(r["mde"]),
-            md(r["note"]) if r["note"] else "",
-        ])
-    return rows
+    return [_md_cells(r, fmt_change(r["ratio"]), [f"{int(r['n_baseline'])} / {int(r['n_current'])}", fmt_mde(r["mde"])])
+            for _, r in frame.iterrows()]
+
+
+def _md_cells(r: pd.Series, change: str, extra: list[str]) -> list[str]:
+    """One cell's Markdown row: label, verdict, values, change, interval, p, `extra`, note."""
+    return [md_text(cell_label(r)), f"{ICONS[r['verdict']]} {r['verdict']}", fmt_value(r["baseline_value"], r["unit"]),
+            fmt_value(r["current_value"], r["unit"]), change, fmt_ci(r["ci_low"], r["ci_high"]), fmt_p(_p_holm(r)),
+            *extra, md_text(r["note"]) if r["note"] else ""]
 
 
 def _md_env(differences: Sequence[EnvDifference]) -> list[str]:
     if not differences:
         return ["Environments match (every fingerprint entry is the same)."]
-    rows = [[md(d.key), md(", ".join(d.baseline)), md(", ".join(d.current)),
+    rows = [[md_text(d.key), md_text(", ".join(d.baseline)), md_text(", ".join(d.current)),
              "expected" if d.informational else "**differs**"] for d in differences]
-    return _md_table(["entry", "baseline", "current", ""], rows)
+    return md_table(["entry", "baseline", "current", ""], rows).splitlines()
 
 
 def _details(summary: str, body: list[str]) -> list[str]:
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
 
 
-def render_markdown(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
+def render_markdown(comparison: Comparison, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
     """The comparison as GitHub-flavoured Markdown: verdict, regressions, details."""
-    lines = [f"### {HEADLINE_ICONS[result.verdict]} infer-bench regression check — {md(headline(frame, result))}", ""]
-    lines += [f"_{md(settings_line(frame))}_", ""]
+    frame = comparison.frame
+    lines = [f"### {HEADLINE_ICONS[result.verdict]} infer-bench regression check — {md_text(headline(frame, result))}", ""]
+    lines += [f"_{md_text(settings_line(comparison))}_", ""]
     if not like_for_like(differences):
-        keys = ", ".join(md(d.key) for d in differences if not d.informational)
+        keys = ", ".join(md_text(d.key) for d in differences if not d.informational)
         lines += [f"> ⚠️ **Not like-for-like:** the environments differ ({keys}); a difference may come "
                   "from the environment, not the code. See _Environment differences_ below.", ""]
     for message in result.messages("problem") + result.messages("inconclusive"):
-        lines.append(f"- {md(message)}")
-    lines += ["", md(sensitivity_line(frame)), ""]
+        lines.append(f"- {md_text(message)}")
+    lines += ["", md_text(sensitivity_line(comparison)), ""]
     problems = _md_problem_rows(frame)
     if problems:
         lines += ["#### Regressions", ""]
-        lines += _md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)", "note"], problems)
+        lines += md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)", "note"], problems).splitlines()
         lines.append("")
-    detail = _md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)",
-                        "processes", "detectable", "note"], _md_detail_rows(frame))
+    detail = md_table(["cell", "verdict", "baseline", "current", "change", "95% CI", "p (Holm)",
+                       "processes", "detectable", "note"], _md_detail_rows(frame)).splitlines()
     lines += _details(f"All {len(frame)} cells", detail)
     lines += _details("Environment differences", _md_env(differences))
-    warnings = [f"- {md(m)}" for m in result.messages("warning")]
-    lines += _details("How to read this", [*warnings, "", md(METHOD)])
+    warnings = [f"- {md_text(m)}" for m in result.messages("warning")]
+    lines += _details("How to read this", [*warnings, "", md_text(METHOD)])
     return "\n".join(lines)
 
 
@@ -218,7 +190,7 @@ METHOD = (
 # ---- terminal ------------------------------------------------------------------------------------
 
 
-def render_terminal(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = (),
+def render_terminal(comparison: Comparison, result: GateResult, differences: Sequence[EnvDifference] = (),
                     width: int = 120, color: bool = False) -> str:
     """A rich table and the findings, as text (colour only when asked)."""
     from rich.console import Console
@@ -228,8 +200,9 @@ def render_terminal(frame: pd.DataFrame, result: GateResult, differences: Sequen
     out = io.StringIO()
     console = Console(file=out, width=width, color_system="standard" if color else None,
                       force_terminal=color, highlight=False)
+    frame = comparison.frame
     console.print(f"[bold]{escape(headline(frame, result))}[/bold]")
-    console.print(escape(settings_line(frame)))
+    console.print(escape(settings_line(comparison)))
     if not like_for_like(differences):
         console.print("[bold yellow]warning: not like-for-like:[/bold yellow] " + escape(
             "; ".join(f"{d.key}: {', '.join(d.baseline)} -> {', '.join(d.current)}" for d in differences if not d.informational)))
@@ -246,20 +219,21 @@ def render_terminal(frame: pd.DataFrame, result: GateResult, differences: Sequen
         console.print(f"{f.severity}: {escape(f.message)}")
     for _, r in frame[frame["note"].astype(bool)].iterrows():
         console.print(f"note: {escape(cell_label(r))}: {escape(' '.join(str(r['note']).split()))}")
-    console.print(escape(sensitivity_line(frame)))
+    console.print(escape(sensitivity_line(comparison)))
     return out.getvalue()
 
 
 # ---- JSON ------------------------------------------------------------------------------------------
 
 
-def render_json(frame: pd.DataFrame, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
+def render_json(comparison: Comparison, result: GateResult, differences: Sequence[EnvDifference] = ()) -> str:
     """Machine-readable comparison; non-finite numbers become null (an unreachable mde: mde null)."""
+    frame = comparison.frame
     document = {
         "verdict": result.verdict,
         "exit_code": result.exit_code,
         "findings": [{"severity": f.severity, "message": f.message} for f in result.findings],
-        "settings": {k: jsonable(v) for k, v in frame.attrs.items()},
+        "settings": {k: jsonable(v) for k, v in comparison.settings_dict().items()},
         "counts": counts(frame),
         "like_for_like": like_for_like(differences),
         "env_differences": [{"key": d.key, "baseline": list(d.baseline), "current": list(d.current),

@@ -3,17 +3,16 @@
 Order: summary (the answers), plots of throughput and latency, speedup table with intervals and
 parity, best batch size, latency distributions, cold start, full tables, failures, environment.
 
-Safety: every string from a file goes through `escape.html_text`; a Content-Security-Policy
-forbids any network access and any script but the one inline error hook below (allowed by its
-hash), so even a string that escaped escaping could not run or fetch anything.
+Safety: every string from a file goes through `escape.html_text`; the page itself (CSS, the
+Content-Security-Policy that forbids any network access and any script but one inline error hook)
+is `reports.page.html_document`, and tables are `reports.tables.html_table`.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -21,7 +20,9 @@ from reports import numbers as fmt
 from reports import plots, profiles
 from reports.environment import environment_rows
 from reports.escape import html_text as esc
+from reports.page import html_document
 from reports.summary import summarize
+from reports.tables import Row, html_table
 from reports.views import (
     PANEL_KEYS,
     ReportData,
@@ -32,45 +33,7 @@ from reports.views import (
     pivot,
 )
 
-ERROR_HOOK = (
-    "window.addEventListener('error',function(e){document.documentElement"
-    ".setAttribute('data-js-error',String(e.message||e.type))},true);"
-)
 MAX_ERROR = 4000
-
-CSS = """
-:root{--fg:#1d2330;--muted:#5b6475;--line:#dfe3ea;--bg:#fff;--panel:#f6f8fb;--good:#1a7f37;--bad:#c62828;--warn:#9a6700}
-*{box-sizing:border-box}
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg);margin:0}
-main{max-width:1180px;margin:0 auto;padding:24px 28px 64px}
-h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:36px 0 10px;padding-bottom:4px;border-bottom:2px solid var(--line)}
-h3{font-size:16px;margin:22px 0 8px}
-.sub{color:var(--muted);margin:0 0 12px}
-nav{display:flex;flex-wrap:wrap;gap:6px 14px;font-size:14px;margin:8px 0 0}
-nav a{color:#0b5cad;text-decoration:none}nav a:hover{text-decoration:underline}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:14px}
-.card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:12px 16px}
-.card h3{margin:0 0 6px;font-size:15px}.card ul{margin:0;padding-left:18px}.card li{margin:4px 0}
-.card.problems{border-color:#f0b4b4;background:#fff6f6}
-table{border-collapse:collapse;font-size:13.5px;margin:6px 0 10px;font-variant-numeric:tabular-nums}
-th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{background:var(--panel);font-weight:600;white-space:nowrap}
-td.n,th.n{text-align:right;white-space:nowrap}
-tbody tr:hover{background:#fafbfd}
-tr.group td{border-top:2px solid var(--line)}
-.good{color:var(--good);font-weight:600}.bad{color:var(--bad);font-weight:600}.muted{color:var(--muted)}
-.status{font-weight:600;color:var(--bad)}.status.skipped{color:var(--warn)}
-figure{margin:8px 0 18px;background:#fff;border:1px solid var(--line);border-radius:8px;padding:6px}
-figure svg.plot{width:100%;height:auto;display:block}
-.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:12px}
-details{margin:8px 0}summary{cursor:pointer;color:#0b5cad}
-pre{white-space:pre-wrap;word-break:break-word;background:var(--panel);padding:8px;border-radius:6px;font-size:12.5px;margin:4px 0}
-.note{color:var(--muted);font-size:13.5px;max-width:900px}
-.chip{display:inline-block;border-left:4px solid;padding:0 6px;background:var(--panel);border-radius:3px;font-weight:600}
-.small{font-size:12px}.glance{overflow-x:auto}.glance td.n{text-align:left}
-.warnbox{background:#fff8e1;border:1px solid #f3d98b;border-radius:8px;padding:8px 14px;margin:12px 0}
-"""
-
 
 def render_html(data: ReportData) -> str:
     """The whole report as one HTML document (str)."""
@@ -81,6 +44,7 @@ def render_html(data: ReportData) -> str:
             _summary(data),
             _overview_plots(data),
             _speedup_section(data),
+            _parity_section(data),
             _best_section(data),
             _distribution_section(data),
             _cold_start_section(data),
@@ -91,25 +55,14 @@ def render_html(data: ReportData) -> str:
         )
         if s
     )
-    return _document(" · ".join(data.sources), body)
-
-
-def _document(title: str, body: str) -> str:
-    digest = base64.b64encode(hashlib.sha256(ERROR_HOOK.encode()).digest()).decode()
-    csp = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'"
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>infer-bench report — {esc(title)}</title>\n<script>{ERROR_HOOK}</script>\n"
-        f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )
+    return html_document("infer-bench report — " + " · ".join(data.sources), body)
 
 
 SECTIONS = (
     ("summary", "Summary"),
     ("throughput", "Throughput & latency"),
     ("speedup", "Speedup"),
+    ("parity", "Output parity"),
     ("best", "Best batch size"),
     ("distributions", "Distributions"),
     ("coldstart", "Cold start"),
@@ -148,8 +101,8 @@ def _grid(data: ReportData, frame: pd.DataFrame, cell: Callable[[pd.Series], str
     for key, part in frame.groupby(list(PANEL_KEYS), sort=True):
         by_batch = {int(r["batch_size"]): r for _, r in part.iterrows()}
         title = esc(panel_title(tuple(str(k) for k in key), data.many_sources))
-        rows.append(("", [title] + [cell(by_batch[b]) if b in by_batch else "–" for b in batches]))
-    return _table([("model · device", False)] + [(f"batch {b}", True) for b in batches], rows)
+        rows.append([title] + [cell(by_batch[b]) if b in by_batch else "–" for b in batches])
+    return html_table([("model · device", False)] + [(f"batch {b}", True) for b in batches], rows)
 
 
 def _chip(variant: str) -> str:
@@ -242,19 +195,9 @@ def _pivot_html(data: ReportData, key: tuple[str, ...], rows: pd.DataFrame) -> s
             text = fmt.rate(value)
             text = f"<b>{text}</b>" if value == best else text
             cells.append(f'{text}<br><span class="muted small">{fmt.ms(p50.loc[batch, variant])} / {fmt.ms(p99.loc[batch, variant])} ms</span>')
-        out.append(("", cells))
+        out.append(cells)
     caption = "samples/s (p50 / p99 latency per batch)" + (f" — {esc(key[0])}" if data.many_sources else "")
-    return f'<p class="note">{caption}</p>' + _table(header, out)
-
-
-def _table(header: Sequence[tuple[str, bool]], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
-    """header: (escaped label, numeric); rows: (row class, escaped cells)."""
-    head = "".join(f'<th class="n">{h}</th>' if n else f"<th>{h}</th>" for h, n in header)
-    body = []
-    for cls, cells in rows:
-        tds = "".join(f'<td class="n">{c}</td>' if n else f"<td>{c}</td>" for c, (_, n) in zip(cells, header, strict=True))
-        body.append(f'<tr class="{cls}">{tds}</tr>' if cls else f"<tr>{tds}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<p class="note">{caption}</p>' + html_table(header, out)
 
 
 def _title_of(data: ReportData, row: pd.Series) -> str:
@@ -275,22 +218,42 @@ def _speedup_section(data: ReportData) -> str:
         group = (r["source"], r["model"], r["device"], r["setting"], r["batch_size"])
         cls, last = ("group" if last is not None and group != last else ""), group
         style = ("good" if r["speedup"] > 1 else "bad") if r["significant"] else ""
-        rows.append((cls, [
+        rows.append(Row([
             _title_of(data, r), str(r["batch_size"]), esc(r["variant"]),
             f'<span class="{style}">{fmt.ratio(r["speedup"])}</span>', fmt.interval(r["ci_lo"], r["ci_hi"], "×"),
             esc(r["ci_scope"]), _parity_html(str(r["parity"])), fmt.sci(r["parity_max_abs"]), fmt.pct(r["parity_top1"]),
-        ]))  # fmt: skip
+        ], cls))  # fmt: skip
     note = (
         f"Speedup = median latency of <b>{esc(data.baseline)}</b> / median latency of the format; above 1 is faster. "
         "Coloured where the 95% bootstrap interval excludes 1. Output parity was checked by the run before timing: "
         "a faster format that gives different answers shows “differs”."
     )
-    return _section("speedup", f"Speedup vs {data.baseline}", _table(header, rows), note)
+    return _section("speedup", f"Speedup vs {data.baseline}", html_table(header, rows), note)
 
 
 def _parity_html(label: str) -> str:
     cls = {"same": "good", "differs": "bad", "error": "bad"}.get(label, "muted")
     return f'<span class="{cls}">{esc(label)}</span>'
+
+
+PARITY_HEADER = [("model", False), ("format A", False), ("format B", False), ("output", False), ("max abs diff", True),
+                 ("max rel diff", True), ("top-1 agreement", True), ("outputs", False)]  # fmt: skip
+
+
+def _parity_section(data: ReportData) -> str:
+    """Every model's parity table, whatever the baseline (quantised pairs shown, never failing)."""
+    if data.parity.empty:
+        return _section("parity", "Output parity", "<p>Not checked: the run stored no parity (one format per model).</p>")
+    rows = []
+    for _, r in data.parity.iterrows():
+        model = esc(r["model"]) + (f' <span class="muted small">{esc(r["source"])}</span>' if data.many_sources else "")
+        verdict = _parity_html(str(r["verdict"])) + (f"<pre>{esc(r['note'])}</pre>" if r["note"] else "")
+        rows.append([model, esc(r["a"]), esc(r["b"]), esc(r["output"]), fmt.sci(r["max_abs"]), fmt.sci(r["max_rel"]),
+                     fmt.pct(r["top1_agreement"]), verdict])
+    note = ("The same inputs through every format of a model before timing, outputs compared pairwise. fp32 formats must "
+            "agree within the tolerance (“same”); pairs with a quantised variant show their differences and top-1 "
+            "agreement but never fail (“quantised”).")
+    return _section("parity", "Output parity", html_table(PARITY_HEADER, rows), note)
 
 
 def _best_section(data: ReportData) -> str:
@@ -299,17 +262,17 @@ def _best_section(data: ReportData) -> str:
     header = [("model · device", False), ("format", False), ("best batch", True), ("samples/s", True), ("p99 ms", True)]
     if data.slo_ms is not None:
         header += [(f"best batch with p99 ≤ {data.slo_ms:g} ms", True), ("samples/s", True), ("p99 ms", True)]
-    rows = []
+    rows: list[list[str]] = []
     for _, r in data.best.iterrows():
         cells = [_title_of(data, r), esc(r["variant"]), str(r["best_batch"]), fmt.rate(r["best_throughput"]), fmt.ms(r["best_p99_ms"])]
         if data.slo_ms is not None:
             none = r["slo_batch"] is None or pd.isna(r["slo_batch"])
             cells += ["none" if none else str(int(r["slo_batch"])), fmt.rate(r["slo_throughput"]), fmt.ms(r["slo_p99_ms"])]
-        rows.append(("", cells))
+        rows.append(cells)
     note = "The batch size with the most samples/s per format" + (
         f", and the best one whose p99 latency stays at or under the SLO of {data.slo_ms:g} ms." if data.slo_ms is not None else "; give --slo-ms to also pick the best batch size under a p99 latency target."
     )
-    return _section("best", "Best batch size", _table(header, rows), note)
+    return _section("best", "Best batch size", html_table(header, rows), note)
 
 
 def _distribution_section(data: ReportData) -> str:
@@ -357,14 +320,15 @@ def _cell_row(r: pd.Series) -> list[str]:
 def _tables_section(data: ReportData) -> str:
     blocks = []
     for key, rows in panels(data.agg):
-        out, last = [], None
+        out: list[Row] = []
+        last = None
         for batch in sorted(rows["batch_size"].unique()):
             part = rows[rows["batch_size"] == batch]
             for variant in ordered_variants(part["variant"]):
                 cls, last = ("group" if last is not None and batch != last else ""), batch
-                out.append((cls, _cell_row(part[part["variant"] == variant].iloc[0])))
+                out.append(Row(_cell_row(part[part["variant"] == variant].iloc[0]), cls))
         title = esc(panel_title(key, data.many_sources))
-        blocks.append(f"<details><summary>{title} ({len(rows)} cells)</summary>{_table(TABLE_HEADER, out)}</details>")
+        blocks.append(f"<details><summary>{title} ({len(rows)} cells)</summary>{html_table(TABLE_HEADER, out)}</details>")
     note = (
         "Statistics from all raw samples pooled over worker processes (never averaged percentiles). Intervals: exact "
         "order-statistic interval for one process (* = covers only that process's noise; medians move by up to ~2× between "
@@ -388,19 +352,21 @@ def _failures_section(data: ReportData) -> str:
         if pd.notna(r["signal"]):
             exit_text += f" (signal {int(r['signal'])})"
         status = esc(r["status"])
-        rows.append(("", [f'<span class="status {status}">{status}</span>', esc(r["model"]), esc(r["variant"]), esc(r["device"]),
-                          str(r["batch_size"]), str(r["repetition"]), exit_text, text]))  # fmt: skip
-    return _section("failures", f"Failed and skipped cells ({len(rows)})", _table(header, rows))
+        rows.append([f'<span class="status {status}">{status}</span>', esc(r["model"]), esc(r["variant"]), esc(r["device"]),
+                     str(r["batch_size"]), str(r["repetition"]), exit_text, text])  # fmt: skip
+    return _section("failures", f"Failed and skipped cells ({len(rows)})", html_table(header, rows))
+
+
+KEY_VALUE = [("key", False), ("value", False)]
 
 
 def _environment_section(data: ReportData) -> str:
     blocks = []
     for source, header in data.runs.headers.items():
         main, extra = environment_rows(header)
-        rows = [("", [esc(k), esc(v)]) for k, v in main]
-        block = f"<h3>{esc(source)}</h3>" + _table([("key", False), ("value", False)], rows)
+        block = f"<h3>{esc(source)}</h3>" + html_table(KEY_VALUE, [[esc(k), esc(v)] for k, v in main])
         if extra:
-            block += "<details><summary>packages and build</summary>" + _table([("key", False), ("value", False)], [("", [esc(k), esc(v)]) for k, v in extra]) + "</details>"
+            block += "<details><summary>packages and build</summary>" + html_table(KEY_VALUE, [[esc(k), esc(v)] for k, v in extra]) + "</details>"
         blocks.append(block)
     warn = "".join(f'<div class="warnbox">{esc(n)}</div>' for n in data.notes)
     return _section("environment", "Environment", warn + "".join(blocks))

@@ -6,8 +6,6 @@ collapsible <details>. Every string from a file goes through `escape.md_text`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pandas as pd
 
 from reports import numbers as fmt
@@ -15,18 +13,10 @@ from reports import profiles
 from reports.environment import environment_rows
 from reports.escape import md_text
 from reports.summary import summarize
+from reports.tables import md_table
 from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels, pivot
 
 MAX_ERROR = 300
-
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
-    """A GFM table; cells must already be escaped. `align`: one of l/r per column."""
-    marks = [("---:" if a == "r" else ":---") for a in align.ljust(len(header), "l")]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def details(summary: str, body: str) -> str:
@@ -43,6 +33,7 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
         "head": "# infer-bench report\n\nRuns: " + ", ".join(f"**{md_text(s)}**" for s in data.sources),
         "summary": _summary(data),
         "speedup": _speedup_section(data),
+        "parity": _parity_section(data),
         "best": _best_section(data),
         "panels": _panels_section(data),
         "failures": _failures_section(data) if not data.failures.empty else "",
@@ -52,6 +43,9 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
     text = _join(sections)
     if len(text) > max_chars:
         sections["panels"] = "## Results\n\n" + OMITTED.format(what="Per-model tables")
+        text = _join(sections)
+    if len(text) > max_chars and sections["parity"]:
+        sections["parity"] = "## Output parity\n\n" + OMITTED.format(what="Parity tables")
         text = _join(sections)
     rows = len(data.speedups)
     while len(text) > max_chars and rows > 10:
@@ -102,15 +96,31 @@ def _speedup_section(data: ReportData, limit: int | None = None) -> str:
     )
     cut = len(data.speedups) - len(shown)
     tail = "\n\n" + OMITTED.format(what=f"{cut} more rows") if cut else ""
-    return f"## Speedup vs {md_text(data.baseline)}\n\n{note}\n\n" + table(header, rows, "llllrll") + tail
+    return f"## Speedup vs {md_text(data.baseline)}\n\n{note}\n\n" + md_table(header, rows, "llllrll") + tail
 
 
 def _parity_md(row: pd.Series) -> str:
     label = str(row["parity"])
-    text = {"same": "✅ same", "differs": "❌ differs", "error": "⚠️ error"}.get(label, label)
-    if label in ("same", "differs") and pd.notna(row["parity_max_abs"]):
+    text = _parity_label(label)
+    if label in ("same", "differs", "quantised") and pd.notna(row["parity_max_abs"]):
         text += f" (max abs diff {fmt.sci(row['parity_max_abs'])})"
     return text
+
+
+def _parity_section(data: ReportData) -> str:
+    """Every model's parity table, whatever the baseline (quantised pairs shown, never failing)."""
+    if data.parity.empty:
+        return ""
+    rows = [[md_text(r["model"]) + (f" ({md_text(r['source'])})" if data.many_sources else ""), md_text(r["a"]),
+             md_text(r["b"]), md_text(r["output"]), fmt.sci(r["max_abs"]), fmt.pct(r["top1_agreement"]),
+             _parity_label(str(r["verdict"])) + (f": {md_text(r['note'])}" if r["note"] else "")]
+            for _, r in data.parity.iterrows()]
+    body = md_table(["model", "format A", "format B", "output", "max abs diff", "top-1", "outputs"], rows, "llllrrl")
+    return "## Output parity\n\n" + details(f"Outputs compared pairwise ({len(rows)} pairs)", body)
+
+
+def _parity_label(label: str) -> str:
+    return {"same": "✅ same", "differs": "❌ differs", "error": "⚠️ error"}.get(label, label)
 
 
 def _best_section(data: ReportData) -> str:
@@ -126,7 +136,7 @@ def _best_section(data: ReportData) -> str:
             none = r["slo_batch"] is None or pd.isna(r["slo_batch"])
             cells += ["none" if none else str(int(r["slo_batch"])), fmt.rate(r["slo_throughput"])]
         rows.append(cells)
-    return "## Best batch size\n\n" + table(header, rows, "llrrrrr")
+    return "## Best batch size\n\n" + md_table(header, rows, "llrrrrr")
 
 
 PANEL_HEADER = ["batch", "format", "p50 ms", "95% CI", "p90 ms", "p99 ms", "p99.9 ms", "samples/s", "CV", "outliers", "procs", "call path"]
@@ -164,14 +174,14 @@ def _pivot_md(rows: pd.DataFrame) -> str:
         ]
         lines.append([str(batch), *cells])
     header = ["samples/s at batch", *(md_text(v) for v in throughput.columns)]
-    return table(header, lines, "r" * len(header))
+    return md_table(header, lines, "r" * len(header))
 
 
 def _panels_section(data: ReportData) -> str:
     blocks = []
     for key, rows in panels(data.agg):
         title = md_text(panel_title(key, data.many_sources))
-        blocks.append(f"### {title}\n\n" + _pivot_md(rows) + "\n\n" + table(PANEL_HEADER, _panel_rows(rows), "rlrrrrrrrrll"))
+        blocks.append(f"### {title}\n\n" + _pivot_md(rows) + "\n\n" + md_table(PANEL_HEADER, _panel_rows(rows), "rlrrrrrrrrll"))
     if not blocks:
         return "## Results\n\nNo cells."
     return "## Results\n\n" + details(f"Latency and throughput per model and device ({len(blocks)} tables)", "\n\n".join(blocks))
@@ -184,7 +194,7 @@ def _failures_section(data: ReportData) -> str:
         if len(error) > MAX_ERROR:
             error = error[: MAX_ERROR - 1] + "…"
         rows.append([md_text(r["status"]), md_text(r["model"]), md_text(r["variant"]), str(r["batch_size"]), str(r["repetition"]), md_text(error)])
-    body = table(["status", "model", "format", "batch", "rep", "error"], rows, "llllrl")
+    body = md_table(["status", "model", "format", "batch", "rep", "error"], rows, "llllrl")
     return f"## Failed and skipped cells\n\n{len(rows)} cell runs produced no measurement.\n\n" + details("Errors", body)
 
 
@@ -193,5 +203,5 @@ def _environment_section(data: ReportData) -> str:
     for source, header in data.runs.headers.items():
         main, extra = environment_rows(header)
         rows = [[md_text(k), md_text(v)] for k, v in main + extra]
-        blocks.append(f"**{md_text(source)}**\n\n" + table(["key", "value"], rows))
+        blocks.append(f"**{md_text(source)}**\n\n" + md_table(["key", "value"], rows))
     return "## Environment\n\n" + details("Host, CPU, Python, TensorFlow, environment variables", "\n\n".join(blocks))

@@ -20,7 +20,7 @@ from reports.summary import summarize
 from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels
 
 WIDTH = 100
-MAX_ERROR = 70
+MAX_ERROR = 300  # the failure table wraps it: the run prints failed cells only there
 
 
 def render_term(data: ReportData, width: int = WIDTH, color: bool = True) -> str:
@@ -48,6 +48,8 @@ def _parts(data: ReportData) -> list[RenderableType]:
     parts.append(_summary(data))
     for key, rows in panels(data.agg):
         parts.append(_panel_table(data, key, rows))
+    if not data.parity.empty:
+        parts.append(_parity_table(data))
     if not data.best.empty:
         parts.append(_best_table(data))
     if not data.failures.empty:
@@ -74,16 +76,37 @@ def _panel_table(data: ReportData, key: tuple[str, ...], rows: pd.DataFrame) -> 
     if data.baseline:
         title += Text(f"  (speedup = {data.baseline} median / format median; procs = worker processes, * = one)")
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
-    for name, justify in PANEL_COLUMNS:
-        table.add_column(name, justify=justify, no_wrap=True)
     speed = _speedup_lookup(data, key)
+    sections = []
     for batch in sorted(rows["batch_size"].unique()):
         part = rows[rows["batch_size"] == batch]
-        for variant in ordered_variants(part["variant"]):
-            row = part[part["variant"] == variant].iloc[0]
-            table.add_row(*_panel_cells(row, speed.get((int(batch), variant)), variant == data.baseline))
+        sections.append([_panel_cells(part[part["variant"] == variant].iloc[0], speed.get((int(batch), variant)),
+                                      variant == data.baseline) for variant in ordered_variants(part["variant"])])
+    for (name, justify), width in zip(PANEL_COLUMNS, _widths(sections), strict=True):
+        _add_fitting_column(table, name, justify, width)
+    for section in sections:
+        for cells in section:
+            table.add_row(*cells)
         table.add_section()
     return table
+
+
+WRAPPING = ("format", "parity")  # text columns that may wrap onto a second line when the table is too wide
+
+
+def _widths(sections: list[list[list[Text]]]) -> list[int]:
+    """The widest cell of each column."""
+    rows = [cells for section in sections for cells in section]
+    return [max((len(cells[i].plain) for cells in rows), default=0) for i in range(len(PANEL_COLUMNS))]
+
+
+def _add_fitting_column(table: Table, name: str, justify: JustifyMethod, width: int) -> None:
+    """Numbers keep their full width (a cut "11.49–13.6…" misleads); when the table is wider than the
+    terminal, only the text columns wrap."""
+    if name in WRAPPING:
+        table.add_column(name, justify=justify, overflow="fold")
+    else:
+        table.add_column(name, justify=justify, no_wrap=True, min_width=max(width, len(name)))
 
 
 PANEL_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
@@ -141,6 +164,22 @@ def _parity_text(speed: pd.Series | None) -> Text:
         return Text("")
     label = str(speed["parity"])
     return Text(label, style={"same": "green", "differs": "bold red", "error": "red"}.get(label, "dim"))
+
+
+def _parity_table(data: ReportData) -> Table:
+    """Every model's output parity, whatever the baseline; quantised pairs shown, never failing."""
+    table = Table(title=Text("Output parity (same inputs, outputs compared pairwise)", style="bold"), box=box.SIMPLE_HEAD,
+                  title_justify="left", pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    for name, justify in (("model", "left"), ("A", "left"), ("B", "left"), ("output", "left"), ("max abs diff", "right"),
+                          ("top-1", "right"), ("outputs", "left")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for _, r in data.parity.iterrows():
+        model = str(r["model"]) + (f" ({r['source']})" if data.many_sources else "")
+        verdict = str(r["verdict"])
+        style = {"same": "green", "differs": "bold red", "error": "red"}.get(verdict, "dim")
+        table.add_row(Text(model), Text(str(r["a"])), Text(str(r["b"])), Text(str(r["output"])), Text(fmt.sci(r["max_abs"])),
+                      Text(fmt.pct(r["top1_agreement"])), Text(verdict + (f": {r['note']}" if r["note"] else ""), style=style))
+    return table
 
 
 def _best_table(data: ReportData) -> Table:

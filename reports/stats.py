@@ -10,7 +10,8 @@ Which interval where (issue 4):
 - Several worker processes (repetitions): `two_level_quantile_draws`, a bootstrap that resamples
   processes first and then samples within the chosen processes, because the median moves far more
   between processes than inside one (TF-NOTES.md, Noise).
-- Any statistic of one sample: `bootstrap_ci`, a vectorised, seeded percentile bootstrap.
+- Any statistic of one sample: `bootstrap_draws`, a vectorised, seeded resampling bootstrap
+  (the naive reference the cheaper methods are checked against).
 
 Percentiles use linear interpolation between order statistics (numpy's default, "type 7").
 """
@@ -54,10 +55,17 @@ def percentiles(x: ArrayLike, ps: Sequence[float]) -> FloatArray:
     return quantiles_sorted(np.sort(np.asarray(x, dtype=np.float64)), np.asarray(ps) / 100.0)
 
 
-def iqr(x: ArrayLike) -> float:
+def _quartiles(x: ArrayLike, presorted: bool) -> tuple[float, float]:
+    """(p25, p75); `presorted` skips the sort when the caller already holds the sorted sample."""
+    a = np.asarray(x, dtype=np.float64)
+    q1, q3 = quantiles_sorted(a if presorted else np.sort(a), (0.25, 0.75))
+    return float(q1), float(q3)
+
+
+def iqr(x: ArrayLike, presorted: bool = False) -> float:
     """Interquartile range, p75 - p25."""
-    q1, q3 = percentiles(x, (25, 75))
-    return float(q3 - q1)
+    q1, q3 = _quartiles(x, presorted)
+    return q3 - q1
 
 
 def cv(x: ArrayLike) -> float:
@@ -68,17 +76,19 @@ def cv(x: ArrayLike) -> float:
     return float(a.std(ddof=1) / a.mean())
 
 
-def tukey_fences(x: ArrayLike, k: float = 1.5) -> tuple[float, float]:
+def tukey_fences(x: ArrayLike, k: float = 1.5, presorted: bool = False) -> tuple[float, float]:
     """Tukey's fences: [Q1 - k*IQR, Q3 + k*IQR]."""
-    q1, q3 = percentiles(x, (25, 75))
+    q1, q3 = _quartiles(x, presorted)
     spread = q3 - q1
-    return float(q1 - k * spread), float(q3 + k * spread)
+    return q1 - k * spread, q3 + k * spread
 
 
-def tukey_outliers(x: ArrayLike, k: float = 1.5) -> int:
-    """How many samples lie outside Tukey's fences."""
+def tukey_outliers(x: ArrayLike, k: float = 1.5, presorted: bool = False) -> int:
+    """How many samples lie outside Tukey's fences (two binary searches when `presorted`)."""
     a = np.asarray(x, dtype=np.float64)
-    lo, hi = tukey_fences(a, k)
+    lo, hi = tukey_fences(a, k, presorted)
+    if presorted:
+        return int(np.searchsorted(a, lo, side="left") + len(a) - np.searchsorted(a, hi, side="right"))
     return int(np.count_nonzero((a < lo) | (a > hi)))
 
 
@@ -128,25 +138,6 @@ def order_stat_ci(sorted_x: NDArray[np.floating] | NDArray[np.integer], q: float
         coverage=coverage,
         clamped=clamped,
     )
-
-
-def bootstrap_ci(
-    x: ArrayLike,
-    statistic: Callable[[FloatArray], FloatArray] = lambda a: np.median(a, axis=-1),
-    n_boot: int = DEFAULT_BOOT,
-    confidence: float = 0.95,
-    seed: int = DEFAULT_SEED,
-    chunk_values: int = 4_000_000,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of `statistic` (which must reduce along the last axis).
-
-    Vectorised: resamples are drawn as index matrices in chunks of about `chunk_values` values,
-    and `statistic` sees a (resamples, n) array. Same seed, same interval.
-    """
-    draws = bootstrap_draws(x, statistic, n_boot, seed, chunk_values)
-    alpha = 1.0 - confidence
-    lo, hi = np.quantile(draws, (alpha / 2, 1 - alpha / 2))
-    return float(lo), float(hi)
 
 
 def bootstrap_draws(

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from reports import numbers as fmt
-from reports.views import PANEL_KEYS, ReportData, panel_title
+from reports.views import HEADLINE_PAIR, PANEL_KEYS, ReportData, panel_title
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,10 @@ class SummaryItem:
 
 
 def summarize(data: ReportData) -> list[SummaryItem]:
-    items = [
-        SummaryItem("Fastest format per batch size", _fastest_lines(data)),
-        SummaryItem("Frozen graph vs checkpoint", _headline_lines(data)),
+    items = [SummaryItem("Fastest format per batch size", _fastest_lines(data))]
+    if _has_headline_format(data):  # a run of neither format has nothing to say about the pair
+        items.append(SummaryItem("Frozen graph vs checkpoint", _headline_lines(data)))
+    items += [
         SummaryItem("Most throughput", _best_lines(data)),
         *([SummaryItem("Your call vs the fastest path", _call_lines(data))] if not data.calls.empty else []),
         *([SummaryItem("Interpreter vs interpreter", _interpreter_lines(data))] if not data.interpreters.empty else []),
@@ -176,6 +177,9 @@ def _call_lines(data: ReportData) -> list[str]:
         lines.append(f"→ {row['variant']}: the idiomatic call costs {row['overhead_ms']:+.3g} ms per call at batch "
                      f"{row['batch_size']} ({row['ratio'] - 1:+.0%}); the harness's path ({row['fastest_path']}) saves it")
     return lines
+
+def _has_headline_format(data: ReportData) -> bool:
+    return "variant" in data.agg and bool(data.agg["variant"].isin(HEADLINE_PAIR).any())
 
 
 def _headline_lines(data: ReportData) -> list[str]:

@@ -183,14 +183,50 @@ def parity_of(parity: pd.DataFrame, source: str, model: str, a: str, b: str) -> 
         errors = mine[mine["error"].notna()]
         label = "error" if not errors.empty else "not checked"
         return {"parity": label, "parity_max_abs": np.nan, "parity_top1": np.nan}
-    ok = pair["ok"].map(lambda v: v is True or v == 1 or v is np.True_)
+    ok = pair["ok"].map(_true)
     max_abs = pd.to_numeric(pair["max_abs"], errors="coerce")
     top1 = pd.to_numeric(pair["top1_agreement"], errors="coerce")
+    label = "same" if bool(ok.all()) else "differs"
     return {
-        "parity": "same" if bool(ok.all()) else "differs",
+        "parity": QUANTISED if bool(pair["fp32"].map(_false).all()) else label,
         "parity_max_abs": float(max_abs.max()) if max_abs.notna().any() else np.nan,
         "parity_top1": float(top1.min()) if top1.notna().any() else np.nan,
     }
+
+
+QUANTISED = "quantised"  # a pair with a quantised variant: differences shown, never a failure
+
+
+def _true(value: Any) -> bool:
+    return value is True or value == 1 or value is np.True_
+
+
+def _false(value: Any) -> bool:
+    return value is False or value is np.False_ or (isinstance(value, (int, float)) and value == 0)
+
+
+PARITY_TABLE_COLUMNS = ["source", "model", "a", "b", "output", "max_abs", "max_rel", "top1_agreement", "verdict", "note"]
+
+
+def parity_table(parity: pd.DataFrame) -> pd.DataFrame:
+    """Every model's output parity, whatever the baseline: one row per pair of formats and output,
+    with a verdict: "same" / "differs" for fp32 pairs (checked against the tolerance), "quantised"
+    for pairs with a quantised variant (shown, never failing), "error" when the check could not run."""
+    if parity.empty:
+        return pd.DataFrame(columns=PARITY_TABLE_COLUMNS)
+    rows = [_parity_table_row(r) for _, r in parity.iterrows()]
+    frame = pd.DataFrame(rows, columns=PARITY_TABLE_COLUMNS)
+    order = frame[["a", "b"]].map(lambda v: variant_rank(str(v)) if isinstance(v, str) else -1)
+    frame = frame.assign(_a=order["a"], _b=order["b"]).sort_values(["source", "model", "_a", "_b", "output"], kind="stable")
+    return frame.drop(columns=["_a", "_b"]).reset_index(drop=True)
+
+
+def _parity_table_row(r: pd.Series) -> dict[str, Any]:
+    row = {name: r.get(name) for name in PARITY_TABLE_COLUMNS if name in r.index}
+    if not isinstance(r.get("a"), str):
+        return {**row, "a": "", "b": "", "output": "", "verdict": "error", "note": str(r.get("error") or "")}
+    verdict = QUANTISED if _false(r.get("fp32")) else ("same" if _true(r.get("ok")) else "differs")
+    return {**row, "verdict": verdict, "note": ""}
 
 
 def best_batch(agg: pd.DataFrame, slo_ms: float | None = None) -> pd.DataFrame:
@@ -247,6 +283,7 @@ class ReportData:
     calls: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CALL_COLUMNS))
     drift: tuple[pd.DataFrame, pd.DataFrame] | None = None  # (cells, ratios) seen in several runs of one host
     interpreters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INTERPRETER_COLUMNS))
+    parity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PARITY_TABLE_COLUMNS))
 
     @property
     def many_sources(self) -> bool:
@@ -340,6 +377,7 @@ def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = No
         calls=call_overhead(agg),
         interpreters=interpreter_speedups(agg),
         drift=_drift(agg, speedups(agg, runs.parity, baseline) if baseline else None),
+        parity=parity_table(runs.parity),
     )
 
 

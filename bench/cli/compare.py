@@ -108,16 +108,16 @@ def main(args: argparse.Namespace) -> int:
     baseline, current = load_runs(base_paths), load_runs(cur_paths)
     if baseline.cells.empty:
         raise CompareError(f"the baseline ({', '.join(map(str, base_paths))}) has no cell records")
-    frame = compare(baseline, current, args.metric, args.threshold, args.alpha, args.seed)
+    comparison = compare(baseline, current, args.metric, args.threshold, args.alpha, args.seed)
     diffs = env_differences(baseline, current)
-    result = gate(frame, strict=args.strict)
-    renderers = {"term": lambda: render_terminal(frame, result, diffs, color=_color(args)),
-                 "md": lambda: render_markdown(frame, result, diffs),
-                 "json": lambda: render_json(frame, result, diffs)}
+    result = gate(comparison, strict=args.strict)
+    renderers = {"term": lambda: render_terminal(comparison, result, diffs, color=_color(args)),
+                 "md": lambda: render_markdown(comparison, result, diffs),
+                 "json": lambda: render_json(comparison, result, diffs)}
     _write(renderers[args.format](), args.output)
     if args.summary:
         with args.summary.open("a", encoding="utf-8") as fh:
-            fh.write(render_markdown(frame, result, diffs) + "\n")
+            fh.write(render_markdown(comparison, result, diffs) + "\n")
     for warning in baseline.warnings + current.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return result.exit_code

@@ -151,14 +151,11 @@ def _message(messages: list[dict[str, Any]], kind: str, spec: Any) -> dict[str, 
 # ----------------------------------------------------------------------------- output
 
 def html_page(title: str, body: str) -> str:
+    """The profile as a page: the report's document (its CSS and Content-Security-Policy) with a heading."""
     from reports.escape import html_text
+    from reports.page import html_document
 
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-             "table.profile{border-collapse:collapse;margin:1em 0}table.profile td,table.profile th"
-             "{padding:2px 8px;border-bottom:1px solid #ddd}.num{text-align:right}"
-             "caption{text-align:left;font-weight:600}svg.plot,svg{max-width:100%;height:auto}.note{color:#555}")
-    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html_text(title)}</title>"
-            f"<style>{style}</style></head><body><h1>{html_text(title)}</h1>{body}</body></html>\n")
+    return html_document(title, f"<h1>{html_text(title)}</h1>{body}")
 
 
 def _profile_outputs(result: dict[str, Any], coldstart: dict[str, Any] | None, top: int) -> dict[str, str]:
@@ -246,7 +243,7 @@ def profile_sides(before: Any, after: Any, args: argparse.Namespace) -> tuple[di
     peak = firsts[0].get("peak")
     for side, first in zip(merged, firsts, strict=True):
         flops = first.get("flops")
-        side["achieved"] = achieved(flops["total"] if flops else None, side.get("step_s"), peak)
+        side["achieved"] = achieved(flops["total"] if flops else None, side.get("step_s"), peak, args.batch)
     return merged[0], merged[1]
 
 

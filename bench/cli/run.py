@@ -128,9 +128,13 @@ def main(args: argparse.Namespace) -> int:
             raise
     results = read_run_file(store.path)
     summary = None if args.no_report else write_reports(store.run_dir)
-    if summary:
-        print(summary)
-    for line in problem_lines(results.cells):
+    for line in closing_lines(summary, results.cells, store.path):
         print(line)
-    print(f"{tally(results.cells)}; results: {store.path}")
     return outcome_code(results.cells, results.parity)
+
+
+def closing_lines(summary: str | None, records: list[dict[str, Any]], results: Path) -> list[str]:
+    """What a run prints last: the terminal report, whose failure table names every failed cell (so
+    they are not listed again), or without one each failed cell's line; then the totals."""
+    lines = [summary] if summary else problem_lines(records)
+    return [*lines, f"{tally(records)}; results: {results}"]

@@ -43,6 +43,7 @@ from bench.scenario.sweep import parse_affinity
 
 if TYPE_CHECKING:
     from bench.timing import Policy
+    from infer_core.model import Model
 
 CELLS_MODULE = Path(__file__).with_name("pytest_cells.py")
 STATE_KEY = pytest.StashKey["PluginState"]()
@@ -68,7 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @dataclass
 class Loaded:
-    model: Any
+    model: Model
     load_s: float
     entry: Any  # bench.scenario.ModelEntry
 
@@ -315,9 +316,9 @@ def _gate_session(config: pytest.Config, results: Path) -> tuple[int, str]:
 
     paths = baseline_paths(config)
     baseline, current = load_runs(paths), load_runs([results])
-    frame = compare(baseline, current, threshold=parse_threshold(config.getoption("infer_bench_threshold")))
-    result = gate(frame)
-    return result.exit_code, render_terminal(frame, result, env_differences(baseline, current))
+    comparison = compare(baseline, current, threshold=parse_threshold(config.getoption("infer_bench_threshold")))
+    result = gate(comparison)
+    return result.exit_code, render_terminal(comparison, result, env_differences(baseline, current))
 
 
 @pytest.hookimpl(trylast=True)

@@ -23,7 +23,19 @@ from typing import Any
 from bench.runner.procs import PROJECT_ROOT, worker_env
 
 PACKAGES = ("tensorflow", "tensorflow-cpu", "tf-keras", "keras", "ai-edge-litert", "numpy", "infer-bench")
-ENV_PREFIXES = ("TF_", "OMP_", "KMP_", "MKL_", "CUDA_", "XLA_", "ONEDNN_", "DNNL_")
+# Environment variables that change what TensorFlow, its oneDNN/OpenMP/MKL threading, XLA or CUDA do.
+# "TF_" alone is not TensorFlow's: Terraform reads TF_CLI_CONFIG_FILE, TF_VAR_*, TF_LOG, TF_DATA_DIR...
+# So TensorFlow's own are matched by prefixes only TensorFlow uses, or by name (those TensorFlow reads,
+# from its documentation and sources).
+ENV_PREFIXES = ("OMP_", "KMP_", "MKL_", "CUDA_", "XLA_", "ONEDNN_", "DNNL_",
+                "TF_CPP_", "TF_GPU_", "TF_XLA_", "TF_ONEDNN_", "TF_CUDNN_", "TF_MKL_", "TF_CUDA_")
+ENV_NAMES = frozenset({
+    "TF_ENABLE_ONEDNN_OPTS", "TF_USE_LEGACY_KERAS", "TF2_BEHAVIOR", "TF_NUM_INTEROP_THREADS",
+    "TF_NUM_INTRAOP_THREADS", "TF_DETERMINISTIC_OPS", "TF_FORCE_GPU_ALLOW_GROWTH", "TF_ENABLE_XLA",
+    "TF_ENABLE_AUTO_MIXED_PRECISION", "TF_AUTOTUNE_THRESHOLD", "TF_DISABLE_MKL", "TF_RUN_EAGER_OP_AS_FUNCTION",
+    "TF_ENABLE_GPU_GARBAGE_COLLECTION", "TF_FORCE_UNIFIED_MEMORY", "TF_DUMP_GRAPH_PREFIX",
+    "TF_ENABLE_EAGER_CLIENT_STREAMING_ENQUEUE", "TF_SYNC_ON_FINISH", "NVIDIA_TF32_OVERRIDE", "KERAS_BACKEND",
+})
 CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 PROBE_TIMEOUT_S = 60
 
@@ -96,7 +108,7 @@ def git_commit(cwd: Path | None = None) -> dict[str, Any] | None:
 
 def env_vars(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
-    return {k: v for k, v in sorted(environ.items()) if k.startswith(ENV_PREFIXES)}
+    return {k: v for k, v in sorted(environ.items()) if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
 
 
 def loadavg() -> list[float]:

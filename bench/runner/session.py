@@ -147,14 +147,16 @@ def model_parity(m: ModelEntry, variants: list[str], model_dirs: dict[str, Path]
 
 def parity_records(s: Scenario, e: Expansion, model_dirs: dict[str, Path], skip: frozenset[str],
                    say: Say = _quiet) -> list[dict[str, Any]]:
-    """One parity record per model with two or more fp32 formats in the sweep."""
+    """One parity record per model with two or more formats in the sweep. Quantised variants are
+    compared too, as `check` does: shown with their differences and top-1 agreement, never failing
+    (bench.runner.parity.compare_pair)."""
     from bench.errors import BenchError
     from infer_core.errors import InferCoreError
-    from infer_core.variants import FP32_VARIANTS
+    from infer_core.variants import VARIANTS
 
     records = []
     for m in s.models:
-        variants = sorted({c.key.variant for c in e.cells if c.key.model == m.name} & set(FP32_VARIANTS), key=FP32_VARIANTS.index)
+        variants = sorted({c.key.variant for c in e.cells if c.key.model == m.name} & set(VARIANTS), key=VARIANTS.index)
         if m.name in skip or len(variants) < 2:
             continue
         say(f"checking output parity of {m.name}: {', '.join(variants)}")

@@ -36,7 +36,7 @@ import numpy as np
 
 from bench.timing import NS, Measurement, measure_interleaved
 from bench.worker.protocol import CellRef, MeasureTask
-from infer_core.model import ModelSpec
+from infer_core.model import Model, ModelSpec
 from reports.schema import CellRecord, Status
 
 Emit = Callable[[dict[str, Any]], None]
@@ -128,7 +128,7 @@ def _fit_batch(array: np.ndarray, axis: int | None, batch_size: int) -> np.ndarr
     return np.asarray(np.take(array, np.arange(batch_size) % array.shape[axis], axis=axis))
 
 
-def _feeds(model: Any, task: MeasureTask, batch_size: int) -> dict[str, np.ndarray]:
+def _feeds(model: Model, task: MeasureTask, batch_size: int) -> dict[str, np.ndarray]:
     from pathlib import Path
 
     from infer_core import inputs as core_inputs
@@ -151,7 +151,7 @@ def _fault_kind(task: MeasureTask, batch_size: int) -> str | None:
     return str(fault["kind"])
 
 
-def _inject_fault(task: MeasureTask, batch_size: int, model: Any) -> None:
+def _inject_fault(task: MeasureTask, batch_size: int, model: Model) -> None:
     kind = _fault_kind(task, batch_size)
     if kind == "exit":
         os._exit(123)
@@ -168,7 +168,7 @@ def _inject_fault(task: MeasureTask, batch_size: int, model: Any) -> None:
         raise BenchError("injected fault: a user error")
 
 
-def _retracing_call(model: Any, task: MeasureTask, batch_size: int) -> Callable[[], object]:
+def _retracing_call(model: Model, task: MeasureTask, batch_size: int) -> Callable[[], object]:
     """Test hook: a new batch size on every call, so a tf.function traces again each time."""
     sizes = iter(range(batch_size, batch_size + 1_000_000))
     return lambda: model.predict(_feeds(model, task, next(sizes)))
@@ -177,7 +177,7 @@ def _retracing_call(model: Any, task: MeasureTask, batch_size: int) -> Callable[
 # ------------------------------------------------------------------ one cell
 
 
-def _base_record(cell: CellRef, model: Any, load_s: float, facts: Mapping[str, Any]) -> CellRecord:
+def _base_record(cell: CellRef, model: Model, load_s: float, facts: Mapping[str, Any]) -> CellRecord:
     return cell.record(
         load_s=load_s, call_path=getattr(model, "call_path", ""), loadavg_start=_loadavg(), started=time.time(),
         host=platform.node(), worker=dict(facts),
@@ -193,7 +193,7 @@ def _fill(record: CellRecord, m: Measurement, batch_size: int) -> None:
     record.retraces = m.retraces
 
 
-def _finish(record: CellRecord, model: Any) -> CellRecord:
+def _finish(record: CellRecord, model: Model) -> CellRecord:
     record.peak_rss_bytes = peak_rss_bytes()
     info = model.memory_info()
     record.gpu_peak_bytes = int(info["peak_bytes"]) if info and "peak_bytes" in info else None
@@ -310,7 +310,7 @@ def _is_oom(record: CellRecord) -> bool:
     return record.status == "failed" and str(record.error or "").startswith("out of memory")
 
 
-def _profile(model: Any, feeds: Mapping[str, Any], batch_size: int, base: CellRecord) -> None:
+def _profile(model: Model, feeds: Mapping[str, Any], batch_size: int, base: CellRecord) -> None:
     """The profiled pass after a cell's timing: op breakdown, FLOPs; a failure is recorded, not raised."""
     from infer_core.profiling import count_flops, profile_model
 

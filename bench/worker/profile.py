@@ -16,17 +16,17 @@ import time
 from typing import Any
 
 from bench.worker.main import Emit
-from infer_core.model import ModelSpec
+from infer_core.model import Model, ModelSpec
 
 
-def _feeds(model: Any, spec: ModelSpec, task: dict[str, Any]) -> dict[str, Any]:
+def _feeds(model: Model, spec: ModelSpec, task: dict[str, Any]) -> dict[str, Any]:
     from infer_core.inputs import synthesize
 
     return synthesize(model.inputs, int(task.get("batch_size", 1)), spec.shapes,
                       seed=int(task.get("seed", 0)), vocab_size=spec.vocab_size)
 
 
-def _flops(model: Any, batch_size: int, feeds: dict[str, Any], wanted: bool) -> dict[str, Any] | None:
+def _flops(model: Model, batch_size: int, feeds: dict[str, Any], wanted: bool) -> dict[str, Any] | None:
     from infer_core.profiling.flops import flops_breakdown
 
     return flops_breakdown(model, batch_size, feeds) if wanted else None
@@ -50,7 +50,7 @@ def profile(task: dict[str, Any], emit: Emit) -> None:
         model.close()
     peak = cached_peak(spec.device) if task.get("peak", True) else None
     emit({"kind": "profile", "profile": prof, "flops": flops, "peak": peak,
-          "achieved": achieved(flops["total"] if flops else None, prof["step_s"], peak),
+          "achieved": achieved(flops["total"] if flops else None, prof["step_s"], peak, prof.get("batch_size")),
           "trace": trace if task.get("trace") else None, "describe": described})
 
 
@@ -88,7 +88,7 @@ def _timed_load(spec: ModelSpec) -> tuple[Any, float]:
     return model, time.perf_counter() - t0
 
 
-def _first_call(model: Any, feeds: dict[str, Any]) -> list[dict[str, Any]]:
+def _first_call(model: Model, feeds: dict[str, Any]) -> list[dict[str, Any]]:
     from infer_core.profiling import coldstart as cs
     from infer_core.profiling.timing import median, time_call
 

@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 
 from bench.worker.main import Emit
-from infer_core.model import ModelSpec
+from infer_core.model import Model, ModelSpec
 
 
 def _spec(task: dict[str, Any]) -> ModelSpec:
     return ModelSpec.from_json(task["spec"])
 
 
-def _feeds(model: Any, spec: ModelSpec, task: dict[str, Any]) -> tuple[dict[str, np.ndarray], str]:
+def _feeds(model: Model, spec: ModelSpec, task: dict[str, Any]) -> tuple[dict[str, np.ndarray], str]:
     from infer_core import inputs
 
     if task.get("inputs_file"):

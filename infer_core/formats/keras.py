@@ -20,7 +20,7 @@ from typing import Any
 
 from infer_core import devices
 from infer_core.errors import CorruptModel, LegacyKerasRequired, ModelNotFound, UnsafeModel
-from infer_core.formats.saved_model import SignatureModel
+from infer_core.formats.signature import SignatureModel
 from infer_core.model import ModelSpec
 
 CALL_PATH = "tf.function(model.call).concrete_function(**kwargs)"

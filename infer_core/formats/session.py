@@ -14,13 +14,16 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from infer_core import devices
 from infer_core.formats.graph_io import discover, tensor_info
 from infer_core.model import Feeds, Model, Outputs
+
+if TYPE_CHECKING:
+    from infer_core.profiling.hooks import InferenceGraph, SessionTarget
 
 CALL_PATH = "session.callable_from_options"
 
@@ -87,6 +90,19 @@ class SessionModel(Model):
 
     def close(self) -> None:
         self.session.close()
+
+    def profile_target(self) -> SessionTarget:
+        from infer_core.profiling.targets import session_model_target
+
+        return session_model_target(self)
+
+    def inference_graph(self) -> InferenceGraph:
+        from infer_core.profiling.targets import session_inference_graph
+
+        return session_inference_graph(self)
+
+    def session_graph(self) -> InferenceGraph:
+        return self.inference_graph()
 
 
 def open_session(variant: str, graph: Any, inputs: Sequence[str], outputs: Sequence[str], source: str,

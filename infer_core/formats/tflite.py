@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from infer_core import devices
 from infer_core.errors import CorruptModel, DeviceUnavailable, ModelNotFound, TensorNotFound
 from infer_core.model import Feeds, Model, ModelSpec, Outputs, TensorInfo
+
+if TYPE_CHECKING:
+    from infer_core.profiling.hooks import TFLiteTarget
 
 CALL_PATH = "interpreter.set_tensor/invoke/get_tensor"
 FLATBUFFER_IDENTIFIER = b"TFL3"
@@ -127,6 +130,11 @@ class TFLiteModel(Model):
         arrays = {n: np.ascontiguousarray(feeds[n]) for n, _ in self._in}
         self._keep.append(own)
         return (lambda: runner(**arrays)), "interpreter.get_signature_runner()(**inputs)"
+
+    def profile_target(self) -> TFLiteTarget:
+        from infer_core.profiling.hooks import TFLiteTarget
+
+        return TFLiteTarget(self.interpreter)
 
 
 def load(spec: ModelSpec, variant: str) -> TFLiteModel:

@@ -15,12 +15,15 @@ The measurement engine calls exactly `profile_model` and `count_flops` after tim
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from infer_core.model import Model
 
-def profile_model(model: Any, feeds: Mapping[str, np.ndarray], runs: int = 5) -> dict[str, Any]:
+
+def profile_model(model: Model, feeds: Mapping[str, np.ndarray], runs: int = 5) -> dict[str, Any]:
     """The per-op profile of a loaded model on `feeds` (JSON-able; keys in `records.py`), with the
     device's measured peak FLOP/s under "peak" (probed once per process, about a second)."""
     from infer_core.profiling.ops import profile_model as _profile_model
@@ -28,7 +31,7 @@ def profile_model(model: Any, feeds: Mapping[str, np.ndarray], runs: int = 5) ->
     return _profile_model(model, feeds, runs)
 
 
-def count_flops(model: Any, batch_size: int, feeds: Mapping[str, np.ndarray] | None = None) -> int | None:
+def count_flops(model: Model, batch_size: int, feeds: Mapping[str, np.ndarray] | None = None) -> int | None:
     """FLOPs of one inference of `batch_size` samples; None for TFLite (no TensorFlow graph)."""
     from infer_core.profiling.flops import count_flops as _count_flops
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from infer_core.profiling import targets
+from infer_core.model import Model
 
 MIN_PHASE_S = 1e-4  # "load: other" smaller than this is rounding, not a phase
 
@@ -79,12 +79,12 @@ def _first_run_s(graph_def: Any, feeds: list[str], fetches: list[str], values: l
         return time.perf_counter() - t0
 
 
-def grappler_estimate(model: Any, feeds: Mapping[str, np.ndarray], pairs: int = 2) -> float | None:
+def grappler_estimate(model: Model, feeds: Mapping[str, np.ndarray], pairs: int = 2) -> float | None:
     """Seconds of graph optimisation in a Session's first run, by difference; None for eager formats."""
-    if not targets.is_session_model(model):
+    source = model.session_graph()
+    if source is None:
         return None
-    graph_def = targets.frozen_session_graph_def(model)
-    feed_names, fetch_names = [t.name for t in model.feed_tensors], [t.name for t in model.fetch_tensors]
+    graph_def, feed_names, fetch_names = source.graph_def, source.input_names, source.output_names
     values = [np.asarray(feeds[t.name]) for t in model.inputs]
     off, on = [], []
     for _ in range(pairs):  # interleaved: off, on, off, on

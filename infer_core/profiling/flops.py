@@ -20,28 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from infer_core.profiling import targets
+from infer_core.model import Model
+from infer_core.profiling.hooks import InferenceGraph
 
 
-@dataclass(frozen=True)
-class InferenceGraph:
-    graph_def: Any
-    input_names: list[str]  # tensor names, aligned with the model's inputs
-    output_names: list[str]
-
-
-def inference_graph(model: Any) -> InferenceGraph | None:
-    """The model's graph with its feed/fetch tensor names; None where there is no TF graph."""
-    if targets.is_session_model(model):
-        return InferenceGraph(targets.frozen_session_graph_def(model), [t.name for t in model.feed_tensors],
-                              [t.name for t in model.fetch_tensors])
-    if targets.is_function_model(model):
-        frozen = targets.freeze_function(model)
-        return InferenceGraph(frozen.graph_def, frozen.input_names, frozen.output_names)
-    return None
-
-
-def concrete_shapes(model: Any, batch_size: int, feeds: Mapping[str, np.ndarray] | None) -> list[tuple[int, ...]]:
+def concrete_shapes(model: Model, batch_size: int, feeds: Mapping[str, np.ndarray] | None) -> list[tuple[int, ...]]:
     """Each input's shape at `batch_size`: from the feeds when given, else from the model's signature."""
     from infer_core.inputs import concrete_shape
 
@@ -136,9 +119,9 @@ def flops_by_op(graph: Any, run_meta: Any = None) -> dict[str, int]:
     return {child.name: int(child.total_float_ops) for child in result.children if child.total_float_ops}
 
 
-def flops_breakdown(model: Any, batch_size: int, feeds: Mapping[str, np.ndarray] | None = None) -> dict[str, Any] | None:
+def flops_breakdown(model: Model, batch_size: int, feeds: Mapping[str, np.ndarray] | None = None) -> dict[str, Any] | None:
     """{"total", "batch_size", "per_sample", "by_op": {name: flops}, "by_type": {type: flops}} or None."""
-    source = inference_graph(model)
+    source = model.inference_graph()
     if source is None:
         return None
     concrete = concrete_graph(source, concrete_shapes(model, batch_size, feeds))
@@ -153,7 +136,7 @@ def flops_breakdown(model: Any, batch_size: int, feeds: Mapping[str, np.ndarray]
             "by_type": dict(sorted(by_type.items(), key=lambda kv: -kv[1]))}
 
 
-def count_flops(model: Any, batch_size: int, feeds: Mapping[str, np.ndarray] | None = None) -> int | None:
+def count_flops(model: Model, batch_size: int, feeds: Mapping[str, np.ndarray] | None = None) -> int | None:
     """FLOPs of one inference of `batch_size` samples; None where they cannot be counted (TFLite).
 
     `feeds` gives the shapes of dynamic non-batch dimensions (a text model's sequence length).

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from infer_core.profiling import records, stepstats, targets, tflite
+from infer_core.model import Model
+from infer_core.profiling import hooks, records, stepstats, targets, tflite
 from infer_core.profiling.timing import batch_size_of, median, time_call
 
 DEFAULT_RUNS = 5
@@ -33,7 +34,7 @@ class TracedRuns:
     graph_step_s: list[float] = field(default_factory=list)
 
 
-def _traced_call(target: targets.SessionTarget, feed_dict: dict[Any, np.ndarray]) -> Callable[[], Any]:
+def _traced_call(target: hooks.SessionTarget, feed_dict: dict[Any, np.ndarray]) -> Callable[[], Any]:
     import tensorflow as tf
 
     options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
@@ -74,11 +75,10 @@ def _median_run(runs: list[list[records.OpSample]]) -> int:
     return order[len(order) // 2]
 
 
-def _graph_profile(model: Any, feeds: Mapping[str, np.ndarray], runs: int, warmup: int,
-                   step_calls: int) -> tuple[dict[str, Any], str | None]:
-    target = targets.session_target(model)
+def _graph_profile(model: Model, target: hooks.SessionTarget, feeds: Mapping[str, np.ndarray], runs: int,
+                   warmup: int, step_calls: int) -> tuple[dict[str, Any], str | None]:
     try:
-        feed_dict = target.feed_dict(model, feeds)
+        feed_dict = target.feed_dict([t.name for t in model.inputs], feeds)
         traced = _traced_call(target, feed_dict)
         graph_run = (lambda: target.session.run(target.fetch_tensors, feed_dict)) if target.owned else None
         runner = model.make_runner(feeds)
@@ -114,12 +114,12 @@ def _notes(profile: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _tflite_profile(model: Any, feeds: Mapping[str, np.ndarray], runs: int, warmup: int,
-                    step_calls: int) -> dict[str, Any]:
+def _tflite_profile(model: Model, target: hooks.TFLiteTarget, feeds: Mapping[str, np.ndarray], runs: int,
+                    warmup: int, step_calls: int) -> dict[str, Any]:
     runner = model.make_runner(feeds)
     _warm([runner], warmup)
     steps = [time_call(runner) for _ in range(max(step_calls, runs))]
-    part = tflite.partition(tflite.op_details(model.interpreter))
+    part = tflite.partition(tflite.op_details(target.interpreter))
     return records.new_profile(
         variant=model.variant, call_path=model.call_path, batch_size=batch_size_of(model.inputs, feeds),
         source="tflite_op_list", label="LiteRT: op list and delegate partition; no per-op times "
@@ -128,27 +128,28 @@ def _tflite_profile(model: Any, feeds: Mapping[str, np.ndarray], runs: int, warm
         notes=[tflite.describe_partition(part), "the step is the untraced invoke time of the whole model"])
 
 
-def profile_with_trace(model: Any, feeds: Mapping[str, np.ndarray], runs: int = DEFAULT_RUNS,
+def profile_with_trace(model: Model, feeds: Mapping[str, np.ndarray], runs: int = DEFAULT_RUNS,
                        warmup: int = DEFAULT_WARMUP, step_calls: int = DEFAULT_STEP_CALLS
                        ) -> tuple[dict[str, Any], str | None]:
     """(profile dict, Chrome trace JSON of the median traced run or None for TFLite)."""
     if runs < 1:
         raise ValueError("runs must be at least 1")
     load_start = os.getloadavg()[0]
-    if targets.is_tflite_model(model):
-        profile, trace = _tflite_profile(model, feeds, runs, warmup, step_calls), None
+    target = model.profile_target()
+    if isinstance(target, hooks.TFLiteTarget):
+        profile, trace = _tflite_profile(model, target, feeds, runs, warmup, step_calls), None
     else:
-        profile, trace = _graph_profile(model, feeds, runs, warmup, step_calls)
+        profile, trace = _graph_profile(model, target, feeds, runs, warmup, step_calls)
     profile["load_average"] = [load_start, os.getloadavg()[0]]
     profile["cpu_count"] = os.cpu_count()
     return profile, trace
 
 
-def profile_model(model: Any, feeds: Mapping[str, np.ndarray], runs: int = DEFAULT_RUNS) -> dict[str, Any]:
+def profile_model(model: Model, feeds: Mapping[str, np.ndarray], runs: int = DEFAULT_RUNS) -> dict[str, Any]:
     """The per-op profile of `model` on `feeds` (JSON-able; see records.py for the keys), with the
     device's peak FLOP/s probe (measured once per process) so a report can show % of peak."""
     from infer_core.profiling.peak import cached_peak
 
     profile = profile_with_trace(model, feeds, runs)[0]
-    profile["peak"] = cached_peak(str(getattr(model, "device", "cpu") or "cpu"))
+    profile["peak"] = cached_peak(model.device or "cpu")
     return profile

@@ -61,9 +61,11 @@ def cached_peak(device: str = "cpu") -> dict[str, Any]:
     return _MEASURED[device]
 
 
-def achieved(flops: int | None, step_s: float | None, peak: dict[str, Any] | None) -> dict[str, Any]:
-    """Achieved FLOP/s of a step and its share of the measured peak (None where unknown)."""
+def achieved(flops: int | None, step_s: float | None, peak: dict[str, Any] | None,
+             batch_size: int | None = None) -> dict[str, Any]:
+    """Achieved FLOP/s of a step (`flops` per call of `batch_size` samples) and its share of the
+    measured peak (None where unknown)."""
     rate = flops / step_s if flops and step_s else None
     share = rate / peak["peak_flops"] if rate and peak and peak.get("peak_flops") else None
     return {"flops": flops, "step_s": step_s, "achieved_flops": rate, "peak_flops": peak and peak.get("peak_flops"),
-            "fraction_of_peak": share}
+            "fraction_of_peak": share, "batch_size": batch_size}

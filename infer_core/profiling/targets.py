@@ -1,10 +1,13 @@
-"""What a per-op profile traces: a Session, a graph, feeds and fetches — for every graph format.
+"""What a per-op profile traces and what FLOPs are counted on, for each format family.
 
+Each model family says which it has through its own hooks (`Model.profile_target()`,
+`Model.inference_graph()`, `Model.session_graph()`); the functions here build them.
 Checkpoint and frozen models already are a Session: the profile traces the model's own graph.
 SavedModel and Keras models run as eager ConcreteFunctions, whose eager run metadata comes back
 empty (TF-NOTES.md), so their concrete function is frozen (`convert_variables_to_constants_v2`)
 into a GraphDef and traced in a Session of its own: the same ops and kernels, but not the
 model's own call path — every profile of such a model says so. Freezing is done once per model.
+TFLite models have no TensorFlow graph: their target is the interpreter (op list, delegate partition).
 """
 
 from __future__ import annotations
@@ -12,32 +15,33 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import Any, Protocol
 
 from infer_core.errors import ProfilingError
+from infer_core.model import TensorInfo
+from infer_core.profiling.hooks import InferenceGraph, SessionTarget
+
+
+class SessionParts(Protocol):
+    """What a Session model (checkpoint, frozen: infer_core.formats.session) has to be traced."""
+
+    variant: str
+    session: Any
+    graph: Any
+    feed_tensors: list[Any]
+    fetch_tensors: list[Any]
+
+
+class FunctionParts(Protocol):
+    """What a concrete-function model (SavedModel, Keras: infer_core.formats.signature) has to be frozen."""
+
+    variant: str
+    concrete_function: Any
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
 
 SESSION_SOURCE = "session_step_stats"
 FROZEN_SOURCE = "frozen_concrete_function"
-
-
-@dataclass
-class SessionTarget:
-    session: Any
-    graph: Any
-    feed_tensors: list[Any]  # aligned with the model's inputs
-    fetch_tensors: list[Any]
-    source: str
-    label: str
-    owned: bool  # True when the Session was made here (and must be closed here)
-
-    def feed_dict(self, model: Any, feeds: Mapping[str, np.ndarray]) -> dict[Any, np.ndarray]:
-        return {t: np.asarray(feeds[info.name]) for t, info in zip(self.feed_tensors, model.inputs, strict=True)}
-
-    def close(self) -> None:
-        if self.owned:
-            self.session.close()
 
 
 @dataclass
@@ -52,18 +56,6 @@ class FrozenFunction:
 _FROZEN: weakref.WeakKeyDictionary[Any, FrozenFunction] = weakref.WeakKeyDictionary()
 
 
-def is_session_model(model: Any) -> bool:
-    return hasattr(model, "session") and hasattr(model, "fetch_tensors")
-
-
-def is_function_model(model: Any) -> bool:
-    return hasattr(model, "concrete_function")
-
-
-def is_tflite_model(model: Any) -> bool:
-    return hasattr(model, "interpreter")
-
-
 def _flat_output_keys(function: Any) -> list[Any]:
     import tensorflow as tf
 
@@ -73,30 +65,29 @@ def _flat_output_keys(function: Any) -> list[Any]:
     return list(range(len(tf.nest.flatten(structured))))
 
 
-def _match_inputs(model: Any, placeholders: list[Any]) -> list[str]:
+def _match_inputs(model: FunctionParts, placeholders: list[Any]) -> list[str]:
     by_name = {p.op.name: p.name for p in placeholders}
     names = [by_name.get(info.name.split(":")[0]) for info in model.inputs]
-    if all(names):
-        return [str(n) for n in names]
-    if len(placeholders) == len(model.inputs):
-        return [p.name for p in placeholders]
-    raise ProfilingError(f"cannot match the frozen function's inputs {sorted(by_name)} to the model's inputs "
-                         f"{[t.name for t in model.inputs]}")
+    return _matched(names, [p.name for p in placeholders], by_name, [t.name for t in model.inputs], "inputs")
 
 
-def _match_outputs(model: Any, function: Any, outputs: list[Any]) -> list[str]:
+def _match_outputs(model: FunctionParts, function: Any, outputs: list[Any]) -> list[str]:
     keys = _flat_output_keys(function)
     by_key = {str(k): t.name for k, t in zip(keys, outputs, strict=False)}
     names = [by_key.get(info.name) for info in model.outputs]
+    return _matched(names, [t.name for t in outputs], by_key, [t.name for t in model.outputs], "outputs")
+
+
+def _matched(names: list[Any], in_order: list[str], found: Mapping[str, str], wanted: list[str], role: str) -> list[str]:
+    """The frozen tensors matched by name; else by position when the counts agree; else an error."""
     if all(names):
         return [str(n) for n in names]
-    if len(outputs) == len(model.outputs):
-        return [t.name for t in outputs]
-    raise ProfilingError(f"cannot match the frozen function's outputs {sorted(by_key)} to the model's outputs "
-                         f"{[t.name for t in model.outputs]}")
+    if len(in_order) == len(wanted):
+        return in_order
+    raise ProfilingError(f"cannot match the frozen function's {role} {sorted(found)} to the model's {role} {wanted}")
 
 
-def freeze_function(model: Any) -> FrozenFunction:
+def freeze_function(model: FunctionParts) -> FrozenFunction:
     """The model's concrete function as a constant-folded GraphDef (cached per model)."""
     if model in _FROZEN:
         return _FROZEN[model]
@@ -117,7 +108,7 @@ def freeze_function(model: Any) -> FrozenFunction:
 VARIABLE_OPS = ("VarHandleOp", "VariableV2", "Variable")
 
 
-def frozen_session_graph_def(model: Any) -> Any:
+def frozen_session_graph_def(model: SessionParts) -> Any:
     """A Session model's GraphDef with its variables folded to constants (values from its session),
     so a fresh Session can run it without a restore."""
     import tensorflow as tf
@@ -150,18 +141,31 @@ def import_frozen(frozen: FrozenFunction) -> tuple[Any, list[Any], list[Any]]:
     return graph, feeds, fetches
 
 
-def session_target(model: Any) -> SessionTarget:
-    """The Session to trace for a graph-format model."""
-    if is_session_model(model):
-        return SessionTarget(model.session, model.graph, list(model.feed_tensors), list(model.fetch_tensors),
-                             SESSION_SOURCE, "op times from fully traced runs of the model's own Session", False)
-    if is_function_model(model):
-        import tensorflow as tf
+def session_model_target(model: SessionParts) -> SessionTarget:
+    """A Session model's own Session, traced as it is."""
+    return SessionTarget(model.session, model.graph, list(model.feed_tensors), list(model.fetch_tensors),
+                         SESSION_SOURCE, "op times from fully traced runs of the model's own Session", False)
 
-        graph, feeds, fetches = import_frozen(freeze_function(model))
-        session = tf.compat.v1.Session(graph=graph, config=_threading_config())
-        label = ("op times from a Session running the model's concrete function frozen into a GraphDef "
-                 "(same kernels; not the model's own eager call path" +
-                 ("; XLA not applied in the traced graph" if "+xla" in str(model.variant) else "") + ")")
-        return SessionTarget(session, graph, feeds, fetches, FROZEN_SOURCE, label, True)
-    raise ProfilingError(f"cannot profile a {type(model).__name__}: it has no Session, concrete function or interpreter")
+
+def function_target(model: FunctionParts) -> SessionTarget:
+    """A fresh Session over the model's concrete function frozen into a GraphDef."""
+    import tensorflow as tf
+
+    graph, feeds, fetches = import_frozen(freeze_function(model))
+    session = tf.compat.v1.Session(graph=graph, config=_threading_config())
+    label = ("op times from a Session running the model's concrete function frozen into a GraphDef "
+             "(same kernels; not the model's own eager call path" +
+             ("; XLA not applied in the traced graph" if "+xla" in str(model.variant) else "") + ")")
+    return SessionTarget(session, graph, feeds, fetches, FROZEN_SOURCE, label, True)
+
+
+def session_inference_graph(model: SessionParts) -> InferenceGraph:
+    """A Session model's graph, variables folded in, with its feed/fetch names."""
+    return InferenceGraph(frozen_session_graph_def(model), [t.name for t in model.feed_tensors],
+                          [t.name for t in model.fetch_tensors])
+
+
+def function_inference_graph(model: FunctionParts) -> InferenceGraph:
+    """A concrete function frozen into a GraphDef, with its feed/fetch names."""
+    frozen = freeze_function(model)
+    return InferenceGraph(frozen.graph_def, frozen.input_names, frozen.output_names)

@@ -60,3 +60,12 @@ def test_collect_has_every_header_field() -> None:
                 "interpreters", "env_vars", "git", "loadavg"):
         assert key in env
     assert "tensorflow" not in imported and "pandas" not in imported
+
+
+def test_env_vars_keep_tensorflows_own_not_terraforms() -> None:
+    env = {"TF_CLI_CONFIG_FILE": "/root/.terraformrc", "TF_VAR_region": "eu", "TF_LOG": "DEBUG", "TF_DATA_DIR": "/t",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "TF_XLA_FLAGS": "--tf_xla_auto_jit=2", "TF_USE_LEGACY_KERAS": "1",
+           "TF_GPU_ALLOCATOR": "cuda_malloc_async", "XLA_FLAGS": "--xla_dump_to=/x", "CUDA_VISIBLE_DEVICES": "0"}
+    assert fingerprint.env_vars(env) == {
+        "CUDA_VISIBLE_DEVICES": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_GPU_ALLOCATOR": "cuda_malloc_async",
+        "TF_USE_LEGACY_KERAS": "1", "TF_XLA_FLAGS": "--tf_xla_auto_jit=2", "XLA_FLAGS": "--xla_dump_to=/x"}

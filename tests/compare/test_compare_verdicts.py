@@ -26,7 +26,7 @@ SIX = [*STEADY, 1.01]
 
 
 def _verdicts(write_run: WriteRun, base_cells, cur_cells, **kwargs) -> dict[str, str]:
-    frame = compare(load_runs([write_run("base", base_cells)]), load_runs([write_run("cur", cur_cells)]), **kwargs)
+    frame = compare(load_runs([write_run("base", base_cells)]), load_runs([write_run("cur", cur_cells)]), **kwargs).frame
     return dict(zip(frame["model"], frame["verdict"], strict=True))
 
 
@@ -66,7 +66,7 @@ def test_slower_row_numbers(write_run: WriteRun) -> None:
     frame = compare(
         load_runs([write_run("b", [cell("m", STEADY, seed=1)])]),
         load_runs([write_run("c", [cell("m", [x * 1.3 for x in STEADY], seed=2)])]),
-    )
+    ).frame
     row = frame.iloc[0]
     assert row["ratio"] == pytest.approx(1.3, rel=0.02)
     assert row["ci_low"] < row["ratio"] < row["ci_high"]
@@ -80,7 +80,7 @@ def test_slower_row_numbers(write_run: WriteRun) -> None:
 def test_small_significant_change_is_unchanged_and_flagged(write_run: WriteRun) -> None:
     base = [cell("m", [1.00, 1.001, 0.999, 1.002, 0.998, 1.0, 1.001, 0.999], seed=1)]
     cur = [cell("m", [1.02, 1.021, 1.019, 1.022, 1.018, 1.02, 1.021, 1.019], seed=2)]
-    frame = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)]), threshold=0.05)
+    frame = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)]), threshold=0.05).frame
     row = frame.iloc[0]
     assert row["verdict"] == "unchanged"
     assert bool(row["small_change"]) is True
@@ -90,7 +90,7 @@ def test_small_significant_change_is_unchanged_and_flagged(write_run: WriteRun) 
 def test_throughput_metric_keeps_slower_meaning_slower(write_run: WriteRun) -> None:
     base = [cell("m", STEADY, batch_size=8, seed=1)]
     cur = [cell("m", [x * 1.3 for x in STEADY], batch_size=8, seed=2)]
-    frame = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)]), metric="throughput")
+    frame = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)]), metric="throughput").frame
     row = frame.iloc[0]
     assert row["verdict"] == "slower"
     assert row["unit"] == "samples/s"
@@ -107,7 +107,7 @@ def test_other_metrics_find_the_slowdown(write_run: WriteRun, metric: str) -> No
 def test_same_seed_same_interval(write_run: WriteRun) -> None:
     b = load_runs([write_run("b", [cell("m", STEADY, seed=1)])])
     c = load_runs([write_run("c", [cell("m", [x * 1.1 for x in STEADY], seed=2)])])
-    one, two = compare(b, c, seed=7), compare(b, c, seed=7)
+    one, two = compare(b, c, seed=7).frame, compare(b, c, seed=7).frame
     assert (one["ci_low"].iloc[0], one["ci_high"].iloc[0]) == (two["ci_low"].iloc[0], two["ci_high"].iloc[0])
 
 
@@ -140,9 +140,10 @@ def test_holm_across_many_cells(write_run: WriteRun) -> None:
 
     five = _verdicts(write_run, cells(1.0, 5, 0), cells(1.3, 5, 100))
     assert set(five.values()) == {"inconclusive"}
-    frame = compare(load_runs([write_run("b8", cells(1.0, 8, 200))]), load_runs([write_run("c8", cells(1.3, 8, 300))]))
+    comparison = compare(load_runs([write_run("b8", cells(1.0, 8, 200))]), load_runs([write_run("c8", cells(1.3, 8, 300))]))
+    frame = comparison.frame
     assert set(frame["verdict"]) == {"slower"}
-    assert frame.attrs["family_size"] == 20
+    assert comparison.family_size == 20
     assert (frame["p_slower_holm"] >= frame["p_slower"]).all()
 
 
@@ -158,13 +159,14 @@ def test_holm_one_cell_alone_is_significant(write_run: WriteRun) -> None:
 def test_few_processes_at_most_inconclusive(write_run: WriteRun) -> None:
     base = [cell("shift", [1.0, 1.01], seed=1), cell("same", [1.0, 1.01], seed=2), cell("huge", [1.0, 1.01], seed=3)]
     cur = [cell("shift", [1.3, 1.31], seed=4), cell("same", [1.0, 1.01], seed=5), cell("huge", [2.5, 2.52], seed=6)]
-    frame = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)]))
+    comparison = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)]))
+    frame = comparison.frame
     got = dict(zip(frame["model"], frame["verdict"], strict=True))
     # 30% slower is within the 1.9x between-process spread seen on this machine: not called;
     # identical runs are not "unchanged" either; only a change beyond 2x is called.
     assert got == {"shift": "inconclusive", "same": "inconclusive", "huge": "slower"}
     assert frame["note"].str.contains("between-process variation not sampled").all()
-    assert frame.attrs["family_size"] == 0
+    assert comparison.family_size == 0
 
 
 def test_one_process_each_side(write_run: WriteRun) -> None:
@@ -176,7 +178,7 @@ def test_one_process_each_side(write_run: WriteRun) -> None:
 
 def test_failed_when_any_current_process_failed(write_run: WriteRun) -> None:
     cur = [cell("m", STEADY[:4], seed=2) + cell("m", [1.0], status="timeout", error="killed after 600 s", seed=3)[:1]]
-    frame = compare(load_runs([write_run("b", [cell("m", STEADY, seed=1)])]), load_runs([write_run("c", cur)]))
+    frame = compare(load_runs([write_run("b", [cell("m", STEADY, seed=1)])]), load_runs([write_run("c", cur)])).frame
     assert frame.iloc[0]["verdict"] == "failed"
     assert "timeout" in frame.iloc[0]["note"]
 
@@ -190,9 +192,10 @@ def test_baseline_without_ok_process_makes_new(write_run: WriteRun) -> None:
 def test_skipped_now_is_missing_and_skipped_everywhere_is_dropped(write_run: WriteRun) -> None:
     base = [cell("gpu", STEADY), cell("never", [1.0], status="skipped"), cell("cpu", STEADY, seed=3)]
     cur = [cell("gpu", [1.0], status="skipped"), cell("never", [1.0], status="skipped"), cell("cpu", STEADY, seed=4)]
-    frame = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)]))
+    comparison = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)]))
+    frame = comparison.frame
     assert dict(zip(frame["model"], frame["verdict"], strict=True)) == {"cpu": "unchanged", "gpu": "missing"}
-    assert frame.attrs["skipped_cells"] == 1
+    assert comparison.skipped_cells == 1
     assert counts(frame)["missing"] == 1
 
 
@@ -231,7 +234,7 @@ def test_recommended_repetitions_survive_one_stray_process() -> None:
 def test_cells_state_their_mde(write_run: WriteRun) -> None:
     base = [cell("quiet", STEADY, seed=1), cell("noisy", [0.7, 1.3, 1.0, 0.8, 1.2], seed=2)]
     cur = [cell("quiet", STEADY, seed=3), cell("noisy", [0.7, 1.3, 1.0, 0.8, 1.2], seed=4)]
-    frame = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)])).set_index("model")
+    frame = compare(load_runs([write_run("b", base)]), load_runs([write_run("c", cur)])).frame.set_index("model")
     assert frame.loc["quiet", "mde"] < frame.loc["noisy", "mde"]
     noisy_reps = frame.loc["noisy", "reps_needed"]  # None: more than MAX_REPS
     assert noisy_reps is None or noisy_reps > frame.loc["quiet", "reps_needed"]
@@ -264,6 +267,6 @@ def test_several_current_runs_pool_processes(write_run: WriteRun, tmp_path: Path
     b = load_runs([write_run("b", [cell("m", STEADY, seed=1)])])
     c1 = write_run("c1", [cell("m", [1.3, 1.32], seed=2)])
     c2 = write_run("c2", [cell("m", [1.28, 1.31, 1.29], seed=3)])
-    frame = compare(b, load_runs([c1, c2]))
+    frame = compare(b, load_runs([c1, c2])).frame
     assert frame.iloc[0]["n_current"] == 5
     assert frame.iloc[0]["verdict"] == "slower"

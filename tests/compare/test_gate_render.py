@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from compare_fixtures import ENV, WriteRun, cell
 
-from reports.compare import compare, env_differences
+from reports.compare import Comparison, compare, env_differences
+from reports.escape import md_text as md
 from reports.gate import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_PROBLEM, gate
 from reports.load import load_runs
-from reports.render_compare import md, render_json, render_markdown, render_terminal
+from reports.render_compare import render_json, render_markdown, render_terminal
 
 STEADY = [1.00, 1.04, 0.97, 1.02, 0.99]
 NOISY = [0.7, 1.3, 1.0, 0.8, 1.2]
@@ -59,7 +60,7 @@ def test_problem_beats_inconclusive_under_strict(write_run: WriteRun) -> None:
 
 def test_empty_comparison_is_not_a_pass() -> None:
     frame = pd.DataFrame(columns=["verdict", "mde", "tested", "reps_needed"])
-    assert gate(frame).exit_code == EXIT_PROBLEM
+    assert gate(Comparison(frame)).exit_code == EXIT_PROBLEM
 
 
 def test_blind_gate_says_so(write_run: WriteRun) -> None:

@@ -74,7 +74,7 @@ def test_import_with_raw_data(sessions: list[Path], tmp_path: Path) -> None:
 def test_imported_runs_compare(sessions: list[Path], tmp_path: Path) -> None:
     base, _, _ = import_files(sessions, tmp_path / "a")
     cur, _, _ = import_files(sessions, tmp_path / "b")
-    frame = compare(load_runs([base]), load_runs([cur]))
+    frame = compare(load_runs([base]), load_runs([cur])).frame
     # the same processes on both sides: no change, whatever the noise between the pytest sessions
     assert set(frame["verdict"]) <= {"unchanged", "inconclusive"}
     assert (frame["ratio"] == 1.0).all()

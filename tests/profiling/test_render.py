@@ -194,3 +194,14 @@ def test_a_failed_profile_renders_as_one_line_everywhere() -> None:
     assert "&lt;x&gt;" in profiles.profile_html(p) and "<x>" not in profiles.profile_html(p)
     assert "profiling failed" in profiles.profile_markdown(p)
     assert "top 10 ops" not in profiles.profile_text(p) and "<table" not in profiles.profile_html(p)
+
+
+def test_flops_are_given_per_sample_and_per_call() -> None:
+    p = _profile()  # batch 32
+    text = profiles.profile_text(p, achieved(27_000_000, 1e-3, {"peak_flops": 100e9}, batch_size=32))
+    assert "843,750 FLOPs per sample, 27,000,000 per call (batch 32)" in text
+    assert "per inference" not in text
+    p["batch_size"] = 1  # the batch size also comes from the profile when `achieved` has none
+    assert "843,708 FLOPs per sample (= per call: batch 1)" in profiles.profile_text(p, achieved(843_708, 1e-3, None))
+    cell = _cell("frozen", 32, 1.0, True)
+    assert "843,708 FLOPs per sample, 26,998,656 per call (batch 32)" in profiles.cells_markdown([cell])

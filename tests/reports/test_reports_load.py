@@ -80,7 +80,7 @@ def test_two_runs_on_two_hosts_stay_apart(tmp_path: Path) -> None:
     b = synth.write_run(tmp_path / "b", synth.sweep_records(reps=1, run_id="b", host="h2", speed=0.5), "b", "h2")
     runs = load_runs([a, b])
     agg = aggregate(runs)
-    assert list(runs.headers) == ["h1 · a", "h2 · b"]
+    assert list(runs.headers) == ["a", "b"]  # side by side: the directory names the user gave
     assert len(agg) == 2 * 9
     assert set(agg["host"]) == {"h1", "h2"}
 
@@ -89,7 +89,16 @@ def test_same_run_id_twice_gets_distinct_labels(tmp_path: Path) -> None:
     a = synth.write_run(tmp_path / "a", synth.sweep_records(reps=1))
     b = synth.write_run(tmp_path / "b", synth.sweep_records(reps=1))
     labels = list(load_runs([a, b]).headers)
-    assert len(set(labels)) == 2 and all("hostA · run-a" in label for label in labels)
+    assert labels == ["a", "b"]
+
+
+def test_side_by_side_runs_are_labelled_by_the_directories_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("x/run", "y/run", "base"):
+        synth.write_run(tmp_path / name, synth.sweep_records(reps=1))
+    monkeypatch.chdir(tmp_path)
+    assert list(load_runs([Path("x/run"), Path("y/run"), Path("base/results.jsonl")]).headers) == ["x/run", "y/run", "base"]
+    assert list(load_runs([Path("base"), Path("base")]).headers) == ["base (1)", "base (2)"]
+    assert list(load_runs([Path("base")]).headers) == ["hostA · run-a"]  # one run: host and run id
 
 
 def test_torn_last_line_is_skipped_with_a_warning(tmp_path: Path) -> None:

@@ -75,16 +75,6 @@ def test_order_statistic_bootstrap_agrees_with_naive_resampling() -> None:
     assert np.quantile(fast, [0.025, 0.5, 0.975]) == pytest.approx(np.quantile(naive, [0.025, 0.5, 0.975]), rel=0.004)
 
 
-def test_bootstrap_ci_is_seeded_and_brackets_the_median() -> None:
-    x = np.random.default_rng(0).normal(10, 1, 400)
-    a = stats.bootstrap_ci(x, seed=11)
-    assert a == stats.bootstrap_ci(x, seed=11)
-    assert a != stats.bootstrap_ci(x, seed=12)
-    assert a[0] < np.median(x) < a[1]
-    # chunking does not change the result
-    assert stats.bootstrap_ci(x, seed=11, chunk_values=1000) == a
-
-
 def test_two_level_bootstrap_resamples_processes_first() -> None:
     # Three processes that never vary inside: all 1 ms, all 2 ms, all 3 ms (100 calls each).
     # Picking 3 processes with replacement, the pooled median is the middle pick's value:
@@ -177,3 +167,14 @@ def test_log_prediction_interval_against_hand_worked_numbers() -> None:
     lo, hi = stats.log_prediction_interval([1.0, 2.0, 4.0])
     half = 4.302653 * math.log(2) * math.sqrt(4 / 3)
     assert (lo, hi) == pytest.approx((2 * math.exp(-half), 2 * math.exp(half)), rel=1e-6)
+
+def test_presorted_path_gives_the_hand_worked_numbers() -> None:
+    """aggregate passes the already-sorted pooled sample (`presorted=True`): same numbers as above."""
+    with_outlier = np.array([*range(1, 11), 100], dtype=np.float64)
+    assert stats.iqr(with_outlier, presorted=True) == pytest.approx(5.0)
+    assert stats.tukey_fences(with_outlier, presorted=True) == pytest.approx((-4.0, 16.0))
+    assert stats.tukey_outliers(with_outlier, presorted=True) == 1
+    # [1, 2, 3, 4, 5, 8.5]: q1 at position 1.25 = 2.25, q3 at 3.75 = 4.75, IQR 2.5, upper fence
+    # 4.75 + 3.75 = 8.5: a value on the fence is not outside; 9 would be.
+    assert stats.tukey_outliers(np.array([1, 2, 3, 4, 5, 8.5]), presorted=True) == 0
+    assert stats.tukey_outliers(np.array([1, 2, 3, 4, 5, 9.0]), presorted=True) == 1
