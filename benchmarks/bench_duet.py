@@ -53,7 +53,8 @@ zoo = "mnist_cnn"
 def measure_run(out: Path, mode: str, procs: int, seed: int) -> list[Estimate]:
     from bench import scenario
     from bench.results.store import RunStore
-    from bench.runner.jobs import TaskBuilder, run_jobs
+    from bench.runner.duet import run_scheduled
+    from bench.runner.jobs import TaskBuilder
     from bench.runner.zoo_export import ensure_exported
     from bench.scenario import sweep
     from reports.aggregate import aggregate
@@ -63,7 +64,7 @@ def measure_run(out: Path, mode: str, procs: int, seed: int) -> list[Estimate]:
     s = scenario.parse(SCENARIO.format(procs=procs, seed=seed, mode=mode), "duet.toml", out.parent)
     builder = TaskBuilder(s, {"mnist_cnn": ensure_exported("mnist_cnn")})
     with RunStore.create(out, out.name) as store:
-        run_jobs(sweep.schedule(sweep.expand(s).groups, procs, seed), builder, store.append)
+        run_scheduled(sweep.schedule(sweep.expand(s).groups, procs, seed), builder, store.append)
     agg = aggregate(load_runs([out])).set_index(["env_toggles", "batch_size"])
     found = []
     for batch in (1, 32):

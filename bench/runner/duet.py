@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.runner.jobs import Append, JobResult, Reporter, TaskBuilder, run_job
+from bench.runner.jobs import Append, JobResult, QuietReporter, Reporter, TaskBuilder, run_job, run_jobs
 from bench.scenario.sweep import Job
 
 
@@ -96,3 +96,10 @@ def run_duets(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: R
         results += _run_pair(pair, builder, shared, done, len(jobs))
         done += len(pair)
     return results
+
+
+def run_scheduled(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter | None = None) -> list[JobResult]:
+    """The scenario's jobs as its `[measure] mode` asks: in duets, or one worker at a time."""
+    if builder.scenario.policy.mode == "duet":
+        return run_duets(jobs, builder, append, reporter or QuietReporter())
+    return run_jobs(jobs, builder, append, reporter)

@@ -189,13 +189,9 @@ def run_job(job: Job, builder: TaskBuilder, append: Append, reporter: Reporter) 
 
 
 def run_jobs(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter | None = None) -> list[JobResult]:
-    """Run the schedule in order (in duets where the scenario asks); KeyboardInterrupt propagates after the
-    current worker is killed."""
+    """Run the schedule in order, one worker at a time; KeyboardInterrupt propagates after the current worker
+    is killed. (`bench.runner.duet.run_scheduled` picks duets where the scenario asks.)"""
     reporter = reporter or QuietReporter()
-    if builder.scenario.policy.mode == "duet":
-        from bench.runner.duet import run_duets
-
-        return run_duets(jobs, builder, append, reporter)
     results = []
     for index, job in enumerate(jobs):
         reporter.job_started(job, index, len(jobs))

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.results.store import RunStore
-from bench.runner.jobs import QuietReporter, Reporter, TaskBuilder, model_spec, run_jobs
+from bench.runner.duet import run_scheduled
+from bench.runner.jobs import QuietReporter, Reporter, TaskBuilder, model_spec
 from bench.scenario import ModelEntry, Overrides, RunOptions, Scenario
 from bench.scenario.sweep import Expansion
 
@@ -193,7 +194,7 @@ def measure(session: Session, reporter_for: ReporterFactory = _quiet_reporter, s
     if not jobs:
         say("every cell is already measured")
     with reporter_for(sum(len(j.cells) for j in jobs)) as reporter:
-        run_jobs(jobs, builder, store.append, reporter)
+        run_scheduled(jobs, builder, store.append, reporter)
 
 
 def adaptive_rounds(session: Session, builder: TaskBuilder, reporter_for: ReporterFactory, say: Say) -> dict[str, Any]:
@@ -209,7 +210,7 @@ def adaptive_rounds(session: Session, builder: TaskBuilder, reporter_for: Report
     with reporter_for(len(e.cells) * opts.max_processes) as reporter:
         for rounds in range(1, opts.max_processes + 1):
             jobs = [j for j in schedule(e.groups, rounds, s.run.shuffle_seed, session.done) if j.repetition == rounds - 1]
-            records += [r for result in run_jobs(jobs, builder, session.store.append, reporter) for r in result.records]
+            records += [r for result in run_scheduled(jobs, builder, session.store.append, reporter) for r in result.records]
             widths = ratio_widths(records)
             stop = adaptive_stop(opts, rounds, widths, time.monotonic() - start)
             if stop is not None:
