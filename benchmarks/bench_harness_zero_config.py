@@ -1,9 +1,9 @@
 """Wall time of the zero-config `infer-bench run` (zoo export cached), and how tight its numbers are.
 
-Runs `infer-bench run [--repetitions N] --out DIR` as a user would (reports included), then reads
-the results: wall time, status and stop reason of every cell, each ok cell's within-process 95% CI
-of the median (target: within +-2%), and with N > 1 the between-process spread of each cell's
-median (max/min over repetitions).
+Runs `infer-bench run [--repetitions N] --out DIR` as a user would (reports included; by default the
+adaptive number of processes), then reads the results: wall time, what stopped the adaptive rounds, every
+ratio's between-process interval (the widest, and the ones that missed the ±3% target), status and stop
+reason of every cell, and the between-process spread of each cell's median.
 
     python benchmarks/bench_harness_zero_config.py [--repetitions 3] | tee benchmarks/results/harness_zero_config.txt
 """
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repetitions", type=int, default=1)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repetitions", type=int, default=0, help="fixed processes per group (default: the zero-config auto)")
     parser.add_argument("--cold", action="store_true", help="export the zoo model into an empty cache first (timed)")
     args = parser.parse_args()
     if args.cold:
@@ -53,7 +53,17 @@ def main() -> None:
         print(f"infer-bench run{' --repetitions ' + str(args.repetitions) if args.repetitions > 1 else ''}"
               f"{' from a cold zoo cache (export included)' if args.cold else ''}: "
               f"exit {proc.returncode}, wall {wall:.1f} s (load average {load0:.2f} before, {os.getloadavg()[0]:.2f} after)")
-        report(read_run_file(out / "results.jsonl").cells)
+        run = read_run_file(out / "results.jsonl")
+        report(run.cells)
+        for record in run.adaptive:
+            ratios = record["ratios"]
+            missed = [r for r in ratios if not r["reached"]]
+            widest = max(ratios, key=lambda r: r["half_width"] if r["half_width"] is not None else float("inf"), default=None)
+            print(f"adaptive: {record['rounds']} processes, stopped by {record['stopped']} after {record['elapsed_s']:.0f} s "
+                  f"of measuring; {len(ratios) - len(missed)} of {len(ratios)} ratios within ±{record['target']:.0%}"
+                  + (f"; widest {widest['label']} ±{widest['half_width']:.1%}" if widest and widest["half_width"] else ""))
+            for r in missed:
+                print(f"  missed: {r['label']} ±{(r['half_width'] or float('inf')):.1%} over {r['pairs']} processes")
         if proc.returncode != 0:
             print(proc.stderr[-2000:])
 

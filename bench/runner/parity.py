@@ -24,7 +24,7 @@ import numpy as np
 from bench.errors import WorkerError
 from bench.runner.client import crash_message, error_from_message, run_with_keras_retry
 from bench.runner.procs import WorkerSpec
-from infer_core.detect import worker_env
+from infer_core.detect import required_keras, resolve_variant, worker_env
 from infer_core.model import FP32_VARIANTS, ModelSpec
 
 ATOL = 1e-5
@@ -51,12 +51,31 @@ class Prediction:
     described: dict[str, Any] | None = None  # the loaded model's describe(): call path, tensors, notes
 
 
+def _needs(entry: Entry) -> str | None:
+    return required_keras(resolve_variant(entry.spec), entry.spec.builder)
+
+
 def _group(entries: Sequence[Entry]) -> list[list[int]]:
-    """Indices grouped by worker environment, keeping the first entry's group first."""
-    groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
+    """Indices grouped by the worker they can share, keeping the first entry's group first: what loads under
+    either Keras joins a worker that needs one (as the sweep's interleaved workers do), so the zoo's five
+    formats take one worker, not two."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for i, e in enumerate(entries):
-        groups.setdefault(tuple(sorted(worker_env(e.spec).items())), []).append(i)
-    return list(groups.values())
+        rest = tuple(sorted((k, v) for k, v in worker_env(e.spec).items() if k != "TF_USE_LEGACY_KERAS"))
+        groups.setdefault((rest, _needs(e)), []).append(i)
+    joined: dict[tuple[Any, ...], list[int]] = {}
+    for (rest, need), indices in groups.items():
+        target = next(((rest, f) for f in ("0", "1") if need is None and (rest, f) in groups), (rest, need))
+        joined.setdefault(target, []).extend(indices)
+    return [sorted(indices) for indices in joined.values()]
+
+
+def _env(entries: Sequence[Entry], indices: list[int]) -> dict[str, str]:
+    env = worker_env(entries[indices[0]].spec)
+    needs = sorted(n for n in {_needs(entries[i]) for i in indices} if n is not None)
+    if needs:
+        env["TF_USE_LEGACY_KERAS"] = needs[0]
+    return env
 
 
 def _run_group(entries: Sequence[Entry], indices: list[int], tmp: Path, batch: int, seed: int,
@@ -64,7 +83,7 @@ def _run_group(entries: Sequence[Entry], indices: list[int], tmp: Path, batch: i
     items = [{"spec": entries[i].spec.to_json(), "outputs_file": str(tmp / f"out{i}.npz")} for i in indices]
     task = {"task": "predict", "items": items, "inputs_file": str(inputs_file), "save_inputs": str(inputs_file),
             "batch_size": batch, "seed": seed}
-    outcome = run_with_keras_retry(WorkerSpec(task=task, env=worker_env(entries[indices[0]].spec), timeout_s=timeout_s))
+    outcome = run_with_keras_retry(WorkerSpec(task=task, env=_env(entries, indices), timeout_s=timeout_s))
     results: dict[int, Prediction] = {}
     for m in outcome.messages:
         if m.get("kind") == "error":

@@ -472,14 +472,14 @@ def load(path: Path) -> Scenario:
 DEFAULT_TEXT = """\
 # The built-in default: mnist_cnn in the five base formats, on every device present. The formats share
 # one worker and alternate (interleaved); rounds of fresh workers until every ratio is known to +-3%
-# (at least 5 processes, at most 12, no new round after 120 s). Short timed loops: processes differ far
+# (at least 5 processes, at most 12, no new round after 90 s of measuring). Short timed loops: processes differ far
 # more than the samples inside one do, so the time goes to more processes.
 [[models]]
 zoo = "mnist_cnn"
 
 [run]
 repetitions = "auto"
-time_budget = 120
+time_budget = 90
 
 [measure]
 warmup_time = 0.1
