@@ -34,7 +34,7 @@ def _is_url(text: str) -> bool:
     return text.startswith(("postgresql://", "postgres://"))
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without a password, for messages."""
     head, sep, tail = url.partition("@")
     if not sep or ":" not in head.split("//", 1)[-1]:
@@ -153,13 +153,13 @@ def _postgres(url: str) -> Database:
     try:
         import psycopg
     except ImportError:
-        raise HistoryError(f"{_redacted(url)}: PostgreSQL needs the psycopg package: {PG_EXTRA}") from None
+        raise HistoryError(f"{redacted(url)}: PostgreSQL needs the psycopg package: {PG_EXTRA}") from None
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        raise HistoryError(f"{_redacted(url)}: cannot connect to PostgreSQL ({_first_line(exc)}); is the server "
+        raise HistoryError(f"{redacted(url)}: cannot connect to PostgreSQL ({_first_line(exc)}); is the server "
                            "running and the URL right?") from None
-    return Database(conn, "postgresql", _redacted(url))
+    return Database(conn, "postgresql", redacted(url))
 
 
 # ------------------------------------------------------------------ migrations

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -154,11 +156,19 @@ def ingest(database: Database, path: Path, commit: str | None = None, branch: st
         result.notes += _machine_notes(database, result.machine_id, machine)
         _insert_run(database, run, header, rev, machine, result.machine_id)
         _insert_cells(database, result.run_id, run, rows)
-    result.added, result.cells, result.processes = True, len({r[1] for r in rows}), len(rows)
+        _test_kill_hook()
+    result.added, result.cells, result.processes = True, len({r[0] for r in rows}), len(rows)
     if rev.sha and not rev.known:
         result.notes.append(f"commit {rev.sha[:12]} is not in this git repository: stored with the parent and time "
                             "the run header gives (pass --commit to name another)")
     return result
+
+
+def _test_kill_hook() -> None:
+    """Test hook (INFER_BENCH_TEST_HOOKS=1 and INFER_BENCH_TEST_KILL_INGEST=1): SIGKILL this process with the
+    run's rows written but not committed, as a killed `history add` would be."""
+    if os.environ.get("INFER_BENCH_TEST_HOOKS") == "1" and os.environ.get("INFER_BENCH_TEST_KILL_INGEST") == "1":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _machine_notes(database: Database, mid: str, machine: Mapping[str, Any]) -> list[str]:
