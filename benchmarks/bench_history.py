@@ -26,17 +26,13 @@ The printed results are committed as benchmarks/results/history.txt.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -20,7 +20,6 @@ Pure: numbers in, dataclasses out.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,10 +81,10 @@ def _ranks(values: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray, int]:
     ranks[order] = np.arange(1, len(flat) + 1)
     _, inverse, tie_counts = np.unique(flat, return_inverse=True, return_counts=True)
     if (tie_counts > 1).any():  # mid-ranks for ties
-        sums = np.bincount(inverse, weights=ranks)
-        ranks = sums[inverse] / tie_counts[inverse]
+        tied = np.bincount(inverse, weights=ranks)
+        ranks = tied[inverse] / tie_counts[inverse]
     bounds = np.cumsum([0, *(len(v) for v in values)])
-    sums = np.add.reduceat(ranks, bounds[:-1])
+    sums: FloatArray = np.add.reduceat(ranks, bounds[:-1]).astype(np.float64)
     return sums, np.diff(bounds).astype(np.float64), len(flat)
 
 

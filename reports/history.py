@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ class Point:
     runs: int = 1
     dirty: bool = False
 
-    @property
+    @cached_property
     def median(self) -> float:
         return float(np.median(self.values))
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from reports.history import Point, Series
 from reports.schema import CellRecord, dumps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,3 +68,31 @@ def cli(*args: str, env_extra: Mapping[str, str] | None = None, cwd: Path | None
     environ = {**os.environ, **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=environ, cwd=cwd or ROOT)
+
+
+class Done:
+    """What an in-process `infer-bench` call returned and printed (like CompletedProcess)."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def main(capsys: Any, *args: str) -> Done:
+    """`infer-bench ARGS` in this process: the same code path and output, without a Python start-up."""
+    from bench.cli import main as cli_main
+
+    capsys.readouterr()
+    code = cli_main(list(args))
+    out = capsys.readouterr()
+    return Done(code, out.out, out.err)
+
+
+def series_with(values: list[list[float]]) -> Series:
+    points = tuple(Point(f"{i:04x}" + "0" * 36, tuple(v)) for i, v in enumerate(values))
+    return Series("m1", "hostA", {"model": "m", "variant": "frozen", "device": "cpu", "batch_size": 1}, "p50", "main", points)
+
+
+def noisy(n: int, step_at: int | None, factor: float, seed: int, procs: int = 3, sd: float = 0.05) -> list[list[float]]:
+    rng = np.random.default_rng(seed)
+    return [list(rng.lognormal(np.log(factor if step_at is not None and i >= step_at else 1.0), sd, procs))
+            for i in range(n)]

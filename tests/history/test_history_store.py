@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from histdata import ROOT, cli, sha, step_history, write_run
+from histdata import ROOT, cli, main, sha, step_history, write_run
 
 from bench.results import history
 from bench.results.history.ingest import process_stats
@@ -27,7 +27,7 @@ def test_process_stats_by_hand() -> None:
     assert process_stats([]) == (0, None, None, None, None)
 
 
-def test_ingest_is_idempotent_and_keeps_per_process_statistics(db_url: str, tmp_path: Path) -> None:
+def test_ingest_is_idempotent_and_keeps_per_process_statistics(capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path) -> None:
     run = write_run(tmp_path / "r", "run-1", {"m": [[10, 20, 30], [40, 50, 60, 70]]}, commit="a" * 40)
     with history.connect(db_url) as db:
         first = history.ingest(db, run)
@@ -41,15 +41,15 @@ def test_ingest_is_idempotent_and_keeps_per_process_statistics(db_url: str, tmp_
         assert series.points[0].values == (20.0, 55.0)  # the worker process is the unit
 
 
-def test_check_finds_a_step_and_fails_on_it(db_url: str, tmp_path: Path) -> None:
+def test_check_finds_a_step_and_fails_on_it(capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path) -> None:
     runs = step_history(tmp_path, commits=14, step_at=9, factor=1.3)
-    add = cli("history", "--db", db_url, "add", *map(str, runs))
+    add = main(capsys, "history", "--db", db_url, "add", *map(str, runs))
     assert add.returncode == 0, add.stderr
-    check = cli("history", "--db", db_url, "check", "--branch", "main")
+    check = main(capsys, "history", "--db", db_url, "check", "--branch", "main")
     assert check.returncode == 1, check.stdout + check.stderr
     assert "**FAIL**" in check.stdout and "new regression" in check.stdout
     assert f"`{sha(8)[:10]}`..`{sha(9)[:10]}`" in check.stdout  # the commit range of the step
-    quiet = cli("history", "--db", db_url, "check", "--branch", "main", "--threshold", "40%")
+    quiet = main(capsys, "history", "--db", db_url, "check", "--branch", "main", "--threshold", "40%")
     assert quiet.returncode == 0 and "No change points" in quiet.stdout
 
 
@@ -86,34 +86,34 @@ def test_concurrent_migrations(db_url: str) -> None:
         assert db.rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
 
 
-def test_unknown_schema_version_is_refused(db_url: str) -> None:
+def test_unknown_schema_version_is_refused(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
     with history.connect(db_url) as db, db.transaction():
         db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION + 1,))
-    done = cli("history", "--db", db_url, "list")
+    done = main(capsys, "history", "--db", db_url, "list")
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert f"schema version {SCHEMA_VERSION + 1}" in line and "upgrade infer-bench" in line
 
 
-def test_corrupt_sqlite_file_then_rebuild(tmp_path: Path) -> None:
+def test_corrupt_sqlite_file_then_rebuild(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     db = tmp_path / "history.sqlite"
     runs = step_history(tmp_path / "runs", commits=3, step_at=None, factor=1.0)
     db.write_bytes(b"this is not a database" * 200)
-    done = cli("history", "--db", str(db), "list")
+    done = main(capsys, "history", "--db", str(db), "list")
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "corrupt" in line and "history rebuild" in line
-    rebuilt = cli("history", "--db", str(db), "rebuild", str(tmp_path / "runs"))
+    rebuilt = main(capsys, "history", "--db", str(db), "rebuild", str(tmp_path / "runs"))
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "3 runs" in rebuilt.stdout
-    listed = cli("history", "--db", str(db), "list")
+    listed = main(capsys, "history", "--db", str(db), "list")
     assert listed.returncode == 0 and "3 commits" in listed.stdout
     assert len(runs) == 3
 
 
-def test_postgres_unreachable(tmp_path: Path) -> None:
+def test_postgres_unreachable(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     url = f"postgresql://postgres@/nothing?host={tmp_path}&port=5999"
-    done = cli("history", "--db", url, "list")
+    done = main(capsys, "history", "--db", url, "list")
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "cannot connect to PostgreSQL" in line
@@ -128,11 +128,11 @@ def test_psycopg_missing_names_the_extra(tmp_path: Path) -> None:
     assert "pip install 'infer-bench[postgres]'" in line and "secret" not in line
 
 
-def test_run_from_another_machine_starts_its_own_series(db_url: str, tmp_path: Path) -> None:
+def test_run_from_another_machine_starts_its_own_series(capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path) -> None:
     a = step_history(tmp_path / "a", commits=2, step_at=None, factor=1.0, host="hostA")
     b = step_history(tmp_path / "b", commits=1, step_at=None, factor=1.0, host="hostB")
-    assert cli("history", "--db", db_url, "add", *map(str, a)).returncode == 0
-    done = cli("history", "--db", db_url, "add", str(b[0]))
+    assert main(capsys, "history", "--db", db_url, "add", *map(str, a)).returncode == 0
+    done = main(capsys, "history", "--db", db_url, "add", str(b[0]))
     assert done.returncode == 0
     assert "machine hostB" in done.stderr and "own series" in done.stderr
     with history.connect(db_url) as db:
@@ -140,22 +140,22 @@ def test_run_from_another_machine_starts_its_own_series(db_url: str, tmp_path: P
     assert sorted((s.host, len(s.points)) for s in series) == [("hostA", 2), ("hostB", 1)]
 
 
-def test_commit_not_in_the_repository(db_url: str, tmp_path: Path) -> None:
+def test_commit_not_in_the_repository(capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path) -> None:
     run = write_run(tmp_path / "r", "run-x", {"m": [[5, 6, 7]]}, commit="c" * 40)
-    bad = cli("history", "--db", db_url, "add", str(run), "--commit", "no-such-ref", "--repo", str(ROOT))
+    bad = main(capsys, "history", "--db", db_url, "add", str(run), "--commit", "no-such-ref", "--repo", str(ROOT))
     assert bad.returncode == 2
     (line,) = bad.stderr.strip().splitlines()
     assert "commit 'no-such-ref' is not in the git repository" in line
-    kept = cli("history", "--db", db_url, "add", str(run), "--repo", str(ROOT))
+    kept = main(capsys, "history", "--db", db_url, "add", str(run), "--repo", str(ROOT))
     assert kept.returncode == 0 and "not in this git repository" in kept.stderr
     with history.connect(db_url) as db:
         assert db.rows("SELECT sha, known FROM commits") == [("c" * 40, 0)]
 
 
-def test_commit_override_resolves_with_git(tmp_path: Path) -> None:
+def test_commit_override_resolves_with_git(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     run = write_run(tmp_path / "r", "run-o", {"m": [list(np.arange(1, 10))]}, commit="d" * 40)
     db = str(tmp_path / "h.sqlite")
-    done = cli("history", "--db", db, "add", str(run), "--commit", "HEAD", "--branch", "release", "--repo", str(ROOT))
+    done = main(capsys, "history", "--db", db, "add", str(run), "--commit", "HEAD", "--branch", "release", "--repo", str(ROOT))
     assert done.returncode == 0, done.stderr
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     with history.connect(db) as database:
