@@ -11,6 +11,7 @@ evidence). A series never mixes machines.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,7 +39,7 @@ class Point:
 
     @cached_property
     def median(self) -> float:
-        return float(np.median(self.values))
+        return float(statistics.median(self.values))  # a few values: faster than numpy's
 
 
 @dataclass(frozen=True)

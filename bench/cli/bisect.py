@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--work", type=Path, default=Path(".infer-bench") / "bisect",
                    help="where worktrees, venvs and runs are kept (default .infer-bench/bisect)")
     p.add_argument("--rounds", type=int, default=3, help="runs of each side per probe, alternated (default 3)")
+    p.add_argument("--repetitions", type=int, default=1, help="worker processes per run (default 1)")
     p.add_argument("--max-rounds", type=int, default=6, help="most runs per side before giving up as inconclusive")
     p.add_argument("--threshold", type=_fraction, default=0.05, help="smallest slowdown that counts (default 5%%)")
     p.add_argument("--db", help=DB_HELP)
@@ -40,10 +41,10 @@ def register(subparsers: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     from bench.runner.bisect import BisectError, Options, bisect, subject
 
-    if args.rounds < 1 or args.max_rounds < args.rounds:
-        raise BisectError("--rounds must be >= 1 and --max-rounds >= --rounds")
+    if args.rounds < 1 or args.max_rounds < args.rounds or args.repetitions < 1:
+        raise BisectError("--rounds and --repetitions must be >= 1 and --max-rounds >= --rounds")
     opts = Options(args.repo.resolve(), args.good, args.bad, args.scenario, args.work, args.setup,
-                   args.rounds, args.max_rounds, args.threshold, db=args.db)
+                   args.rounds, args.repetitions, args.max_rounds, args.threshold, db=args.db)
     outcome = bisect(opts, lambda line: print(line, file=sys.stderr, flush=True))
     if outcome.first_bad is None:
         p = outcome.inconclusive

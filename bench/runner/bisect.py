@@ -47,6 +47,7 @@ class Options:
     work: Path
     setup: str | None = None  # None: the default venv per commit
     rounds: int = 3  # runs of each side per probe
+    repetitions: int = 1  # worker processes per run
     max_rounds: int = 6
     threshold: float = 0.05
     alpha: float = 0.05
@@ -177,7 +178,8 @@ class Runner:
         out = (self.opts.work / "runs" / f"{self.count:03d}-{sha[:12]}").resolve()
         shutil.rmtree(out, ignore_errors=True)
         scenario = self.opts.scenario if self.opts.scenario.is_absolute() else tree / self.opts.scenario
-        cmd = [python, "-m", "bench.cli", "run", str(scenario), "--out", str(out), "--no-report", "--repetitions", "1"]
+        cmd = [python, "-m", "bench.cli", "run", str(scenario), "--out", str(out), "--no-report",
+               "--repetitions", str(self.opts.repetitions)]
         env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME")}
         try:
             done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
