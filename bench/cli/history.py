@@ -98,7 +98,10 @@ def _filter(args: argparse.Namespace) -> Any:
 
 
 def _list(args: argparse.Namespace) -> int:
+    """One line per series; with >= 5 commits, how much its commits' values have varied (5th-95th percentile
+    around the median: reports.history.run_to_run_spread, the figure `report` and `compare` can show too)."""
     from bench.results.history import connect, load_series
+    from reports.history import run_to_run_spread, run_values
 
     with connect(args.db) as database:
         series = load_series(database, _filter(args))
@@ -106,8 +109,10 @@ def _list(args: argparse.Namespace) -> int:
         print(f"no series in {database.where}; add runs with `infer-bench history add RUN`")
     for s in series:
         last = s.points[-1]
+        spread = run_to_run_spread(run_values(s.points))
+        noise = f"\trun-to-run {(spread.low - 1) * 100:+.0f}%..{(spread.high - 1) * 100:+.0f}%" if spread else ""
         print(f"{s.label}\t{s.host}\t{s.branch or '-'}\t{len(s.points)} commits\tlast {last.commit[:12]} "
-              f"{last.median / 1e6:.4g} ms")
+              f"{last.median / 1e6:.4g} ms{noise}")
     return 0
 
 

@@ -70,7 +70,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One writing transaction, holding the database's write lock from the start."""
-        with self._errors("write"):
+        with self.errors("write"):
             if self.dialect == "postgresql":
                 with self.conn.transaction():
                     yield
@@ -84,7 +84,8 @@ class Database:
             self.conn.execute("COMMIT")
 
     @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
+    def errors(self, what: str) -> Iterator[None]:
+        """Database errors of either driver as one HistoryError line that names the database."""
         try:
             yield
         except sqlite3.DatabaseError as exc:
@@ -142,7 +143,7 @@ def _sqlite(path: Path) -> Database:
     except (OSError, sqlite3.Error) as exc:
         raise HistoryError(f"{path}: cannot open the history database ({exc})") from None
     database = Database(conn, "sqlite", str(path))
-    with database._errors("open"):
+    with database.errors("open"):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")

@@ -154,7 +154,9 @@ def ingest(database: Database, path: Path, commit: str | None = None, branch: st
         if database.rows("SELECT 1 FROM runs WHERE run_id = ?", (result.run_id,)):
             return result
         result.notes += _machine_notes(database, result.machine_id, machine)
-        _insert_run(database, run, header, rev, machine, result.machine_id)
+        if not _insert_run(database, run, header, rev, machine, result.machine_id):
+            result.notes.clear()  # another writer added this run meanwhile (PostgreSQL: waited for it on the key)
+            return result
         _insert_cells(database, result.run_id, run, rows)
         _test_kill_hook()
     result.added, result.cells, result.processes = True, len({r[0] for r in rows}), len(rows)
@@ -182,7 +184,8 @@ def _machine_notes(database: Database, mid: str, machine: Mapping[str, Any]) -> 
 
 
 def _insert_run(database: Database, run: RunFile, header: Mapping[str, Any], rev: Revision,
-                machine: Mapping[str, Any], mid: str) -> None:
+                machine: Mapping[str, Any], mid: str) -> bool:
+    """The machine, commit and run rows; False when the run is already there (nothing inserted for it)."""
     env = header.get("env") or {}
     database.execute(
         "INSERT INTO machines (machine_id, host, cpu_model, logical_cores, memory_bytes, gpus, fingerprint) "
@@ -191,12 +194,13 @@ def _insert_run(database: Database, run: RunFile, header: Mapping[str, Any], rev
     if rev.sha:
         database.execute("INSERT INTO commits (sha, parent, committed, known) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                          (rev.sha, rev.parent, rev.committed, int(rev.known)))
-    database.execute(
+    inserted = database.execute(
         "INSERT INTO runs (run_id, machine_id, commit_sha, branch, dirty, created, scenario_path, source, header, "
-        "ingested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "ingested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (header.get("run_id"), mid, rev.sha, rev.branch, None if rev.dirty is None else int(bool(rev.dirty)),
          str(header.get("created") or ""), header.get("scenario_path"), str(run.path.resolve()),
          json.dumps({k: v for k, v in header.items() if k != "scenario_text"} | {"env": env}, default=str), _now()))
+    return bool(inserted.rowcount)
 
 
 def _process_rows(run: RunFile) -> list[tuple[Any, ...]]:

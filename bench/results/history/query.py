@@ -52,7 +52,7 @@ def _query(f: Filter) -> tuple[str, list[Any]]:
 def load_series(database: Database, f: Filter = Filter()) -> list[Series]:
     """Every series matching the filter, each with its commits in order."""
     text, params = _query(f)
-    with database._errors("read"):
+    with database.errors("read"):
         rows = database.rows(text, params)
     grouped: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
     meta: dict[tuple[Any, ...], tuple[str, str]] = {}
