@@ -141,7 +141,9 @@ def default_env(opts: Options, sha: str, tree: Path) -> str:
         _run_setup([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tree, sha, "making a venv")
         purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                  capture_output=True, text=True, check=False).stdout.strip()
-        Path(purelib, "_infer_bench_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+        # `import` lines of a .pth run at start-up; addsitedir also reads the .pth files there (editable installs)
+        lines = [f"import site; site.addsitedir({d!r})" for d in site.getsitepackages()]
+        Path(purelib, "_infer_bench_parent.pth").write_text("\n".join(lines) + "\n")
         if (tree / "pyproject.toml").exists() or (tree / "setup.py").exists():
             _run_setup([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", "."],
                        tree, sha, "pip install -e .")
