@@ -160,3 +160,9 @@ def test_commit_override_resolves_with_git(capsys: pytest.CaptureFixture[str], t
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     with history.connect(db) as database:
         assert database.rows("SELECT commit_sha, branch FROM runs") == [(head, "release")]
+
+
+def test_commit_times_sort_across_time_zones() -> None:
+    from bench.results.history.ingest import utc
+
+    assert utc("2026-01-01T01:30:00+01:00") == "2026-01-01T00:30:00+00:00" < utc("2026-01-01T00:40:00+00:00")  # type: ignore[operator]

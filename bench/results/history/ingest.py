@@ -103,6 +103,16 @@ def git(repo: Path, *args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def utc(text: str | None) -> str | None:
+    """A commit time as UTC ISO 8601, so that times from different time zones sort as text."""
+    if not text:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(text).astimezone(_dt.timezone.utc).isoformat(timespec="seconds")
+    except ValueError:
+        return text
+
+
 def resolve_commit(repo: Path, name: str) -> Revision:
     """A commit named by the user (sha, tag, branch): its full sha, parent and time, or an error."""
     sha = git(repo, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
@@ -110,7 +120,7 @@ def resolve_commit(repo: Path, name: str) -> Revision:
         raise HistoryError(f"commit {name!r} is not in the git repository at {repo.resolve()}; give a commit "
                            "that exists there (or run from the repository the run measured)")
     parent = git(repo, "rev-parse", "--verify", "--quiet", f"{sha}^")
-    return Revision(sha, None, parent or None, git(repo, "show", "-s", "--format=%cI", sha))
+    return Revision(sha, None, parent or None, utc(git(repo, "show", "-s", "--format=%cI", sha)))
 
 
 def revision_of(header: Mapping[str, Any], repo: Path, commit: str | None, branch: str | None) -> Revision:
@@ -120,7 +130,7 @@ def revision_of(header: Mapping[str, Any], repo: Path, commit: str | None, branc
         rev = resolve_commit(repo, commit)
         rev.dirty = False
     else:
-        rev = Revision(info.get("commit"), None, info.get("parent"), info.get("committed"), info.get("dirty"))
+        rev = Revision(info.get("commit"), None, info.get("parent"), utc(info.get("committed")), info.get("dirty"))
         if rev.sha and not git(repo, "cat-file", "-e", f"{rev.sha}^{{commit}}"):
             rev.known = False
     rev.branch = branch if branch is not None else info.get("branch")
