@@ -50,7 +50,8 @@ def main(args: argparse.Namespace) -> int:
         p = outcome.inconclusive
         needs = f"needs {outcome.needs} more repetitions" if outcome.needs else "needs more repetitions"
         where = f" at commit {p.sha[:12]} ({p.ratio:.2f}x [{p.low:.2f}, {p.high:.2f}])" if p else ""
-        print(f"inconclusive — {needs}{where}; rerun with --rounds {max(args.rounds, outcome.needs or 0) + 1}")
+        more = -(-(outcome.needs or args.repetitions) // args.repetitions)  # rounds that add that many processes
+        print(f"inconclusive — {needs} per side{where}; rerun with --max-rounds {args.max_rounds + more}")
         return EXIT_INCONCLUSIVE
     bad = next(p for p in outcome.probes if p.sha == outcome.first_bad) if any(
         p.sha == outcome.first_bad for p in outcome.probes) else outcome.probes[0]

@@ -72,7 +72,7 @@ class Outcome:
     last_good: str | None
     probes: list[Probe] = field(default_factory=list)
     inconclusive: Probe | None = None
-    needs: int | None = None  # more repetitions per side that would decide it
+    needs: int | None = None  # more worker processes per side the gate says would decide it
 
 
 # ------------------------------------------------------------------ git
@@ -261,7 +261,8 @@ def bisect(opts: Options, say: Say) -> Outcome:
     first = b.probe(bad_sha, opts.threshold, None)
     outcome = Outcome(None, None, [first])
     if first.verdict != "slower":
-        return _stop(outcome, first, f"bad commit {bad_sha[:12]} is not slower than good {b.good_sha[:12]}")
+        return _stop(outcome, first, f"bad commit {bad_sha[:12]} is not slower than good {b.good_sha[:12]}",
+                     opts.repetitions)
     threshold = max(opts.threshold, math.sqrt(first.ratio) - 1)
     say(f"a probe counts as slow at >= {1 + threshold:.2f}x (halfway to the bad commit's {first.ratio:.2f}x)")
     lo, hi = -1, len(chain) - 1
@@ -270,17 +271,18 @@ def bisect(opts: Options, say: Say) -> Outcome:
         p = b.probe(chain[mid], threshold, first.cell)
         outcome.probes.append(p)
         if p.verdict in ("inconclusive", "failed"):
-            return _stop(outcome, p, "")
+            return _stop(outcome, p, "", opts.repetitions)
         lo, hi = (lo, mid) if p.verdict == "slower" else (mid, hi)
     outcome.first_bad = chain[hi]
     outcome.last_good = chain[lo] if lo >= 0 else b.good_sha
     return outcome
 
 
-def _stop(outcome: Outcome, probe: Probe, reason: str) -> Outcome:
+def _stop(outcome: Outcome, probe: Probe, reason: str, repetitions: int) -> Outcome:
     if probe.verdict == "inconclusive":
         outcome.inconclusive = probe
-        outcome.needs = probe.reps_needed
+        have = probe.rounds * repetitions
+        outcome.needs = max(1, probe.reps_needed - have) if probe.reps_needed else None
         return outcome
     if probe.verdict == "failed":
         raise BisectError(f"commit {probe.sha[:12]}: cells failed to run; bisect cannot judge speed there")

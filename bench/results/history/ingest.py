@@ -170,6 +170,9 @@ def ingest(database: Database, path: Path, commit: str | None = None, branch: st
         _insert_cells(database, result.run_id, run, rows)
         _test_kill_hook()
     result.added, result.cells, result.processes = True, len({r[0] for r in rows}), len(rows)
+    if rev.dirty:
+        result.notes.append("the run measured a working directory with uncommitted changes: series leave it out "
+                            "unless --include-dirty")
     if rev.sha and not rev.known:
         result.notes.append(f"commit {rev.sha[:12]} is not in this git repository: stored with the parent and time "
                             "the run header gives (pass --commit to name another)")
