@@ -262,6 +262,34 @@ def error_rates(work: Path, alpha: float, min_size: int) -> list[str]:
     return lines
 
 
+def synthetic_rates(sigma_run: float, commits: int = 30, step_at: int = 15, series: int = 100,
+                    processes: int = 2) -> list[str]:
+    """The same detector on synthetic series whose whole runs shift by a lognormal factor (sd `sigma_run` of the
+    log) and whose processes scatter around their run (sd 0.05): what it can do on a quieter machine, labelled so."""
+    from reports.changepoints import Settings, detect
+
+    rng = np.random.default_rng(7)
+    settings = Settings()
+
+    def one(size: float) -> list[list[float]]:
+        return [list(np.exp(rng.normal(np.log(1 + size) * (i >= step_at) + rng.normal(0, sigma_run), 0.05, processes)))
+                for i in range(commits)]
+    false = sum(bool(detect(one(0.0), settings)) for _ in range(series))
+    parts = [f"synthetic, run-to-run sd {sigma_run:.2f} (log), {commits} commits x {processes} processes, step at "
+             f"{step_at}, {series} series each: A/A series with a false change point {false}/{series}"]
+    for size in (0.10, 0.25, 0.50):
+        found = [[c.index - step_at for c in detect(one(size), settings) if c.regression] for _ in range(series)]
+        near = [min(f, key=abs) for f in found if f and min(abs(x) for x in f) <= 2]
+        parts.append(f"+{size:.0%} detected (within 2 commits) {len(near)}/{series}, exact commit {near.count(0)}")
+    return ["  " + "; ".join(parts)]
+
+
+def run_sigma(work: Path) -> float:
+    """The measured run-to-run sd (log) of the unchanged build's batch-32 cell: one value per run."""
+    _, values = load_values(work)
+    return float(np.std(np.log([np.median(v) for v in values[BATCH]]), ddof=1))
+
+
 def report(work: Path) -> int:
     used, _ = load_values(work)
     out = [f"# benchmarks/bench_history.py on {platform.node()} ({os.cpu_count()} cores), "
@@ -272,6 +300,10 @@ def report(work: Path) -> int:
                f"{used[-1] if used else '-'}")
     for alpha, min_size in ((0.01, 3), (0.05, 3), (0.01, 2)):
         out += error_rates(work, alpha, min_size)
+    sigma = run_sigma(work)
+    out += ["", f"for scale: the runs above moved with a run-to-run sd of {sigma:.2f} (log; the median run / fastest run "
+            f"ratio says the same); the same detector (alpha 0.01, 5%, min size 3) on synthetic series:"]
+    out += synthetic_rates(sigma) + synthetic_rates(0.15) + synthetic_rates(0.05)
     print("\n".join(out))
     return 0
 
