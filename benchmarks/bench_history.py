@@ -301,8 +301,8 @@ def report(work: Path) -> int:
     for alpha, min_size in ((0.01, 3), (0.05, 3), (0.01, 2)):
         out += error_rates(work, alpha, min_size)
     sigma = run_sigma(work)
-    out += ["", f"for scale: the runs above moved with a run-to-run sd of {sigma:.2f} (log; the median run / fastest run "
-            f"ratio says the same); the same detector (alpha 0.01, 5%, min size 3) on synthetic series:"]
+    out += ["", f"for scale: the runs above moved with a run-to-run sd of {sigma:.2f} (log of each run's median); "
+            f"the same detector (alpha 0.01, 5%, min size 3) on synthetic series:"]
     out += synthetic_rates(sigma) + synthetic_rates(0.15) + synthetic_rates(0.05)
     print("\n".join(out))
     return 0
