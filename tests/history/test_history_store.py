@@ -166,3 +166,18 @@ def test_commit_times_sort_across_time_zones() -> None:
     from bench.results.history.ingest import utc
 
     assert utc("2026-01-01T01:30:00+01:00") == "2026-01-01T00:30:00+00:00" < utc("2026-01-01T00:40:00+00:00")  # type: ignore[operator]
+
+
+def test_database_from_the_environment_else_the_default_file(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    run = write_run(tmp_path / "r", "run-env", {"m": [[1, 2, 3]]}, commit="e" * 40)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INFER_BENCH_DB", raising=False)
+    assert main(capsys, "history", "add", str(run)).returncode == 0
+    default = tmp_path / ".infer-bench" / "history.sqlite"
+    assert default.exists()
+    with history.connect(str(default)) as db:
+        assert db.rows("PRAGMA journal_mode") == [("wal",)]
+    monkeypatch.setenv("INFER_BENCH_DB", str(tmp_path / "team.sqlite"))
+    done = main(capsys, "history", "add", str(run))
+    assert done.returncode == 0 and "team.sqlite" in done.stdout and "added run run-env" in done.stdout
