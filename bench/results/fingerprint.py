@@ -16,7 +16,7 @@ import platform
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,8 @@ def gpus() -> list[dict[str, str]]:
 
 
 def git_commit(cwd: Path | None = None) -> dict[str, Any] | None:
-    """The working directory's commit and whether it has uncommitted changes; None outside git."""
+    """The working directory's commit, branch, parent, commit time and whether it has uncommitted changes
+    (the history database orders runs by them); None outside git."""
     if not shutil.which("git"):
         return None
     def git(*args: str) -> str | None:
@@ -103,7 +104,19 @@ def git_commit(cwd: Path | None = None) -> dict[str, Any] | None:
     if commit is None:
         return None
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status)}
+    return {"commit": commit, "dirty": bool(status), "branch": git_branch(git),
+            "parent": git("rev-parse", "--verify", "--quiet", "HEAD^"), "committed": git("show", "-s", "--format=%cI", "HEAD")}
+
+
+def git_branch(git: Callable[..., str | None], environ: Mapping[str, str] | None = None) -> str | None:
+    """The branch being measured: CI's name for it where checkouts are detached (GitHub Actions sets
+    GITHUB_HEAD_REF on pull requests, GITHUB_REF_NAME otherwise), else git's; None when detached."""
+    environ = os.environ if environ is None else environ
+    for name in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
+        if environ.get(name):
+            return environ[name]
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    return None if branch in (None, "HEAD") else branch
 
 
 def env_vars(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -1,0 +1,94 @@
+"""Read series out of the history database: rows in, `reports.history.Series` out.
+
+A series is (machine, cell identity, metric) on one branch. Its commits are ordered by commit time
+(then by their first run's time, for commits git did not know); every ok process of every run of a
+commit is one value of that commit's point.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.results.history.db import Database, HistoryError
+from bench.results.history.schema import METRIC_COLUMNS
+from reports.history import Point, Series
+
+
+@dataclass(frozen=True)
+class Filter:
+    branch: str | None = None
+    machine: str | None = None  # a host name or a machine id prefix
+    model: str | None = None
+    metric: str = "p50"
+    include_dirty: bool = False
+
+
+def _query(f: Filter) -> tuple[str, list[Any]]:
+    if f.metric not in METRIC_COLUMNS:
+        raise HistoryError(f"unknown metric {f.metric!r}; choose one of {', '.join(METRIC_COLUMNS)}")
+    where, params = ["p.status = 'ok'", f"p.{METRIC_COLUMNS[f.metric]} IS NOT NULL"], []
+    if f.branch is not None:
+        where.append("r.branch = ?")
+        params.append(f.branch)
+    if f.machine is not None:
+        where.append("(m.host = ? OR m.machine_id LIKE ?)")
+        params += [f.machine, f.machine + "%"]
+    if f.model is not None:
+        where.append("c.model = ?")
+        params.append(f.model)
+    if not f.include_dirty:
+        where.append("(r.dirty IS NULL OR r.dirty = 0)")
+    return (
+        f"SELECT r.machine_id, m.host, c.cell_key, c.identity, r.branch, r.commit_sha, co.committed, r.created, "
+        f"r.run_id, r.dirty, p.{METRIC_COLUMNS[f.metric]} FROM processes p "
+        "JOIN cells c ON c.run_id = p.run_id AND c.cell_id = p.cell_id "
+        "JOIN runs r ON r.run_id = p.run_id JOIN machines m ON m.machine_id = r.machine_id "
+        "LEFT JOIN commits co ON co.sha = r.commit_sha WHERE " + " AND ".join(where), params)
+
+
+def load_series(database: Database, f: Filter = Filter()) -> list[Series]:
+    """Every series matching the filter, each with its commits in order."""
+    text, params = _query(f)
+    with database.errors("read"):
+        rows = database.rows(text, params)
+    grouped: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
+    meta: dict[tuple[Any, ...], tuple[str, str]] = {}
+    for mid, host, key, identity, branch, sha, committed, created, run_id, dirty, value in rows:
+        skey = (mid, key, branch)
+        meta[skey] = (host, identity)
+        commit = sha or f"run:{run_id}"
+        entry = grouped.setdefault(skey, {}).setdefault(commit, [committed or created, created, set(), [], False])
+        entry[1] = min(entry[1], created)
+        entry[2].add(run_id)
+        entry[3].append(float(value))
+        entry[4] = entry[4] or bool(dirty)
+    return [_series(skey, meta[skey], commits, f.metric) for skey, commits in sorted(grouped.items(), key=_order)]
+
+
+def _order(item: tuple[tuple[Any, ...], Any]) -> tuple[str, str, str]:
+    (mid, key, branch), _ = item
+    return (str(branch), key, mid)
+
+
+def _series(skey: tuple[Any, ...], meta: tuple[str, str], commits: dict[str, list[Any]], metric: str) -> Series:
+    mid, _key, branch = skey
+    ordered = sorted(commits.items(), key=lambda kv: (str(kv[1][0]), str(kv[1][1])))
+    points = tuple(Point(sha, tuple(e[3]), str(e[0]), len(e[2]), e[4]) for sha, e in ordered)
+    return Series(mid, meta[0], json.loads(meta[1]), metric, branch, points)
+
+
+def list_runs(database: Database, limit: int = 20) -> list[tuple[Any, ...]]:
+    return database.rows("SELECT r.run_id, r.commit_sha, r.branch, m.host, r.created, r.source FROM runs r "
+                         "JOIN machines m ON m.machine_id = r.machine_id ORDER BY r.created DESC LIMIT ?", (limit,))
+
+
+def counts(database: Database) -> dict[str, int]:
+    return {t: int(database.rows(f"SELECT COUNT(*) FROM {t}")[0][0])
+            for t in ("machines", "commits", "runs", "cells", "processes")}
+
+
+def sources(database: Database) -> Sequence[str]:
+    return [r[0] for r in database.rows("SELECT source FROM runs ORDER BY created")]
