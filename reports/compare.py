@@ -116,7 +116,7 @@ class Settings:
             raise CompareError(f"alpha {self.alpha!r} out of range: give a level such as 0.05")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # a DataFrame has no truth value to compare or hash
 class Comparison:
     """What `compare()` returns: the diff frame (one row per cell) and what it was computed with.
 

@@ -166,13 +166,18 @@ def _parity_text(speed: pd.Series | None) -> Text:
     return Text(label, style={"same": "green", "differs": "bold red", "error": "red"}.get(label, "dim"))
 
 
+PARITY_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("model", "left"), ("A", "left"), ("B", "left"), ("output", "left"), ("max abs diff", "right"), ("top-1", "right"),
+    ("outputs", "left"),
+)
+
+
 def _parity_table(data: ReportData) -> Table:
     """Every model's output parity, whatever the baseline; quantised pairs shown, never failing."""
     table = Table(title=Text("Output parity (same inputs, outputs compared pairwise)", style="bold"), box=box.SIMPLE_HEAD,
                   title_justify="left", pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
-    for name, justify in (("model", "left"), ("A", "left"), ("B", "left"), ("output", "left"), ("max abs diff", "right"),
-                          ("top-1", "right"), ("outputs", "left")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for name, justify in PARITY_COLUMNS:
+        table.add_column(name, justify=justify, overflow="fold")
     for _, r in data.parity.iterrows():
         model = str(r["model"]) + (f" ({r['source']})" if data.many_sources else "")
         verdict = str(r["verdict"])
