@@ -300,28 +300,6 @@ def ratio_from_draws(
     return point, float(lo), float(hi)
 
 
-def ratio_ci(
-    baseline_groups: Sequence[ArrayLike],
-    variant_groups: Sequence[ArrayLike],
-    q: float = 0.5,
-    confidence: float = 0.95,
-    n_boot: int = DEFAULT_BOOT,
-    seed: int = DEFAULT_SEED,
-) -> tuple[float, float, float]:
-    """Speedup baseline_q / variant_q with a bootstrap interval: (ratio, low, high).
-
-    The two sides are independent samples of processes, bootstrapped independently
-    (`quantile_draws`, different seeds); the interval is the percentile interval of the ratio of
-    their draws. The point estimate is the ratio of the pooled raw quantiles.
-    """
-    base = np.concatenate([np.asarray(g, dtype=np.float64) for g in baseline_groups])
-    var = np.concatenate([np.asarray(g, dtype=np.float64) for g in variant_groups])
-    point = float(percentiles(base, (q * 100,))[0] / percentiles(var, (q * 100,))[0])
-    b_draws = quantile_draws(baseline_groups, q, n_boot, seed)
-    v_draws = quantile_draws(variant_groups, q, n_boot, seed + 1)
-    return ratio_from_draws(point, b_draws, v_draws, confidence)
-
-
 # ---- between-process intervals: the process is the unit of evidence -------------------------------
 
 
