@@ -204,7 +204,7 @@ def _frame(good_runs: list[Path], probe_runs: list[Path], threshold: float, alph
     from reports.compare import compare
     from reports.load import load_runs
 
-    return compare(load_runs(good_runs), load_runs(probe_runs), "p50", threshold, alpha)
+    return compare(load_runs(good_runs), load_runs(probe_runs), "p50", threshold, alpha).frame
 
 
 def _cell_name(row: Any) -> str:
