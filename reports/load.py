@@ -73,6 +73,7 @@ class Runs:
     parity: pd.DataFrame
     headers: dict[str, dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    serving: list[dict[str, Any]] = field(default_factory=list)  # "capacity" and "tune" records (reports.load_views)
 
     @cached_property
     def samples(self) -> pd.DataFrame:
@@ -99,12 +100,14 @@ def load_runs(paths: list[Path]) -> Runs:
             latencies.append(_latencies(run.path, record))
         for record in run.parity:
             parity_rows.extend(_parity_rows(label, record))
+    serving = [{**r, "source": label} for label, run in zip(labels, files, strict=True) for r in run.serving]
     return Runs(
         cells=_cells_frame(rows),
         latencies=latencies,
         parity=_parity_frame(parity_rows),
         headers=headers,
         warnings=warnings,
+        serving=serving,
     )
 
 

@@ -86,10 +86,16 @@ class TaskBuilder:
 
     def task(self, job: Job) -> MeasureTask:
         key, entry = job.group.key, self.entry(job.group.key)
+        spec, load = model_spec(entry, key, self.model_dirs.get(entry.zoo or "")), None
+        if any(c.load_point for c in job.cells):  # serving load points: threads enforced (bench.runner.capacity)
+            from bench.runner.capacity import enforce_threads, scenario_load
+
+            load = scenario_load(self.scenario)
+            spec = enforce_threads(spec, load)
         task = MeasureTask(
-            spec=model_spec(entry, key, self.model_dirs.get(entry.zoo or "")),
-            cells=tuple(cell_ref(c, job) for c in job.cells), policy=self.scenario.policy,
+            spec=spec, cells=tuple(cell_ref(c, job) for c in job.cells), policy=self.scenario.policy,
             seed=self.scenario.run.seed, inputs_file=entry.inputs_file, memory_limit_mb=self.scenario.run.memory_limit_mb,
+            load=load.to_json() if load is not None else None,
         )
         return dataclasses.replace(task, **self.extra(job)) if self.extra is not None else task
 

@@ -168,9 +168,13 @@ def _finish(record: CellRecord, model: Any) -> CellRecord:
 def measure_cell(model: Any, task: MeasureTask, cell: CellRef, emit: Emit, base: CellRecord) -> tuple[CellRecord, bool]:
     """Measure one batch size: (its record, ok or failed with the error; whether it ran out of memory)."""
     batch_size = cell.batch_size
+    _inject_fault(task, batch_size, model)
+    if cell.identity.get("load_point"):  # a serving load point (bench.worker.load), not a timing loop
+        from bench.worker.load.cell import measure_load_cell
+
+        return _finish(measure_load_cell(model, task, cell, base, lambda n: _feeds(model, task, n)), model), False
     def progress(n: int, median_ns: float) -> None:
         emit({"kind": "progress", "cell_id": cell.cell_id, "iterations": n, "median_ns": median_ns})
-    _inject_fault(task, batch_size, model)
     _reset_gpu_peak(task)
     feeds: dict[str, np.ndarray] | None = None
     oom = False

@@ -39,7 +39,7 @@ class CellRef:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> CellRef:
-        return cls(str(d["cell_id"]), str(d["group_id"]), int(d["repetition"]), {k: d[k] for k in IDENTITY_FIELDS})
+        return cls(str(d["cell_id"]), str(d["group_id"]), int(d["repetition"]), {k: d.get(k, "") for k in IDENTITY_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -53,16 +53,18 @@ class MeasureTask:
     inputs_file: str | None = None
     memory_limit_mb: int | None = None
     fault: Mapping[str, Any] | None = field(default=None)  # test hook (INFER_BENCH_TEST_HOOKS=1 only)
+    load: Mapping[str, Any] | None = None  # LoadSettings JSON for cells with a load point (bench.worker.load)
 
     name = "measure"
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.name, "spec": self.spec.to_json(), "cells": [c.to_json() for c in self.cells],
                 "policy": self.policy.to_json(), "seed": self.seed, "inputs_file": self.inputs_file,
-                "memory_limit_mb": self.memory_limit_mb, "fault": dict(self.fault) if self.fault else None}
+                "memory_limit_mb": self.memory_limit_mb, "fault": dict(self.fault) if self.fault else None,
+                "load": dict(self.load) if self.load else None}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> MeasureTask:
         return cls(spec=ModelSpec.from_json(d["spec"]), cells=tuple(CellRef.from_json(c) for c in d["cells"]),
                    policy=Policy(**d["policy"]), seed=int(d.get("seed") or 0), inputs_file=d.get("inputs_file"),
-                   memory_limit_mb=d.get("memory_limit_mb"), fault=d.get("fault"))
+                   memory_limit_mb=d.get("memory_limit_mb"), fault=d.get("fault"), load=d.get("load"))
