@@ -90,12 +90,25 @@ class LoadSettings:
     batching: Batching | None = None
 
     def point(self) -> str:
-        """The load point as the sweep axis writes it."""
+        """The load point as the sweep axis writes it, plus "@t2+b8/1000us" when the executor is not the default
+        (2 threads, batching up to 8 with a 1000 us timeout), so tune's candidates stay distinct cells."""
         if self.scenario == "server":
-            return f"server:{self.qps:g}"
-        if self.scenario == "concurrency":
-            return f"concurrency:{self.concurrency}"
-        return self.scenario
+            base = f"server:{self.qps:g}"
+        elif self.scenario == "concurrency":
+            base = f"concurrency:{self.concurrency}"
+        else:
+            base = self.scenario
+        return base + self.executor_suffix()
+
+    def executor_suffix(self) -> str:
+        b = self.batching
+        if b is not None:
+            return f"@t{b.num_batch_threads}+b{b.max_batch_size}/{b.batch_timeout_micros}us"
+        return f"@t{self.executor_threads}" if self.executor_threads != 1 else ""
+
+    def threads_needed(self) -> int:
+        """Threads calling the model at once: the batch threads with batching, else the executor threads."""
+        return self.batching.num_batch_threads if self.batching is not None else self.executor_threads
 
     def with_point(self, point: str) -> LoadSettings:
         scenario, value = parse_point(point)

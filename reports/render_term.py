@@ -15,6 +15,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from reports import load_render
 from reports import numbers as fmt
 from reports.summary import summarize
 from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels
@@ -52,6 +53,9 @@ def _parts(data: ReportData) -> list[RenderableType]:
         parts.append(_best_table(data))
     if not data.failures.empty:
         parts.append(_failure_table(data))
+    serving = load_render.term_section(data)  # '' unless the run has serving load data
+    if serving:
+        parts.append(Text(serving))
     return parts
 
 

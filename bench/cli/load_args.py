@@ -91,7 +91,6 @@ def model_specs(args: argparse.Namespace, formats: tuple[str, ...] | None) -> tu
     zoo_dir = _zoo_dir(args.model)
     if zoo_dir is not None:
         from bench.runner.zoo_export import spec_for
-
         from infer_core.zoo import ZOO
 
         name = args.model if args.model in ZOO else zoo_dir.name

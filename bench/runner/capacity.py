@@ -37,13 +37,9 @@ def scenario_load(scenario: Any) -> LoadSettings:
     return scenario.load if scenario.load is not None else LoadSettings(scenario="single_stream")
 
 
-def threads_needed(s: LoadSettings) -> int:
-    return s.batching.num_batch_threads if s.batching is not None else s.executor_threads
-
-
 def enforce_threads(spec: ModelSpec, s: LoadSettings) -> ModelSpec:
     """N executor threads need inter-op >= N (sessions share one inter-op pool); LiteRT has one interpreter per thread."""
-    n = threads_needed(s)
+    n = s.threads_needed()
     if n <= 1 or spec.variant and spec.variant.startswith("tflite"):
         return spec
     return dataclasses.replace(spec, inter_op_threads=max(spec.inter_op_threads, n))
@@ -73,6 +69,7 @@ class Request:
     max_steps: int = 14
     timeout_s: float = 1800.0
     inputs_file: str | None = None
+    first_rep: int = 0  # repetition number of the search; confirmations follow it
     fault: Mapping[str, Any] | None = None  # tests: {"at_step": N, "kind": "sigkill"} (INFER_BENCH_TEST_HOOKS=1)
 
     def check(self) -> Request:
@@ -123,16 +120,17 @@ def cell_template(r: Request, repetition: int) -> dict[str, Any]:
             "inter_op_threads": spec.inter_op_threads, "env_toggles": "", "affinity": "", "python": "", "load_point": ""}
 
 
-def _search_task(r: Request, repetition: int, phase: str, start: float | None, factor: float) -> dict[str, Any]:
+def _search_task(r: Request, repetition: int, phase: str, start: float | None, factor: float,
+                 point: str | None = None) -> dict[str, Any]:
     return {"task": "load_search", "spec": r.spec.to_json(), "load": r.settings.to_json(), "seed": 0,
             "inputs_file": r.inputs_file, "cell": cell_template(r, repetition), "fault": dict(r.fault) if r.fault else None,
-            "search": {"start": start, "factor": factor, "precision": r.precision, "rule": r.rule, "phase": phase,
+            "search": {"point": point, "start": start, "factor": factor, "precision": r.precision, "rule": r.rule, "phase": phase,
                        "max_steps": r.max_steps if phase == "search" else max(4, r.max_steps // 2),
                        "floor": None if phase == "search" else (start or 1.0) / 4}}
 
 
 def run_search(r: Request, repetition: int, phase: str, start: float | None, factor: float,
-               append: Append) -> tuple[Message | None, list[dict[str, Any]], str | None]:
+               append: Append, point: str | None = None) -> tuple[Message | None, list[dict[str, Any]], str | None]:
     """One worker's search: (its final message or None, the step records kept, an error in words or None)."""
     from bench.runner.client import crash_message, run_with_keras_retry
     from infer_core.detect import worker_env
@@ -151,7 +149,7 @@ def run_search(r: Request, repetition: int, phase: str, start: float | None, fac
             final.append(m)
 
     env = {**worker_env(r.spec), **thread_env(r.spec)}
-    outcome = run_with_keras_retry(WorkerSpec(task=_search_task(r, repetition, phase, start, factor), env=env,
+    outcome = run_with_keras_retry(WorkerSpec(task=_search_task(r, repetition, phase, start, factor, point), env=env,
                                               timeout_s=r.timeout_s), on_message, retry_ok=lambda: not steps)
     error = first_error(outcome)
     if error is not None:
@@ -159,6 +157,12 @@ def run_search(r: Request, repetition: int, phase: str, start: float | None, fac
     if not outcome.clean:
         return None, steps, crash_message(f"capacity search of {r.model} {r.spec.variant}", outcome)
     return (final[0] if final else None), steps, None
+
+
+def run_point(r: Request, point: str, repetition: int, append: Append) -> dict[str, Any] | None:
+    """One load point in a fresh worker: its cell record, or None when the worker died (said in the record's stead)."""
+    _, steps, _ = run_search(r, repetition, "point", None, 2.0, append, point)
+    return steps[0] if steps else None
 
 
 def _passed(steps: list[dict[str, Any]]) -> float | None:
@@ -170,14 +174,14 @@ def capacity(r: Request, append: Append, say: Say = lambda _: None) -> Outcome:
     """Search, then confirm in fresh processes; a crashed worker keeps its steps and is said in `error`."""
     r = r.check()
     say(f"capacity of {r.model} {r.spec.variant}: searching (p{r.settings.percentile:g} <= {r.settings.slo_ms:g} ms)")
-    final, steps, error = run_search(r, 0, "search", r.start, 2.0, append)
+    final, steps, error = run_search(r, r.first_rep, "search", r.start, 2.0, append)
     first = final["capacity"] if final else _passed(steps)
     out = Outcome(r, first, [first] if first else [], steps, error)
     if first is None or error is not None:
         return out
     for rep in range(1, r.confirm + 1):
         say(f"capacity of {r.model} {r.spec.variant}: confirming in fresh process {rep} of {r.confirm} (around {first:g} QPS)")
-        final, more, error = run_search(r, rep, "confirm", first, 1.25, append)
+        final, more, error = run_search(r, r.first_rep + rep, "confirm", first, 1.25, append)
         out.steps += more
         estimate = final["capacity"] if final else None
         if estimate is not None:

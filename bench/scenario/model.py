@@ -74,8 +74,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bench.timing import Policy
 from bench.load_settings import LoadSettings
+from bench.timing import Policy
 from infer_core.variants import VARIANTS
 from infer_core.zoo import ZOO
 

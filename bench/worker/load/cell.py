@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.worker.load.engine import RunnerFor, RunResult, latencies, run_point
 from bench.load_settings import LoadSettings
+from bench.worker.load.engine import RunnerFor, RunResult, latencies, run_point
 from bench.worker.load.validity import judge, summary_ns, windows
 from bench.worker.protocol import CellRef, MeasureTask
 from reports.schema import CellRecord
@@ -41,10 +41,6 @@ def sizes_needed(s: LoadSettings) -> list[int]:
     return list(b.allowed_batch_sizes) or list(range(s.samples_per_query, b.max_batch_size + 1, s.samples_per_query))
 
 
-def threads_needed(s: LoadSettings) -> int:
-    return s.batching.num_batch_threads if s.batching is not None else s.executor_threads
-
-
 class Runners:
     """runner_for(thread, size), prepared ahead; extra LiteRT models are closed by `close`."""
 
@@ -54,7 +50,7 @@ class Runners:
         per_thread = model.variant.startswith("tflite")
         for i, size in enumerate(sizes_needed(s)):
             feeds = feeds_for(size)
-            for t in range(threads_needed(s)):
+            for t in range(s.threads_needed()):
                 owner = model if not per_thread or (t == 0 and i == 0) else self._fresh(spec)
                 self.table[(t, size)] = owner.make_runner(feeds)
 

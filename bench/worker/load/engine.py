@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from bench.load_settings import LoadSettings
 from bench.worker.load.batcher import Batch, BatchQueue, Query
 from bench.worker.load.schedule import NS, server_schedule
-from bench.load_settings import LoadSettings
 
 Clock = Callable[[], int]
 Sleep = Callable[[float], None]
@@ -236,6 +236,11 @@ def _finish(queries: list[Query], start: int, end: int, tracker: _Tracker, pool:
     return RunResult(queries, start, end, reasons, pool.rejected, pool.max_waiting)
 
 
+def _wait_done(tracker: _Tracker, q: Query) -> None:
+    with tracker.cond:
+        tracker.cond.wait_for(lambda: q.done_ns >= 0 or tracker.error is not None)
+
+
 def run_closed(runner_for: RunnerFor, s: LoadSettings, clients: int, clock: Clock = time.perf_counter_ns) -> RunResult:
     """Closed loop: `clients` callers, each issuing its next query when the last completes."""
     tracker = _Tracker()
@@ -255,8 +260,7 @@ def run_closed(runner_for: RunnerFor, s: LoadSettings, clients: int, clock: Cloc
                 queries.append(q)
             q.issued_ns = q.arrival_ns
             pool.submit(q)
-            with tracker.cond:
-                tracker.cond.wait_for(lambda: q.done_ns >= 0 or tracker.error is not None)
+            _wait_done(tracker, q)
 
     threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
     for t in threads:

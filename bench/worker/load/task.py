@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.load_settings import LoadSettings
 from bench.timing import Policy
-from bench.worker.load.cell import Runners, run_on, threads_needed
+from bench.worker.load.cell import Runners, run_on
 from bench.worker.load.search import Step, find_capacity
 from bench.worker.protocol import CellRef, MeasureTask
 from infer_core.model import ModelSpec
@@ -51,6 +51,19 @@ def _fault(raw: dict[str, Any], step: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _one_point(point: str, base: LoadSettings, runners: Runners, spec: ModelSpec, cell: CellRef, emit: Emit,
+               facts: dict[str, Any], load_s: float, model: Any) -> None:
+    s = base.with_point(point).check()
+    block, lat = run_on(runners, s, spec.inter_op_threads)
+    block.update(phase="point", passed=bool(block["valid"] and block["slo_met_observed"]), rule="observed", step=0)
+    record = cell.record(load=block, latencies_ns=lat, iterations=len(lat), throughput=block["achieved_qps"] * s.samples_per_query,
+                         load_s=load_s, call_path=getattr(model, "call_path", ""), host=platform.node(), worker=facts,
+                         started=time.time() - block["duration_s"], ended=time.time())
+    record.cell_id, record.load_point = f"{cell.cell_id}/{s.point()}", s.point()
+    emit(record.to_json())
+    emit({"kind": "search", "capacity": None, "failed_at": None, "steps": 1, "start": None})
+
+
 def search(raw: dict[str, Any], emit: Emit) -> None:
     """The "load_search" worker task."""
     import infer_core
@@ -66,7 +79,7 @@ def search(raw: dict[str, Any], emit: Emit) -> None:
     runners = Runners(model, lambda n: _feeds(model, task, n), spec, replace(base, scenario="server", qps=1.0))
     try:
         runners.warm()
-        start = params.get("start") or probe_start(next(iter(runners.table.values())), threads_needed(base))
+        start = params.get("start") or probe_start(next(iter(runners.table.values())), base.threads_needed())
         facts = {**process_facts(), "load_s": load_s}
 
         def measure(qps: float) -> Step:
@@ -86,6 +99,9 @@ def search(raw: dict[str, Any], emit: Emit) -> None:
             return steps[-1]
 
         steps: list[Step] = []
+        if params.get("point"):  # one load point only (tune's baseline and its p99-at-QPS objective)
+            _one_point(params["point"], base, runners, spec, cell, emit, facts, load_s, model)
+            return
         result = find_capacity(measure, float(start), factor=float(params.get("factor", 2.0)),
                                precision=float(params.get("precision", 0.05)), max_steps=int(params.get("max_steps", 14)),
                                floor=float(params.get("floor") or max(0.5, start / 16)))

@@ -24,7 +24,7 @@ import numpy as np
 
 NS = 1_000_000_000
 LAG_FLOOR_NS = 1_000_000  # a generator issuing within 1 ms of schedule keeps up, whatever the rate
-LAG_SHARE = 0.25  # ... or whose delay p99 is under a quarter of the latency p99: the latency is the model's
+LAG_SHARE = 0.25  # ... or whose median delay is under a quarter of the median latency: the latency is the model's
 
 
 def nearest_rank(sorted_ns: Sequence[int] | np.ndarray, percentile: float) -> int | None:
@@ -96,14 +96,16 @@ def summary_ns(values: np.ndarray) -> dict[str, int | None]:
             "max": int(s[-1]) if len(s) else None}
 
 
-def lagging(delay_ns: np.ndarray, latency_p99: int | None, issued_rate: float, scheduled_rate: float) -> str | None:
-    """Why the generator did not keep up, or None: it issued under 99% of the schedule's own rate, or its issue
-    delay p99 exceeds both 1 ms and a quarter of the latency p99 (the latency would be the generator's)."""
+def lagging(delay_ns: np.ndarray, latency_p50: int | None, issued_rate: float, scheduled_rate: float) -> str | None:
+    """Why the generator did not keep up, or None: it issued under 99% of the schedule's own rate, or its median
+    issue delay exceeds both 1 ms and a quarter of the median latency (the latency would be the generator's).
+    The median, not the p99: on a busy machine any thread is descheduled now and then, and the delay counts in
+    the latency anyway (it runs from the scheduled arrival); a generator that falls behind is late on most queries."""
     if scheduled_rate > 0 and issued_rate < 0.99 * scheduled_rate:
         return f"the generator could not keep up: it issued {issued_rate:.4g}/s of a {scheduled_rate:.4g}/s schedule"
-    p99 = nearest_rank(np.sort(delay_ns), 99) if len(delay_ns) else None
-    if p99 is not None and p99 > max(LAG_FLOOR_NS, LAG_SHARE * (latency_p99 or 0)):
-        return f"the generator could not keep up: issue delay p99 {p99 / 1e6:.2f} ms"
+    p50 = nearest_rank(np.sort(delay_ns), 50) if len(delay_ns) else None
+    if p50 is not None and p50 > max(LAG_FLOOR_NS, LAG_SHARE * (latency_p50 or 0)):
+        return f"the generator could not keep up: median issue delay {p50 / 1e6:.2f} ms"
     return None
 
 
@@ -120,7 +122,7 @@ def judge(latency_ns: np.ndarray, issue_delay_ns: np.ndarray, duration_s: float,
         why.append(f"ran {duration_s:.2f} s < min_duration {s.min_duration:g} s")
     if n < s.min_queries:
         why.append(f"{n} queries completed < min_queries {s.min_queries}")
-    lag = lagging(issue_delay_ns, nearest_rank(done, 99), *rates) if s.scenario == "server" else None
+    lag = lagging(issue_delay_ns, nearest_rank(done, 50), *rates) if s.scenario == "server" else None
     if lag:
         why.append(lag)
     return {
