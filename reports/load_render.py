@@ -163,7 +163,7 @@ def _plots(data: Any) -> str:
     for c in curves(data.runs):
         if len(c.points) >= 2:
             by_model.setdefault(str(c.key["model"]), []).append(c)
-    return "".join(f"<figure>{curve_plot(m, cs[:10])}</figure>" for m, cs in by_model.items())
+    return "".join(f'<figure class="plot" data-plot="serving">{curve_plot(m, cs[:10])}</figure>' for m, cs in by_model.items())
 
 
 def html_section(data: Any) -> str:

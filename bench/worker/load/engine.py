@@ -105,13 +105,15 @@ class DirectPool:
                 return
             self.tracker.finish([q], self.clock())
 
-    def abort(self) -> None:
-        """Drop what is waiting (a run that has already failed)."""
+    def abort(self) -> int:
+        """Drop what is waiting (a run that has already failed); returns how many were dropped."""
+        dropped = 0
         while True:
             try:
                 self.queue.get_nowait()
             except queue.Empty:
-                return
+                return dropped
+            dropped += 1
 
     def close(self) -> None:
         for _ in self.threads:
@@ -165,9 +167,14 @@ class BatchPool:
                 return
             self.tracker.finish(batch.queries, self.clock())
 
-    def abort(self) -> None:
+    def abort(self) -> int:
         with self.cond:
+            dropped = sum(len(b.queries) for b in self.batches.closed)
+            dropped += len(self.batches.open.queries) if self.batches.open is not None else 0
+            rejected = self.batches.rejected
             self.batches = BatchQueue(self.params)
+            self.batches.rejected = rejected
+            return dropped
 
     def close(self) -> None:
         with self.cond:
@@ -215,10 +222,9 @@ def run_server(runner_for: RunnerFor, s: LoadSettings, clock: Clock = time.perf_
     queries = [Query(i, s.samples_per_query, start + int(t)) for i, t in enumerate(offsets)]
     issued = issue_schedule(queries, pool.submit, clock, sleep, lambda: tracker.error is not None)
     reasons = _overflow_reason(s, pool, issued, len(queries), tracker)
-    if reasons:
-        pool.abort()
+    dropped = pool.abort() if reasons else 0
     pool.close()
-    tracker.wait_for(issued, s.max_duration if not reasons else 5.0)
+    tracker.wait_for(issued - dropped, s.max_duration)
     return _finish(queries[:issued], start, clock(), tracker, pool, reasons)
 
 
