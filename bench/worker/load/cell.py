@@ -30,7 +30,7 @@ def settings_for(task: MeasureTask, cell: CellRef) -> LoadSettings:
     """The task's load settings at this cell's load point and samples per query (its batch size)."""
     assert task.load is not None
     base = LoadSettings.from_json(task.load)
-    return replace(base.with_point(str(cell.identity["load"])), samples_per_query=cell.batch_size).check()
+    return replace(base.with_point(str(cell.identity["load_point"])), samples_per_query=cell.batch_size).check()
 
 
 def sizes_needed(s: LoadSettings) -> list[int]:

@@ -298,9 +298,13 @@ def run_point(runner_for: RunnerFor, s: LoadSettings, clock: Clock = time.perf_c
         return run_server(runner_for, s, clock)
     if s.scenario in ("concurrency", "single_stream"):
         return run_closed(runner_for, s, s.concurrency if s.scenario == "concurrency" else 1, clock)
-    probe = run_offline(runner_for, s, min(s.min_queries, 200), clock)
-    rate = len(probe.queries) / max(probe.duration_s, 1e-9)
-    return run_offline(runner_for, s, max(s.min_queries, math.ceil(rate * s.min_duration * 1.1)), clock)
+    result = run_offline(runner_for, s, min(s.min_queries, 200), clock)  # a probe of the rate, then the run
+    for _ in range(3):  # the probe may have caught a fast moment: scale up until min_duration is reached
+        if result.duration_s >= s.min_duration and len(result.queries) >= s.min_queries:
+            break
+        rate = len(result.queries) / max(result.duration_s, 1e-9)
+        result = run_offline(runner_for, s, max(s.min_queries, math.ceil(rate * s.min_duration * 1.2)), clock)
+    return result
 
 
 def latencies(result: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
