@@ -100,7 +100,12 @@ class TaskBuilder:
         return dataclasses.replace(task, **self.extra(job)) if self.extra is not None else task
 
     def env(self, job: Job, spec: ModelSpec) -> dict[str, str]:
-        return {**worker_env(spec), **thread_env(job.group.key), **parse_env(job.group.key.env_toggles)}
+        load_env: dict[str, str] = {}
+        if any(c.load_point for c in job.cells):  # eager formats take the enforced inter-op pool from here
+            from bench.runner.capacity import thread_env as load_thread_env
+
+            load_env = load_thread_env(spec)
+        return {**worker_env(spec), **thread_env(job.group.key), **load_env, **parse_env(job.group.key.env_toggles)}
 
     def worker_spec(self, job: Job) -> WorkerSpec:
         task = self.task(job)

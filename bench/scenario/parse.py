@@ -276,7 +276,9 @@ def _load_section(where: _Where, raw: Any) -> LoadSettings:
     if "batching" in table:
         values["batching"] = _batching(where, table["batching"])
     settings = LoadSettings(scenario="single_stream", **values)
-    for key, message in settings.problems():
+    problems = settings.problems()
+    if problems:
+        key, message = problems[0]
         raise where.error(("load", *("duration" if key == "min_duration" else key).split(".")), message)
     return settings
 
