@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +78,8 @@ def serving_text(c: Candidate, spec: ModelSpec) -> str:
              f"# tensorflow_model_server --tensorflow_intra_op_parallelism={c.intra_op_threads} "
              f"--tensorflow_inter_op_parallelism={max(spec.inter_op_threads, c.threads)}"
              + (" --enable_batching --batching_parameters_file=batching_parameters.txt" if c.batching else "")]
-    return "\n".join(lines) + "\n" + (c.settings(LoadSettings()).batching.to_text() if c.batching else "")  # type: ignore[union-attr]
+    applied = c.settings(LoadSettings()).batching
+    return "\n".join(lines) + "\n" + (applied.to_text() if applied is not None else "")
 
 
 @dataclass
@@ -151,10 +152,15 @@ class Tuner:
         return (block["achieved_qps"] if block.get("slo_met_observed") else 0.0), p
 
 
+def _applied_batching(c: Candidate) -> dict[str, Any] | None:
+    b = c.settings(LoadSettings()).batching
+    return b.to_json() if b is not None else None
+
+
 def record(t: TuneResult, model: str, base: LoadSettings, specs: dict[str, ModelSpec]) -> dict[str, Any]:
     w = t.winner
     rows = [{"label": r.candidate.label(), "variant": r.candidate.variant, "intra_op_threads": r.candidate.intra_op_threads,
-             "threads": r.candidate.threads, "batching": r.candidate.batching.to_json() if r.candidate.batching else None,
+             "threads": r.candidate.threads, "batching": _applied_batching(r.candidate),
              "score": r.score if math.isfinite(r.score) else None, "rounds": r.rounds,
              "interval": [x for x in r.interval] if r.interval else None} for r in t.rows]
     return {"kind": "tune", "model": model, "slo_ms": base.slo_ms, "percentile": base.percentile, "objective": t.objective,
@@ -162,5 +168,3 @@ def record(t: TuneResult, model: str, base: LoadSettings, specs: dict[str, Model
             "baseline_percentile_ms": t.baseline_p, "gain": t.gain,
             "batching_parameters": serving_text(w.candidate, specs[w.candidate.variant]) if w is not None else None}
 
-
-Progress = Callable[[str], None]
