@@ -80,6 +80,9 @@ def test_single_stream_and_offline() -> None:
     s = quick(scenario="offline", executor_threads=2, min_queries=50)
     offline = load_block(s, run_point(Sleeper(), s))
     assert offline["queries_completed"] >= 50 and offline["achieved_qps"] <= 2 / SERVICE_S * 1.05
+    few = quick(scenario="offline", min_queries=60, batching=Batching(2, 0, 1, 3, ()))  # at most 3 batches waiting
+    batched = load_block(few, run_point(Sleeper(), few))
+    assert batched["queries_completed"] >= 60 and batched["queries_rejected"] == 0 and batched["max_waiting"] <= 3
 
 
 def test_batching_runs_padded_batches_and_accounts_every_query() -> None:
