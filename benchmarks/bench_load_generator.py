@@ -53,14 +53,16 @@ def burner(target_ms: float) -> tuple[object, float]:
             x *= 0.01
 
     once(10)  # the BLAS thread pool starts on the first call: keep that out of the calibration
-    k = 1
-    while True:
-        t0 = time.perf_counter()
-        once(k)
-        if (time.perf_counter() - t0) * 1e3 >= target_ms or k > 1_000_000:
-            break
-        k *= 2
-    k = max(1, int(k * target_ms / ((time.perf_counter() - t0) * 1e3)))
+
+    def median_ms(k: int, runs: int) -> float:
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            once(k)
+            times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times)
+
+    k = max(1, int(100 * target_ms / median_ms(100, 21)))  # medians: a busy machine stalls single runs
     samples = []
     for _ in range(50):
         t0 = time.perf_counter()
