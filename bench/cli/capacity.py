@@ -28,6 +28,7 @@ def register(subparsers: Any) -> None:
     add_settings_options(p)
     p.add_argument("--start-qps", type=float, metavar="QPS", help="first rate to try (default: from a quick probe)")
     p.add_argument("--precision", type=float, default=0.05, help="stop bisecting at this relative gap (default 0.05)")
+    p.add_argument("--max-steps", type=int, default=14, metavar="N", help="steps per search at most (default 14)")
     p.set_defaults(func=main)
 
 
@@ -36,13 +37,15 @@ def requests(args: argparse.Namespace) -> list[Any]:
     from bench.errors import BenchError
     from bench.runner.capacity import Request, enforce_threads
 
+    if args.max_steps < 1:
+        raise BenchError(f"--max-steps: must be >= 1, got {args.max_steps}")
     if args.start_qps is not None and not args.start_qps > 0:
         raise BenchError(f"--start-qps: must be > 0 QPS, got {args.start_qps:g}")
     s = settings_from(args, executor_threads=args.executor_threads, batching=batching_from(args))
     formats = tuple(args.formats.split(",")) if args.formats else None
     name, specs = model_specs(args, formats)
     return [Request(name, enforce_threads(spec, s), s, rule=args.rule, confirm=args.confirm, precision=args.precision,
-                    start=args.start_qps, timeout_s=args.timeout).check() for spec in specs]
+                    start=args.start_qps, max_steps=args.max_steps, timeout_s=args.timeout).check() for spec in specs]
 
 
 def verdict(outcome: Any) -> str:

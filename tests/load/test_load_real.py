@@ -61,7 +61,7 @@ slo_ms = 200
 
 def test_capacity_with_batching_has_an_interval_and_a_report(tmp_path: Path, zoo: Path) -> None:
     done = cli("capacity", "mnist_cnn", "--formats", "frozen", "--slo-ms", "25", *SHORT, "--confirm", "1",
-               "--start-qps", "400", "--precision", "0.3", "--max-batch-size", "4", "--allowed-batch-sizes", "2,4", "--out", str(tmp_path / "c"))
+               "--start-qps", "400", "--precision", "0.3", "--max-steps", "4", "--max-batch-size", "4", "--allowed-batch-sizes", "2,4", "--out", str(tmp_path / "c"))
     assert done.returncode == 0, done.stderr[-3000:]
     run = read_run_file(tmp_path / "c" / "results.jsonl")
     (record,) = [r for r in run.serving if r["kind"] == "capacity"]
