@@ -135,7 +135,8 @@ def _html_table(head: tuple[str, ...], rows: list[list[str]]) -> str:
 
 
 def curve_plot(model: str, cs: list[Curve]) -> str:
-    """Latency vs achieved QPS for one model's configurations: p99 solid, p50 dashed, SLO dotted, knee starred."""
+    """Latency vs achieved QPS for one model's configurations (server points; repeats of a rate as their
+    medians): p99 solid, p50 dashed, SLO dotted, knee starred."""
     from reports.plots import PALETTE, _figure, _legend, to_svg
 
     with _figure(width=9.0, height=4.0, legend_in=2.6) as (fig, axes):

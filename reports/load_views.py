@@ -78,17 +78,26 @@ class Curve:
 
 
 def curves(runs: Runs) -> list[Curve]:
-    """One curve per configuration, over its server (and other) load points that ran."""
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    """One curve per configuration over its server load points; repeats of a rate (fresh processes, searches)
+    become one point: the medians of their achieved QPS, p50 and p99."""
+    groups: dict[tuple[Any, ...], dict[float, list[dict[str, Any]]]] = {}
     for r in load_rows(runs):
-        if r["status"] == "ok" and r["achieved_qps"] and r["p99_ms"] is not None:
-            groups.setdefault(tuple(r[k] for k in CURVE_KEYS), []).append(r)
+        if r["status"] == "ok" and r["scenario"] == "server" and r["achieved_qps"] and r["p99_ms"] is not None:
+            groups.setdefault(tuple(r[k] for k in CURVE_KEYS), {}).setdefault(float(r["target_qps"]), []).append(r)
     out = []
-    for key, pts in groups.items():
-        pts.sort(key=lambda r: r["achieved_qps"])
+    for key, by_rate in groups.items():
+        pts = sorted((_median_point(rows) for rows in by_rate.values()), key=lambda p: p["achieved_qps"])
         slo = next((p["slo_ms"] for p in pts if p.get("slo_ms")), None)
         out.append(Curve(dict(zip(CURVE_KEYS, key)), pts, knee(pts), slo))
     return out
+
+
+def _median_point(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    point = dict(rows[0])
+    for name in ("achieved_qps", "p50_ms", "p99_ms"):
+        point[name] = float(np.median([r[name] for r in rows if r[name] is not None]))
+    point["repeats"] = len(rows)
+    return point
 
 
 def knee(points: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -79,6 +79,7 @@ def render_html(data: ReportData) -> str:
         for s in (
             _header(data),
             _summary(data),
+            load_render.html_section(data),  # '' unless the run has serving load data
             _overview_plots(data),
             _speedup_section(data),
             _best_section(data),
@@ -88,7 +89,6 @@ def render_html(data: ReportData) -> str:
             _failures_section(data),
             _environment_section(data),
             profiles.html_section(data),  # '' unless cells were profiled
-            load_render.html_section(data),  # '' unless the run has serving load data
         )
         if s
     )

@@ -42,13 +42,13 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
     sections = {
         "head": "# infer-bench report\n\nRuns: " + ", ".join(f"**{md_text(s)}**" for s in data.sources),
         "summary": _summary(data),
+        "serving": load_render.markdown_section(data),  # '' unless the run has serving load data
         "speedup": _speedup_section(data),
         "best": _best_section(data),
         "panels": _panels_section(data),
         "failures": _failures_section(data) if not data.failures.empty else "",
         "environment": _environment_section(data),
         "profile": profiles.markdown_section(data),  # '' unless cells were profiled
-        "serving": load_render.markdown_section(data),  # '' unless the run has serving load data
     }
     text = _join(sections)
     if len(text) > max_chars:

@@ -47,15 +47,15 @@ def render_term(data: ReportData, width: int = WIDTH, color: bool = True) -> str
 def _parts(data: ReportData) -> list[RenderableType]:
     parts: list[RenderableType] = [Text("infer-bench report: " + ", ".join(data.sources), style="bold")]
     parts.append(_summary(data))
+    serving = load_render.term_section(data)  # '' unless the run has serving load data
+    if serving:
+        parts.append(Text(serving))
     for key, rows in panels(data.agg):
         parts.append(_panel_table(data, key, rows))
     if not data.best.empty:
         parts.append(_best_table(data))
     if not data.failures.empty:
         parts.append(_failure_table(data))
-    serving = load_render.term_section(data)  # '' unless the run has serving load data
-    if serving:
-        parts.append(Text(serving))
     return parts
 
 
