@@ -204,6 +204,18 @@ def test_search_halves_down_and_reports_none_when_nothing_passes() -> None:
     assert result.capacity is None and tried == [100, 50, 25, 12.5]
 
 
+def test_halving_stops_when_a_lower_rate_no_longer_lowers_the_latency() -> None:
+    p99 = {100.0: 50.0, 50.0: 20.0, 25.0: 19.0, 12.5: 19.0}  # ms: the floor of this model's latency is 19 ms
+    tried: list[float] = []
+
+    def measure(qps: float) -> Step:
+        tried.append(qps)
+        return Step(qps, False, {"observed_ns": p99[qps] * 1e6})
+
+    assert find_capacity(measure, 100.0, floor=1.0).capacity is None
+    assert tried == [100, 50, 25]  # 25 QPS was no better than 50: no point in 12.5
+
+
 # ---------------------------------------------------------------- settings
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,7 +90,7 @@ def test_an_slo_that_cannot_be_met_says_so_with_the_best_seen(tmp_path: Path, zo
                "--min-queries", "20", "--start-qps", "400",
                "--out", str(tmp_path / "never"))
     assert done.returncode == 1, done.stderr[-3000:]
-    assert "p99 <= 0.001 ms cannot be met even at 25 QPS; best p99 seen" in done.stdout
+    assert re.search(r"p99 <= 0.001 ms cannot be met even at [\d.]+ QPS; best p99 seen [\d.]+ ms", done.stdout), done.stdout
 
 
 def test_tune_ranks_candidates_and_writes_tf_serving_text(tmp_path: Path, zoo: Path) -> None:

@@ -1,7 +1,8 @@
 """Capacity search, clock-free: LoadGen's FindPeakPerformance (double until a step fails, then bisect).
 
 `measure(qps)` runs one step and says whether it passed (valid, stable, percentile within the SLO by
-the chosen rule); the search only decides which rate to try next, so tests drive it with a fake
+the chosen rule); the search only decides which rate to try next (halving stops early when a lower rate
+no longer lowers the percentile: the SLO is out of reach, and each lower step would only take longer), so tests drive it with a fake
 `measure` whose capacity is known. With `factor` 2 it is the first search; the confirmation runs in fresh
 workers use a small factor around the first answer, so each gives its own estimate of the capacity.
 """
@@ -60,8 +61,17 @@ def _bracket(measure: Callable[[float], Step], qps: float, factor: float, max_st
                 break
             qps *= factor
         else:
+            if lo is None and hi is not None and _no_better(step, steps[-2]):
+                hi = qps
+                break  # a lower rate did not lower the latency: the SLO is out of reach, stop halving
             hi = qps
             if lo is not None or qps / factor < floor:
                 break
             qps /= factor
     return lo, hi
+
+
+def _no_better(step: Step, before: Step) -> bool:
+    """The step's percentile is within 10% of the one at the higher rate before it (both failed)."""
+    now, then = step.detail.get("observed_ns"), before.detail.get("observed_ns")
+    return now is not None and then is not None and now >= 0.9 * then
