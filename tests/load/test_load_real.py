@@ -40,7 +40,7 @@ zoo = "mnist_cnn"
 [sweep]
 formats = ["tflite"]
 batch_sizes = [1]
-load = ["single_stream", "server:100", "concurrency:2", "offline"]
+load = ["single_stream", "server:100", "server:200", "concurrency:2", "offline"]
 [load]
 duration = 0.3
 min_queries = 40
@@ -50,14 +50,14 @@ slo_ms = 200
     done = cli("run", str(scenario), "--out", str(tmp_path / "run"))
     assert done.returncode == 0, done.stderr[-3000:]
     cells = {c["load_point"]: c for c in read_run_file(tmp_path / "run" / "results.jsonl").cells}
-    assert set(cells) == {"single_stream", "server:100", "concurrency:2", "offline"}
+    assert set(cells) == {"single_stream", "server:100", "server:200", "concurrency:2", "offline"}
     for point, cell in cells.items():
         block = cell["load"]
         assert cell["status"] == "ok" and block["queries_completed"] >= 40 and len(cell["latencies_ns"]) == cell["iterations"]
         assert block["executor_threads"] == 2 and block["min_duration_met"], point
     assert cells["server:100"]["load"]["target_qps"] == 100 and cells["server:100"]["load"]["issue_delay_ns"]["p50"] >= 0
     html = (tmp_path / "run" / "report.html").read_text()
-    assert "Serving load and capacity" in html and 'data-plot="serving"' in html
+    assert "Serving load and capacity" in html and 'data-plot="serving"' in html  # a curve over the two rates
 
 
 def test_capacity_with_batching_has_an_interval_and_a_report(tmp_path: Path, zoo: Path) -> None:
