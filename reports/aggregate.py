@@ -149,7 +149,9 @@ def _row(runs: Runs, columns: _Columns, idx: np.ndarray, opts: AggregateOptions)
     row.update(_status_fields(columns, idx, len(ok)))
     row.update(_cost_fields(columns, idx))
     groups = [runs.latencies[i].astype(np.float64) / NS_PER_MS for i in ok]
-    seed = opts.seed + zlib.crc32(repr(key).encode())  # per identity: independent, reproducible draws
+    # per identity: independent, reproducible draws; a single-stream cell (load_point "") keeps its schema-1 seed
+    seed_key = tuple(v for k, v in zip(GROUP_KEYS, key) if not (k == "load_point" and v == ""))
+    seed = opts.seed + zlib.crc32(repr(seed_key).encode())
     row.update(_sample_stats(groups, int(row["batch_size"]), replace(opts, seed=seed)))
     row["_procs"] = {int(columns.repetition[i]): (columns.worker_pid[i], columns.mode[i], float(np.median(g)))
                      for i, g in zip(ok, groups, strict=True)}

@@ -32,7 +32,9 @@ def build(run_paths: list[Path], baseline_format: str | None = None, slo_ms: flo
           options: AggregateOptions | None = None) -> ReportData:  # fmt: skip
     """Load, aggregate and compute every view of a report (what all renderers share)."""
     _check_options(baseline_format, slo_ms)
-    runs = load_runs([Path(p) for p in run_paths])
+    from reports.load_views import split_runs
+
+    runs = split_runs(load_runs([Path(p) for p in run_paths]))  # load cells go to their own section
     return build_report(runs, aggregate(runs, options), baseline_format, slo_ms)
 
 

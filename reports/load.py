@@ -75,6 +75,7 @@ class Runs:
     headers: dict[str, dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     adaptive: dict[str, dict[str, Any]] = field(default_factory=dict)  # source label -> its "adaptive" record
+    serving: list[dict[str, Any]] = field(default_factory=list)  # "capacity" and "tune" records (reports.load_views)
 
     @cached_property
     def samples(self) -> pd.DataFrame:
@@ -104,6 +105,7 @@ def load_runs(paths: list[Path]) -> Runs:
             latencies.append(_latencies(run.path, record))
         for record in run.parity:
             parity_rows.extend(_parity_rows(label, record))
+    serving = [{**r, "source": label} for label, run in zip(labels, files, strict=True) for r in run.serving]
     return Runs(
         cells=_cells_frame(rows),
         latencies=latencies,
@@ -111,6 +113,7 @@ def load_runs(paths: list[Path]) -> Runs:
         headers=headers,
         adaptive=adaptive,
         warnings=warnings,
+        serving=serving,
     )
 
 

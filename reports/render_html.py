@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from reports import load_render, plots, profiles
 from reports import numbers as fmt
-from reports import plots, profiles
 from reports.environment import environment_rows
 from reports.escape import html_text as esc
 from reports.page import html_document
@@ -42,6 +42,7 @@ def render_html(data: ReportData) -> str:
         for s in (
             _header(data),
             _summary(data),
+            load_render.html_section(data),  # '' unless the run has serving load data
             _overview_plots(data),
             _speedup_section(data),
             _parity_section(data),

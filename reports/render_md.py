@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reports import load_render, profiles
 from reports import numbers as fmt
-from reports import profiles
 from reports.environment import environment_rows
 from reports.escape import md_text
 from reports.summary import summarize
@@ -32,6 +32,7 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
     sections = {
         "head": "# infer-bench report\n\nRuns: " + ", ".join(f"**{md_text(s)}**" for s in data.sources),
         "summary": _summary(data),
+        "serving": load_render.markdown_section(data),  # '' unless the run has serving load data
         "speedup": _speedup_section(data),
         "parity": _parity_section(data),
         "best": _best_section(data),

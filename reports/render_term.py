@@ -15,6 +15,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from reports import load_render
 from reports import numbers as fmt
 from reports.summary import summarize
 from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels
@@ -46,6 +47,9 @@ def render_term(data: ReportData, width: int = WIDTH, color: bool = True) -> str
 def _parts(data: ReportData) -> list[RenderableType]:
     parts: list[RenderableType] = [Text("infer-bench report: " + ", ".join(data.sources), style="bold")]
     parts.append(_summary(data))
+    serving = load_render.term_section(data)  # '' unless the run has serving load data
+    if serving:
+        parts.append(Text(serving))
     for key, rows in panels(data.agg):
         parts.append(_panel_table(data, key, rows))
     if not data.parity.empty:

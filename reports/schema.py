@@ -5,6 +5,9 @@ dependencies point one way (bench -> reports) and a reader must know exactly wha
 
 Schema history (bump SCHEMA_VERSION on any incompatible change and say what changed):
   1 - first version: header / parity / cell records as documented below.
+  2 - serving load: cells gain the identity field "load_point" and the optional "load" block; new record
+      kinds "capacity" and "tune". Version-1 records are migrated on read (`migrate`): load_point "" and
+      load None, i.e. a single-stream measurement, so old runs and baselines load and match as before.
 
 Record kinds
 ------------
@@ -31,11 +34,28 @@ cell    {"schema", "kind": "cell", "run_id", then every field of `CellRecord` be
          loading phase; dict|None), "mode" ("interleaved": the cell's calls alternated round by round
          with the other cells of its worker process at the same batch size, so their samples pair by index;
          "separate": one variant per process; None in runs made before it was recorded), "input_shapes"
-         ({input name: shape} measured; None before it was recorded)}
+         ({input name: shape} measured; None before it was recorded), "load_point" (identity: "" = today's single-stream
+         measurement, else "single_stream" | "server:QPS" | "concurrency:N" | "offline"), "load" (dict|None, see below)}
+load     the block of a load cell (bench.worker.load.cell.load_block): "point", "scenario", "target_qps",
+         "concurrency", "executor_threads", "samples_per_query" (the cell's batch size), "batching"
+         (TF Serving parameters|None), "inter_op_threads" (as enforced), "slo_ms", "percentile", "confidence",
+         "duration_s", "achieved_qps", "queries_issued", "queries_completed", "queries_rejected", "max_waiting",
+         "latency_ns" and "issue_delay_ns" ({p50, p90, p99, max}; latency runs from the scheduled arrival),
+         "windows" ([{scheduled, completed, mean_ns}]), "valid", "reasons" ([str]), "min_duration_met",
+         "min_queries_met", "generator_lagging", "observed_ns" (the observed percentile), "bound_ns" (the
+         early-stopping bound|None), "late", "late_allowed", "slo_met_observed", "slo_met_bound", "stable",
+         and for capacity steps "phase" ("search"|"confirm"), "passed", "rule".
+capacity {"schema", "kind": "capacity", "run_id", "model", "variant", "slo_ms", "percentile", "rule",
+         "capacity_qps" (first search; None when no rate met the SLO), "interval" ([lo, hi] over the fresh
+         processes|None), "estimates" ([qps per process]), "best_observed_ns", "settings" (load settings), "error"}
+tune     {"schema", "kind": "tune", "run_id", "model", "slo_ms", "percentile", "objective", "rows" (ranked
+         candidates: settings, capacity interval, rounds survived), "winner", "baseline_qps", "gain",
+         "batching_parameters" (TF Serving text|None), "threads" (dict)}
          A field this version does not name is kept as it is (readers ignore it).
 
 A reader skips a torn last line (a parent killed mid-write) and reports it; any other unparsable
-line, or a record whose schema is not SCHEMA_VERSION, is refused with a message that says what to do.
+line, or a record whose schema is not one of READABLE_VERSIONS, is refused with a message that says what
+to do; older readable versions are migrated to SCHEMA_VERSION on read.
 """
 
 from __future__ import annotations
@@ -49,7 +69,8 @@ from typing import Any, Literal, get_args
 
 from reports.errors import ResultsFileError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 Status = Literal["ok", "failed", "timeout", "crashed", "skipped"]
 STATUSES: tuple[Status, ...] = get_args(Status)
@@ -67,6 +88,7 @@ IDENTITY_FIELDS = (
     "affinity",  # canonical string "0-1" or '' when not pinned
     "python",  # interpreter label ('' = the harness's own)
     "call",  # "fastest" (the harness's lowest-overhead path) or "idiomatic" (typical user code); absent = fastest
+    "load_point",  # '' = single-stream measurement; "server:50", "concurrency:4", "offline", "single_stream"
 )
 
 VARIANTS = (
@@ -133,6 +155,8 @@ class CellRecord:
     load_phases: dict[str, float] | None = None
     mode: str | None = None  # "interleaved" (calls alternated with the process's other cells) | "separate"; None = before v0.2
     input_shapes: dict[str, list[int]] | None = None  # the shapes the cell was measured with, per input
+    load_point: str = ""
+    load: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not name, kept as they are
 
     kind = "cell"
@@ -164,6 +188,7 @@ class RunFile:
     cells: list[dict[str, Any]] = field(default_factory=list)
     parity: list[dict[str, Any]] = field(default_factory=list)
     adaptive: list[dict[str, Any]] = field(default_factory=list)  # what ended a `repetitions = "auto"` run
+    serving: list[dict[str, Any]] = field(default_factory=list)  # "capacity" and "tune" records
     torn_line: int | None = None  # 1-based number of a skipped, incomplete last line
 
 
@@ -204,12 +229,22 @@ def _parse_lines(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | 
         yield number, record
 
 
+def migrate(record: dict[str, Any]) -> dict[str, Any]:
+    """A record of an older readable version as SCHEMA_VERSION: version 1 cells gain load_point "" and load None."""
+    if record.get("schema") == 1:
+        record = {**record, "schema": SCHEMA_VERSION}
+        if record.get("kind") == "cell":
+            record.setdefault("load_point", "")
+            record.setdefault("load", None)
+    return record
+
+
 def _check_version(path: Path, number: int, record: dict[str, Any]) -> None:
     version = record.get("schema")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ResultsFileError(
-            f"{path}:{number}: results schema version {version!r}, this infer-bench reads version "
-            f"{SCHEMA_VERSION}; re-run the benchmark with this version, or read it with the "
+            f"{path}:{number}: results schema version {version!r}, this infer-bench reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; re-run the benchmark with this version, or read it with the "
             f"infer-bench version that wrote it"
         )
 
@@ -228,6 +263,7 @@ def read_run_file(path: Path) -> RunFile:
             run.torn_line = number
             continue
         _check_version(path, number, record)
+        record = migrate(record)
         kind = record.get("kind")
         if kind == "header":
             run.header = record
@@ -237,6 +273,8 @@ def read_run_file(path: Path) -> RunFile:
             run.parity.append(record)
         elif kind == "adaptive":
             run.adaptive.append(record)
+        elif kind in ("capacity", "tune"):
+            run.serving.append(record)
         else:
             raise ResultsFileError(f"{path}:{number}: unknown record kind {kind!r}")
     return run

@@ -30,6 +30,8 @@ COMMANDS = (
     "profile",
     "history",
     "bisect",
+    "capacity",
+    "tune",
 )
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

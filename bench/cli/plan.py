@@ -81,7 +81,9 @@ def render(s: Scenario, e: Expansion) -> list[str]:
     lines.append("")
     lines.append(f"groups (one worker process each; batch sizes run inside it; measure mode {s.policy.mode}):")
     for i, g in enumerate(e.groups, start=1):
-        lines.append(f"  {i:>3}. {g.group_id:<50} batch {', '.join(str(b) for b in _batches(g))}{_members(g)}")
+        points = list(dict.fromkeys(c.load_point for c in g.cells if c.load_point))  # serving load points, if any
+        lines.append(f"  {i:>3}. {g.group_id:<50} batch {', '.join(str(b) for b in _batches(g))}{_members(g)}"
+                     + (f"  load {', '.join(points)}" if points else ""))
     if reps > 1 or seed is not None:
         order = [f"{job.group.group_id}#{job.repetition}" for job in schedule(e.groups, reps, seed)[: 2 * len(e.groups)]]
         lines += ["", "worker order (first rounds): " + " -> ".join(order)]

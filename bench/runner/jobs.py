@@ -94,19 +94,32 @@ class TaskBuilder:
 
     def task(self, job: Job) -> MeasureTask:
         entry = self.entry(job.group.key)
+        specs, load = self.specs(job), None
+        if any(c.load_point for c in job.cells):  # serving load points: threads enforced (bench.runner.capacity)
+            from bench.runner.capacity import enforce_threads, scenario_load
+
+            load = scenario_load(self.scenario)
+            specs = {v: enforce_threads(spec, load) for v, spec in specs.items()}
         task = MeasureTask(
-            specs=self.specs(job),
+            specs=specs,
             cells=tuple(cell_ref(c, job) for c in job.cells), policy=self.scenario.policy,
             seed=self.scenario.run.seed, inputs_file=entry.inputs_file, memory_limit_mb=self.scenario.run.memory_limit_mb,
+            load=load.to_json() if load is not None else None,
         )
         return dataclasses.replace(task, **self.extra(job)) if self.extra is not None else task
 
     def env(self, job: Job, specs: Mapping[str, ModelSpec]) -> dict[str, str]:
-        """The first spec's environment, with the Keras flavour that every variant of the process accepts."""
-        env = worker_env(next(iter(specs.values())))
+        """The first spec's environment, with the Keras flavour that every variant of the process accepts (and,
+        for serving load points, the enforced inter-op pool that eager formats read from the environment)."""
+        first = next(iter(specs.values()))
+        env = worker_env(first)
         needs = {required_keras(s.variant or v, s.builder) for v, s in specs.items()} - {None}
         if needs:
             env["TF_USE_LEGACY_KERAS"] = "1" if "1" in needs else "0"
+        if any(c.load_point for c in job.cells):
+            from bench.runner.capacity import thread_env as load_thread_env
+
+            env.update(load_thread_env(first))
         return {**env, **thread_env(job.group.key), **parse_env(job.group.key.env_toggles)}
 
     def worker_spec(self, job: Job) -> WorkerSpec:

@@ -31,8 +31,26 @@ intra_op_threads = [0]      # 0 = TensorFlow's default
 inter_op_threads = [0]
 affinity = [""]             # CPU lists for taskset: "0", "0-1", "0,2"; "" = not pinned
 python = [""]               # worker interpreters; "" = this one; paths relative to this file
+load = ["server:50", "concurrency:2", "offline"]  # optional: serving load points instead of the
+                            # timing loop ("single_stream", "server:QPS", "concurrency:N", "offline");
+                            # with it, batch_sizes are the samples per query
 [sweep.env]                 # variables TensorFlow reads at start-up, one worker per value
 TF_ENABLE_ONEDNN_OPTS = ["0", "1"]
+
+[load]                      # settings of the [sweep] load axis (bench.load_settings.LoadSettings)
+duration = 10               # seconds per load point at least (min_duration); max_duration = 60 caps closed loops
+min_queries = 1000
+executor_threads = 1        # threads calling the model; inter-op threads are raised to match (enforced)
+slo_ms = 5                  # optional: judge each point's percentile (and its early-stopping bound)
+percentile = 99
+seed = 0                    # Poisson arrivals are generated ahead from this seed
+max_queue = 10000           # queries waiting at most; beyond it the point ends invalid
+[load.batching]             # optional: TF Serving-style batching before the model
+max_batch_size = 8
+batch_timeout_micros = 1000
+num_batch_threads = 1
+max_enqueued_batches = 100
+allowed_batch_sizes = [2, 4, 8]
 
 [[models]]
 zoo = "mnist_cnn"           # a built-in model, exported in every format
@@ -56,6 +74,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bench.load_settings import LoadSettings
 from bench.timing import Policy
 from infer_core.variants import VARIANTS
 from infer_core.zoo import ZOO
@@ -68,9 +87,9 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_KEYS = ("zoo", "name", "path", "format", "files", "builder", "signature", "inputs", "outputs",
               "shapes", "inputs_file", "vocab_size", "formats")
 EXCLUDE_KEYS = ("model", "format", "device", "batch_size", "intra_op_threads", "inter_op_threads",
-                "affinity", "python", "env", "call")
+                "affinity", "python", "env", "call", "load")
 CALLS = ("fastest", "idiomatic")
-TOP_KEYS = ("run", "measure", "sweep", "models", "exclude")
+TOP_KEYS = ("run", "measure", "sweep", "models", "exclude", "load")
 
 
 @dataclass(frozen=True)
@@ -137,7 +156,7 @@ class Sweep:
     python: tuple[str, ...] = ("",)
     env: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     calls: tuple[str, ...] = ("fastest",)  # CALLS: the harness's fastest path and/or the user's idiomatic call
-
+    load: tuple[str, ...] = ("",)  # "" = the timing loop; else load points (bench.load_settings)
 
 @dataclass(frozen=True)
 class ExcludeRule:
@@ -157,5 +176,6 @@ class Scenario:
     models: tuple[ModelEntry, ...]
     exclude: tuple[ExcludeRule, ...] = ()
     python_paths: Mapping[str, str] = field(default_factory=dict)  # label -> interpreter path
+    load: LoadSettings | None = None  # the [load] section (None: absent; defaults apply to a load axis)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ScenarioError
+from bench.load_settings import Batching, LoadSettings, LoadValueError, canonical_point
 from bench.scenario.model import (
     AFFINITY_RE,
     CALLS,
@@ -255,7 +256,7 @@ def _int_axis(where: _Where, table: Mapping[str, Any], key: str, minimum: int) -
 def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str, str]]:
     table = _table(where, raw, ("sweep",))
     allowed = ("formats", "batch_sizes", "devices", "intra_op_threads", "inter_op_threads", "affinity", "python", "env",
-               "calls")
+               "calls", "load")
     _check_keys(where, table, allowed, ("sweep",))
     axes: dict[str, Any] = {}
     if "formats" in table:
@@ -278,7 +279,54 @@ def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str
         axes["env"] = _env_axis(where, table["env"], ("sweep", "env"))
     if "calls" in table:
         axes["calls"] = _unique(where, [_call(where, v, ("sweep", "calls")) for v in _list(where, table["calls"], ("sweep", "calls"))], ("sweep", "calls"))
+
+    if "load" in table:
+        points = [_load_point(where, v, ("sweep", "load")) for v in _list(where, table["load"], ("sweep", "load"))]
+        axes["load"] = _unique(where, points, ("sweep", "load"))
     return Sweep(**axes), pythons
+
+
+def _load_point(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
+    try:
+        return canonical_point(_str(where, value, at))
+    except LoadValueError as exc:
+        raise where.error(at, exc.message) from None
+
+
+LOAD_INTS = ("min_queries", "executor_threads", "seed", "max_queue", "windows")
+LOAD_FLOATS = ("duration", "max_duration", "slo_ms", "percentile", "confidence", "stability_tol")
+BATCHING_KEYS = ("max_batch_size", "batch_timeout_micros", "num_batch_threads", "max_enqueued_batches", "allowed_batch_sizes")
+
+
+def _load_section(where: _Where, raw: Any) -> LoadSettings:
+    """[load]: how each point of the load axis runs and is judged; checked by LoadSettings.problems()."""
+    table = _table(where, raw, ("load",))
+    _check_keys(where, table, (*LOAD_INTS, *LOAD_FLOATS, "batching"), ("load",))
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in LOAD_INTS:
+            values[key] = _int(where, value, ("load", key))
+        elif key in LOAD_FLOATS:
+            values["min_duration" if key == "duration" else key] = _number(where, value, ("load", key))
+    if "batching" in table:
+        values["batching"] = _batching(where, table["batching"])
+    settings = LoadSettings(scenario="single_stream", **values)
+    problems = settings.problems()
+    if problems:
+        key, message = problems[0]
+        raise where.error(("load", *("duration" if key == "min_duration" else key).split(".")), message)
+    return settings
+
+
+def _batching(where: _Where, raw: Any) -> Batching:
+    at: tuple[str | int, ...] = ("load", "batching")
+    table = _table(where, raw, at)
+    _check_keys(where, table, BATCHING_KEYS, at)
+    values: dict[str, Any] = {k: _int(where, v, (*at, k)) for k, v in table.items() if k != "allowed_batch_sizes"}
+    if "allowed_batch_sizes" in table:
+        sizes = _list(where, table["allowed_batch_sizes"], (*at, "allowed_batch_sizes"))
+        values["allowed_batch_sizes"] = tuple(_int(where, v, (*at, "allowed_batch_sizes"), 1) for v in sizes)
+    return Batching(**values)
 
 
 def _unique(where: _Where, values: list[str], at: tuple[str | int, ...]) -> tuple[str, ...]:
@@ -405,6 +453,9 @@ def _exclude_value(where: _Where, key: str, value: Any, at: tuple[str | int, ...
         return _affinity(where, value, at)
     if key == "call":
         return _call(where, value, at)
+
+    if key == "load":
+        return _load_point(where, value, at) if value != "" else ""
     return _str(where, value, at)
 
 
@@ -447,6 +498,7 @@ def parse(text: str, path: str = "", base_dir: Path | None = None) -> Scenario:
         models=models,
         exclude=tuple(_exclude(where, e, i) for i, e in enumerate(excludes)),
         python_paths=pythons,
+        load=_load_section(where, data["load"]) if "load" in data else None,
     )
 
 

@@ -72,16 +72,18 @@ class GroupKey:
 class Cell:
     key: GroupKey
     batch_size: int
+    load_point: str = ""  # "" = single-stream timing loop; else a serving load point (bench.worker.load)
 
     @property
     def cell_id(self) -> str:
         """Stable across runs and repetitions: a record is identified by (cell_id, repetition)."""
-        return f"{self.key.group_id}/b{self.batch_size}"
+        return f"{self.key.group_id}/b{self.batch_size}" + (f"/{self.load_point}" if self.load_point else "")
 
     def identity(self) -> dict[str, Any]:
         """The IDENTITY_FIELDS of reports.schema."""
         d = asdict(self.key)
         d["batch_size"] = self.batch_size
+        d["load_point"] = self.load_point
         return d
 
 
@@ -138,6 +140,7 @@ def _model_variants(model: ModelEntry, formats: tuple[str, ...]) -> tuple[list[s
 def _matches(rule: ExcludeRule, cell: Cell) -> bool:
     ident = cell.identity()
     ident["format"] = ident["variant"]
+    ident["load"] = ident["load_point"]
     if not all(ident[key] in values for key, values in rule.match.items()):
         return False
     env = parse_env(cell.key.env_toggles)
@@ -156,7 +159,7 @@ def _all_cells(scenario: Scenario) -> tuple[list[Cell], list[tuple[str, str]]]:
             sw.python, sw.calls,
         ):
             key = GroupKey(model.name, variant, device, intra, inter, env, aff, py, call)
-            cells += [Cell(key, b) for b in sorted(sw.batch_sizes)]
+            cells += [Cell(key, b, point) for b in sorted(sw.batch_sizes) for point in sw.load]
     return cells, unavailable
 
 

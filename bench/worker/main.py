@@ -31,6 +31,7 @@ TASKS: dict[str, str] = {
     "measure": "bench.worker.measure:run",
     "profile": "bench.worker.profile:profile",
     "coldstart": "bench.worker.profile:coldstart",
+    "load_search": "bench.worker.load.task:search",
 }
 
 EXIT_USER_ERROR = 3

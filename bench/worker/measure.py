@@ -290,6 +290,10 @@ def measure_batch(models: Mapping[str, Loaded], task: MeasureTask, cells: list[C
     """Measure the cells of one batch size together: (record, ran out of memory) for each, in order."""
     batch_size = cells[0].batch_size
     _inject_fault(task, batch_size, models[cells[0].variant].model)
+    served = [_load_point(models[c.variant], task, c, facts) for c in cells if c.identity.get("load_point")]
+    cells = [c for c in cells if not c.identity.get("load_point")]
+    if not cells:
+        return served
     _reset_gpu_peak(task)
     members = [Member(c, _base_record(c, models[c.variant].model, models[c.variant].load_s, facts),
                       models[c.variant].model) for c in cells]
@@ -303,7 +307,16 @@ def measure_batch(models: Mapping[str, Loaded], task: MeasureTask, cells: list[C
     for member in members:
         if task.policy.profile and member.feeds is not None and member.record.status == "ok" and member.cell.call == "fastest":
             _profile(member.model, member.feeds, batch_size, member.record)
-    return [(_finish(m.record, m.model), oom.get(i, False) or _is_oom(m.record)) for i, m in enumerate(members)]
+    return served + [(_finish(m.record, m.model), oom.get(i, False) or _is_oom(m.record)) for i, m in enumerate(members)]
+
+
+def _load_point(loaded: Loaded, task: MeasureTask, cell: CellRef, facts: Mapping[str, Any]) -> tuple[CellRecord, bool]:
+    """A serving load point (bench.worker.load) on the loaded model: one at a time, never interleaved."""
+    from bench.worker.load.cell import measure_load_cell
+
+    model = loaded.model
+    base = _base_record(cell, model, loaded.load_s, facts)
+    return _finish(measure_load_cell(model, task, cell, base, lambda n: _feeds(model, task, n)), model), False
 
 
 def _is_oom(record: CellRecord) -> bool:

@@ -47,7 +47,8 @@ class CellRef:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> CellRef:
-        return cls(str(d["cell_id"]), str(d["group_id"]), int(d["repetition"]), {k: d.get(k) for k in IDENTITY_FIELDS})
+        return cls(str(d["cell_id"]), str(d["group_id"]), int(d["repetition"]),
+                   {k: d.get(k, "fastest" if k == "call" else "") for k in IDENTITY_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class MeasureTask:
     memory_limit_mb: int | None = None
     fault: Mapping[str, Any] | None = field(default=None)  # test hook (INFER_BENCH_TEST_HOOKS=1 only)
     duet: Mapping[str, Any] | None = None  # {"dir", "me", "peers"}: meet the partner worker before each batch size
+    load: Mapping[str, Any] | None = None  # LoadSettings JSON for cells with a load point (bench.worker.load)
 
     name = "measure"
 
@@ -76,11 +78,12 @@ class MeasureTask:
                 "cells": [c.to_json() for c in self.cells],
                 "policy": self.policy.to_json(), "seed": self.seed, "inputs_file": self.inputs_file,
                 "memory_limit_mb": self.memory_limit_mb, "fault": dict(self.fault) if self.fault else None,
-                "duet": dict(self.duet) if self.duet else None}
+                "duet": dict(self.duet) if self.duet else None, "load": dict(self.load) if self.load else None}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> MeasureTask:
         return cls(specs={v: ModelSpec.from_json(s) for v, s in d["specs"].items()},
                    cells=tuple(CellRef.from_json(c) for c in d["cells"]),
                    policy=Policy(**d["policy"]), seed=int(d.get("seed") or 0), inputs_file=d.get("inputs_file"),
-                   memory_limit_mb=d.get("memory_limit_mb"), fault=d.get("fault"), duet=d.get("duet"))
+                   memory_limit_mb=d.get("memory_limit_mb"), fault=d.get("fault"), duet=d.get("duet"),
+                   load=d.get("load"))

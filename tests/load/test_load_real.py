@@ -1,0 +1,107 @@
+"""Serving load on the real mnist_cnn in real worker processes, with short durations: every scenario in a
+sweep (TFLite with two executor threads: one interpreter each), capacity with server-side batching and its
+interval, a worker killed mid-search keeping its finished steps, an SLO that cannot be met, and tune."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.load_settings import LoadSettings
+from bench.runner.capacity import Request, capacity
+from bench.runner.zoo_export import ensure_exported, spec_for
+from reports.schema import read_run_file
+
+pytestmark = pytest.mark.slow
+SHORT = ["--duration", "0.3", "--min-queries", "40"]
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def zoo() -> Path:
+    return ensure_exported("mnist_cnn")
+
+
+def test_every_scenario_in_a_sweep(tmp_path: Path, zoo: Path) -> None:
+    scenario = tmp_path / "serving.toml"
+    scenario.write_text("""
+[[models]]
+zoo = "mnist_cnn"
+[sweep]
+formats = ["tflite"]
+batch_sizes = [1]
+load = ["single_stream", "server:100", "server:200", "concurrency:2", "offline"]
+[load]
+duration = 0.3
+min_queries = 40
+executor_threads = 2
+slo_ms = 200
+""")
+    done = cli("run", str(scenario), "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    cells = {c["load_point"]: c for c in read_run_file(tmp_path / "run" / "results.jsonl").cells}
+    assert set(cells) == {"single_stream", "server:100", "server:200", "concurrency:2", "offline"}
+    for point, cell in cells.items():
+        block = cell["load"]
+        assert cell["status"] == "ok" and block["queries_completed"] >= 40 and len(cell["latencies_ns"]) == cell["iterations"]
+        assert block["executor_threads"] == 2 and block["min_duration_met"], point
+    assert cells["server:100"]["load"]["target_qps"] == 100 and cells["server:100"]["load"]["issue_delay_ns"]["p50"] >= 0
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "Serving load and capacity" in html and 'data-plot="serving"' in html  # a curve over the two rates
+
+
+def test_capacity_with_batching_has_an_interval_and_a_report(tmp_path: Path, zoo: Path) -> None:
+    done = cli("capacity", "mnist_cnn", "--formats", "frozen", "--slo-ms", "25", *SHORT, "--confirm", "1",
+               "--start-qps", "400", "--precision", "0.3", "--max-steps", "4", "--max-batch-size", "4", "--allowed-batch-sizes", "2,4", "--out", str(tmp_path / "c"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = read_run_file(tmp_path / "c" / "results.jsonl")
+    (record,) = [r for r in run.serving if r["kind"] == "capacity"]
+    assert record["capacity_qps"] > 0 and len(record["estimates"]) == 2
+    assert record["interval"][0] <= record["capacity_qps"] <= record["interval"][1]
+    phases = {c["load"]["phase"] for c in run.cells}
+    assert phases == {"search", "confirm"} and all(c["load"]["batching"]["max_batch_size"] == 4 for c in run.cells)
+    assert all(c["load_point"].endswith("@t1+b4/1000us") for c in run.cells)
+    assert "capacity" in done.stdout and "Capacity at the SLO" in (tmp_path / "c" / "report.md").read_text()
+
+
+def test_a_worker_killed_mid_search_keeps_its_finished_steps(tmp_path: Path, zoo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFER_BENCH_TEST_HOOKS", "1")
+    settings = LoadSettings(scenario="server", qps=1.0, min_duration=0.3, min_queries=40, slo_ms=200.0)
+    kept: list[dict[str, object]] = []
+    out = capacity(Request("mnist_cnn", spec_for(zoo, "frozen"), settings, start=50.0, confirm=1,
+                           fault={"at_step": 2, "kind": "sigkill"}), kept.append)
+    assert len(kept) == 2 and len(out.steps) == 2  # steps 0 and 1 finished; step 2 was killed
+    assert out.error is not None and "SIGKILL" in out.error
+    assert out.capacity == 100.0  # both finished steps (50, 100 QPS) passed: the best one is kept
+
+
+def test_an_slo_that_cannot_be_met_says_so_with_the_best_seen(tmp_path: Path, zoo: Path) -> None:
+    done = cli("capacity", "mnist_cnn", "--formats", "frozen", "--slo-ms", "0.001", "--duration", "0.2",
+               "--min-queries", "20", "--start-qps", "400",
+               "--out", str(tmp_path / "never"))
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert re.search(r"p99 <= 0.001 ms cannot be met even at [\d.]+ QPS; best p99 seen [\d.]+ ms", done.stdout), done.stdout
+
+
+def test_tune_ranks_candidates_and_writes_tf_serving_text(tmp_path: Path, zoo: Path) -> None:
+    done = cli("tune", "mnist_cnn", "--formats", "tflite", "--executor-threads", "1", "--batching", "none,4:500",
+               "--slo-ms", "200", *SHORT, "--confirm", "0", "--out", str(tmp_path / "t"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    (record,) = [r for r in read_run_file(tmp_path / "t" / "results.jsonl").serving if r["kind"] == "tune"]
+    assert len(record["rows"]) == 2 and record["winner"] == record["rows"][0]
+    assert record["rows"][0]["score"] >= record["rows"][1]["score"]
+    assert record["baseline_qps"] and record["gain"] == pytest.approx(record["rows"][0]["score"] / record["baseline_qps"])
+    assert "tensorflow_intra_op_parallelism" in record["batching_parameters"]
+    md = (tmp_path / "t" / "report.md").read_text()
+    assert "Tune: mnist\\_cnn" in md and "single-stream batch-1" in md
+    json.dumps(record)
