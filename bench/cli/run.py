@@ -52,7 +52,7 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
     reps, auto = args.repetitions, args.repetitions == "auto"
     if reps is not None and not auto:
         if not str(reps).isdigit() or int(reps) < 1:
-            raise ScenarioError(f"--repetitions: give a number of processes (at least 1) or auto, got {reps!r}")
+            raise ScenarioError(f"--repetitions: must be at least 1 (a number of processes) or auto, got {reps!r}")
     return Overrides(
         quick=args.quick,
         formats=parse_formats_flag(args.formats) if args.formats else (),

@@ -72,7 +72,7 @@ def identity(benchmark: Mapping[str, Any]) -> dict[str, Any]:
     extra = benchmark.get("extra_info") or {}
     own = extra.get(PLUGIN_KEY)
     if isinstance(own, Mapping):
-        return {name: own.get(name, _DEFAULTS[name]) for name in IDENTITY_FIELDS}
+        return {name: own.get(name, _DEFAULTS.get(name, "")) for name in IDENTITY_FIELDS}
     out = dict(_DEFAULTS)
     out["model"] = str(benchmark.get("fullname") or benchmark.get("name") or "?")
     out["batch_size"] = int(extra.get("batch_size") or 1)
@@ -90,11 +90,15 @@ _DEFAULTS: dict[str, Any] = {
     "affinity": "",
     "python": "",
     "call": "fastest",
+    "load_point": "",
 }
+# identity fields added after the first imports: at their defaults they stay out of the id, so ids do not change
+LATER_FIELDS = {"call": "fastest", "load_point": "", "fleet_target": ""}
 
 
 def _cell_id(ident: Mapping[str, Any]) -> str:
-    text = json.dumps([ident[k] for k in IDENTITY_FIELDS], default=str)
+    values = [ident.get(k) for k in IDENTITY_FIELDS if not (k in LATER_FIELDS and ident.get(k, LATER_FIELDS[k]) == LATER_FIELDS[k])]
+    text = json.dumps(values, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 

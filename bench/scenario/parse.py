@@ -188,7 +188,7 @@ def _run_options(where: _Where, raw: Any) -> RunOptions:
     elif "repetitions" in table:
         value = table["repetitions"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise where.error(("run", "repetitions"), f'must be an integer >= 1 or "auto", got {value!r}')
+            raise where.error(("run", "repetitions"), f'must be an integer >= 1, got {value!r} (or "auto")')
         opts["repetitions"] = value
     if "shuffle_seed" in table:
         opts["shuffle_seed"] = _int(where, table["shuffle_seed"], ("run", "shuffle_seed"))

@@ -43,8 +43,9 @@ def test_plan_lists_groups_and_order(capsys: pytest.CaptureFixture[str]) -> None
 def test_plan_applies_overrides(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--quick", "--formats", "frozen,tflite", "--devices", "cpu", "--repetitions", "2"]) == 0
     out = capsys.readouterr().out
-    assert "4 cells in 1 worker groups x 2 repetition(s)" in out  # frozen and tflite interleaved in one worker
-    assert "interleaved: frozen, tflite" in out
+    # frozen and tflite interleaved in one worker, with frozen's idiomatic call (the zero-config default has it)
+    assert "6 cells in 1 worker groups x 2 repetition(s)" in out
+    assert "interleaved: frozen, frozen (idiomatic), tflite" in out
     assert "batch 1, 8" in out
 
 

@@ -103,6 +103,8 @@ def test_resume_rebuilds_the_scenario_and_flags_from_the_header(tmp_path: Path) 
     assert o == overrides and s.sweep.formats == ("frozen", "tflite") and s.policy.max_time == 1.0
     assert run.done == {("mnist_cnn/frozen/cpu/b1", 0)}
     jobs = sweep.schedule(sweep.expand(s).groups, 1, None, run.done)
-    # frozen and tflite share one interleaved worker: only its unfinished cells run again
-    assert [(j.group.group_id, [(c.key.variant, c.batch_size) for c in j.cells]) for j in jobs] == [
-        ("mnist_cnn/frozen,tflite/cpu", [("tflite", 1), ("frozen", 8), ("tflite", 8)])]
+    # frozen (its idiomatic call too: the default has it) and tflite share one interleaved worker: only its
+    # unfinished cells run again
+    assert [(j.group.group_id, [(c.key.variant, c.key.call, c.batch_size) for c in j.cells]) for j in jobs] == [
+        ("mnist_cnn/frozen,tflite/cpu", [("frozen", "idiomatic", 1), ("tflite", "fastest", 1), ("frozen", "fastest", 8),
+                                         ("frozen", "idiomatic", 8), ("tflite", "fastest", 8)])]
