@@ -24,7 +24,9 @@ cell    {"schema", "kind": "cell", "run_id", then every field of `CellRecord` be
          ([1m, 5m, 15m]|None), "loadavg_end", "started", "ended" (unix seconds), "host",
          "flops_per_sample" (int|None), "profile" (dict|None), "worker" (the worker process's facts:
          pid, Python, TensorFlow version, oneDNN, devices seen; dict|None), "load_phases" (seconds per
-         loading phase; dict|None)}
+         loading phase; dict|None), "fleet_host" (the cluster host that ran it; None = local)}
+         "fleet_target" (identity) and "fleet_host" are optional: a record without them is local; a run on
+         a cluster also has "fleet" in its header ({"address", "targets", "hosts": {name: fingerprint}}).
          A field this version does not name is kept as it is (readers ignore it).
 
 A reader skips a torn last line (a parent killed mid-write) and reports it; any other unparsable
@@ -59,6 +61,7 @@ IDENTITY_FIELDS = (
     "env_toggles",  # canonical string "K=V,K2=V2" ('' when none)
     "affinity",  # canonical string "0-1" or '' when not pinned
     "python",  # interpreter label ('' = the harness's own)
+    "fleet_target",  # [sweep] hosts: a cluster host, or a host class with distribute ('' = local; absent in old runs)
 )
 
 VARIANTS = (
@@ -96,6 +99,7 @@ class CellRecord:
     env_toggles: str = ""
     affinity: str = ""
     python: str = ""
+    fleet_target: str = ""
     status: Status = "ok"
     error: str | None = None
     exit_code: int | None = None
@@ -122,6 +126,7 @@ class CellRecord:
     profile: dict[str, Any] | None = None
     worker: dict[str, Any] | None = None
     load_phases: dict[str, float] | None = None
+    fleet_host: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not name, kept as they are
 
     kind = "cell"

@@ -28,6 +28,7 @@ COMMANDS = (
     "convert",
     "zoo",
     "profile",
+    "host",
 )
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

@@ -89,11 +89,13 @@ _DEFAULTS: dict[str, Any] = {
     "env_toggles": "",
     "affinity": "",
     "python": "",
+    "fleet_target": "",
 }
 
 
 def _cell_id(ident: Mapping[str, Any]) -> str:
-    text = json.dumps([ident[k] for k in IDENTITY_FIELDS], default=str)
+    # fleet_target only when set, so ids of imports made before it existed stay the same
+    text = json.dumps([ident[k] for k in IDENTITY_FIELDS if k != "fleet_target" or ident[k]], default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 

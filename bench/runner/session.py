@@ -14,12 +14,15 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.results.store import RunStore
-from bench.runner.jobs import QuietReporter, Reporter, TaskBuilder, model_spec, run_jobs
+from bench.runner.jobs import Executor, QuietReporter, Reporter, TaskBuilder, model_spec, run_jobs
 from bench.scenario import ModelEntry, Overrides, Scenario
 from bench.scenario.sweep import Expansion
+
+if TYPE_CHECKING:
+    from bench.runner.executors.ray_executor import Fleet
 
 Say = Callable[[str], None]
 ReporterFactory = Callable[[int], AbstractContextManager[Reporter]]
@@ -39,6 +42,19 @@ class Session:
     overrides: Overrides
     done: frozenset[tuple[str, int]] = frozenset()
     has_parity: frozenset[str] = frozenset()
+    fleet: Fleet | None = None  # `--cluster`: the machines the jobs run on
+
+    def executor(self) -> Executor | None:
+        """Where the jobs run: the fleet's machines, or here (None: the local default)."""
+        if self.fleet is None:
+            return None
+        from bench.runner.executors.ray_executor import RayExecutor
+
+        return RayExecutor(self.fleet)
+
+    def close(self) -> None:
+        if self.fleet is not None:
+            self.fleet.close()
 
 
 def present_devices() -> tuple[str, ...]:
@@ -73,7 +89,8 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def open_new(s: Scenario, overrides: Overrides, e: Expansion, out: Path | None = None) -> RunStore:
+def open_new(s: Scenario, overrides: Overrides, e: Expansion, out: Path | None = None,
+             fleet: dict[str, Any] | None = None) -> RunStore:
     """A new run directory (default: <scenario out>/<run-id>) with its header; `latest` points at it."""
     from bench.results import fingerprint
     from bench.results.store import new_run_id, update_latest
@@ -87,18 +104,42 @@ def open_new(s: Scenario, overrides: Overrides, e: Expansion, out: Path | None =
         "kind": "header", "created": _now(), "scenario_path": s.path, "scenario_text": s.text,
         "policy": s.policy.to_json(), "env": fingerprint.collect(pythons), "overrides": overrides.to_json(),
         "plan": {"cells": len(e.cells), "groups": len(e.groups), "repetitions": s.run.repetitions},
+        **({"fleet": fleet} if fleet is not None else {}),
     })
     return store
 
 
-def start(scenario: Path | None, overrides: Overrides, out: Path | None = None) -> Session:
-    """A new run of a scenario file (None: the built-in default) with `overrides` applied."""
-    s = load_scenario(scenario, overrides)
-    e = expand_checked(s)
-    return Session(open_new(s, overrides, e, out), s, e, overrides)
+def on_cluster(s: Scenario, cluster: str | None) -> tuple[Scenario, Fleet | None]:
+    """The scenario with its `[sweep] hosts` resolved on the cluster (checked before anything runs)."""
+    import dataclasses
+
+    if cluster is None:
+        if s.sweep.hosts:
+            from bench.runner.executors.hosts import FleetError
+
+            raise FleetError(f"{s.path or 'the scenario'}: [sweep] hosts names cluster machines: pass --cluster HEAD:PORT")
+        return s, None
+    from bench.runner.executors.ray_executor import open_fleet
+
+    fleet = open_fleet(cluster, s)
+    return dataclasses.replace(s, sweep=dataclasses.replace(s.sweep, hosts=tuple(fleet.targets))), fleet
 
 
-def resume(run_dir: Path, scenario: Path | None = None, say: Say = _quiet) -> Session:
+def start(scenario: Path | None, overrides: Overrides, out: Path | None = None, cluster: str | None = None) -> Session:
+    """A new run of a scenario file (None: the built-in default) with `overrides` applied; `cluster`:
+    the Ray head's address, for a scenario whose `[sweep] hosts` names machines of it."""
+    s, fleet = on_cluster(load_scenario(scenario, overrides), cluster)
+    try:
+        e = expand_checked(s)
+        store = open_new(s, overrides, e, out, fleet.header() if fleet else None)
+    except BaseException:
+        if fleet is not None:
+            fleet.close()
+        raise
+    return Session(store, s, e, overrides, fleet=fleet)
+
+
+def resume(run_dir: Path, scenario: Path | None = None, say: Say = _quiet, cluster: str | None = None) -> Session:
     """Reopen a run; its scenario comes from the header (or `scenario`) with its stored overrides."""
     from bench import scenario as scenarios
 
@@ -112,8 +153,12 @@ def resume(run_dir: Path, scenario: Path | None = None, say: Say = _quiet) -> Se
     else:
         path = str(header.get("scenario_path") or "")
         base = scenarios.parse(str(header.get("scenario_text", "")), path, Path(path).parent if path else Path.cwd())
-    s = scenarios.apply_overrides(base, overrides)
-    return Session(store, s, expand_checked(s), overrides, info.done, info.has_parity)
+    try:
+        s, fleet = on_cluster(scenarios.apply_overrides(base, overrides), cluster)
+    except BaseException:
+        store.close()
+        raise
+    return Session(store, s, expand_checked(s), overrides, info.done, info.has_parity, fleet)
 
 
 # ------------------------------------------------------------------ zoo exports and parity
@@ -184,13 +229,16 @@ def measure(session: Session, reporter_for: ReporterFactory = _quiet_reporter, s
     if not jobs:
         say("every cell is already measured")
     with reporter_for(sum(len(j.cells) for j in jobs)) as reporter:
-        run_jobs(jobs, TaskBuilder(s, model_dirs), store.append, reporter)
+        run_jobs(jobs, TaskBuilder(s, model_dirs), store.append, reporter, session.executor())
 
 
 def run(scenario: Path | None = None, overrides: Overrides | None = None, out: Path | None = None,
-        reporter_for: ReporterFactory = _quiet_reporter, say: Say = _quiet) -> Path:
+        reporter_for: ReporterFactory = _quiet_reporter, say: Say = _quiet, cluster: str | None = None) -> Path:
     """Measure a scenario (None: the built-in default) start to end; returns the run directory."""
-    session = start(scenario, overrides or Overrides(), out)
+    session = start(scenario, overrides or Overrides(), out, cluster)
     with session.store:
-        measure(session, reporter_for, say)
+        try:
+            measure(session, reporter_for, say)
+        finally:
+            session.close()
     return session.store.run_dir

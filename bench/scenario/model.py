@@ -31,6 +31,8 @@ intra_op_threads = [0]      # 0 = TensorFlow's default
 inter_op_threads = [0]
 affinity = [""]             # CPU lists for taskset: "0", "0-1", "0,2"; "" = not pinned
 python = [""]               # worker interpreters; "" = this one; paths relative to this file
+hosts = ["c6i-large", "cpu=icelake"]  # cluster machines (`run --cluster`): names, labels k=v, or "all"
+distribute = false          # true: each hosts entry is one class of identical machines sharing its jobs
 [sweep.env]                 # variables TensorFlow reads at start-up, one worker per value
 TF_ENABLE_ONEDNN_OPTS = ["0", "1"]
 
@@ -68,7 +70,8 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_KEYS = ("zoo", "name", "path", "format", "files", "builder", "signature", "inputs", "outputs",
               "shapes", "inputs_file", "vocab_size", "formats")
 EXCLUDE_KEYS = ("model", "format", "device", "batch_size", "intra_op_threads", "inter_op_threads",
-                "affinity", "python", "env")
+                "affinity", "python", "env", "host")
+HOST_SELECTOR_RE = re.compile(r"^(all|[A-Za-z0-9][A-Za-z0-9_.-]*(=[A-Za-z0-9_.-]*)?)$")
 TOP_KEYS = ("run", "measure", "sweep", "models", "exclude")
 
 
@@ -131,6 +134,8 @@ class Sweep:
     affinity: tuple[str, ...] = ("",)
     python: tuple[str, ...] = ("",)
     env: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    hosts: tuple[str, ...] = ()  # empty = this machine; else fleet targets (README "Many machines")
+    distribute: bool = False
 
 
 @dataclass(frozen=True)

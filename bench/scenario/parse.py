@@ -15,6 +15,7 @@ from bench.scenario.model import (
     DEVICE_RE,
     ENV_NAME_RE,
     EXCLUDE_KEYS,
+    HOST_SELECTOR_RE,
     MODEL_KEYS,
     TOP_KEYS,
     ZOO_MODELS,
@@ -223,7 +224,8 @@ def _int_axis(where: _Where, table: Mapping[str, Any], key: str, minimum: int) -
 
 def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str, str]]:
     table = _table(where, raw, ("sweep",))
-    allowed = ("formats", "batch_sizes", "devices", "intra_op_threads", "inter_op_threads", "affinity", "python", "env")
+    allowed = ("formats", "batch_sizes", "devices", "intra_op_threads", "inter_op_threads", "affinity", "python", "env",
+               "hosts", "distribute")
     _check_keys(where, table, allowed, ("sweep",))
     axes: dict[str, Any] = {}
     if "formats" in table:
@@ -244,7 +246,30 @@ def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str
         pythons = {label: str((scenario_dir / label) if "/" in label else label) for label in labels if label}
     if "env" in table:
         axes["env"] = _env_axis(where, table["env"], ("sweep", "env"))
+    axes.update(_hosts(where, table))
     return Sweep(**axes), pythons
+
+
+def _host(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
+    text = _str(where, value, at).strip()
+    if not HOST_SELECTOR_RE.match(text):
+        raise where.error(at, f"{value!r} is not a host: give a machine name, a label key=value, or \"all\"")
+    return text
+
+
+def _hosts(where: _Where, table: Mapping[str, Any]) -> dict[str, Any]:
+    """[sweep] hosts (machines of a cluster, `run --cluster`) and distribute."""
+    out: dict[str, Any] = {}
+    if "hosts" in table:
+        at = ("sweep", "hosts")
+        out["hosts"] = _unique(where, [_host(where, v, at) for v in _list(where, table["hosts"], at)], at)
+    if "distribute" in table:
+        if not isinstance(table["distribute"], bool):
+            raise where.error(("sweep", "distribute"), f"must be true or false, got {table['distribute']!r}")
+        if "hosts" not in table:
+            raise where.error(("sweep", "distribute"), "only goes with `hosts`: the machines to spread the jobs over")
+        out["distribute"] = table["distribute"]
+    return out
 
 
 def _unique(where: _Where, values: list[str], at: tuple[str | int, ...]) -> tuple[str, ...]:
@@ -369,6 +394,8 @@ def _exclude_value(where: _Where, key: str, value: Any, at: tuple[str | int, ...
         return _int(where, value, at, 0)
     if key == "affinity":
         return _affinity(where, value, at)
+    if key == "host":
+        return _host(where, value, at)
     return _str(where, value, at)
 
 

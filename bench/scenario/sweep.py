@@ -48,6 +48,7 @@ class GroupKey:
     env_toggles: str = ""
     affinity: str = ""
     python: str = ""
+    fleet_target: str = ""  # a cluster host (or host class with distribute); '' = this machine
 
     @property
     def group_id(self) -> str:
@@ -60,6 +61,8 @@ class GroupKey:
             parts.append(f"cpus={self.affinity}")
         if self.python:
             parts.append(f"py={self.python}")
+        if self.fleet_target:
+            parts.append(f"@{self.fleet_target}")
         return "/".join(parts)
 
 
@@ -121,6 +124,7 @@ def _model_variants(model: ModelEntry, formats: tuple[str, ...]) -> tuple[list[s
 def _matches(rule: ExcludeRule, cell: Cell) -> bool:
     ident = cell.identity()
     ident["format"] = ident["variant"]
+    ident["host"] = ident["fleet_target"]
     if not all(ident[key] in values for key, values in rule.match.items()):
         return False
     env = parse_env(cell.key.env_toggles)
@@ -134,10 +138,11 @@ def _all_cells(scenario: Scenario) -> tuple[list[Cell], list[tuple[str, str]]]:
     for model in (m.resolved() for m in scenario.models):
         variants, missing = _model_variants(model, sw.formats)
         unavailable += [(model.name, v) for v in missing]
-        for variant, device, intra, inter, env, aff, py in itertools.product(
-            variants, sw.devices, sw.intra_op_threads, sw.inter_op_threads, _env_combinations(sw.env), sw.affinity, sw.python
+        for variant, device, intra, inter, env, aff, py, target in itertools.product(
+            variants, sw.devices, sw.intra_op_threads, sw.inter_op_threads, _env_combinations(sw.env), sw.affinity,
+            sw.python, sw.hosts or ("",),
         ):
-            key = GroupKey(model.name, variant, device, intra, inter, env, aff, py)
+            key = GroupKey(model.name, variant, device, intra, inter, env, aff, py, target)
             cells += [Cell(key, b) for b in sorted(sw.batch_sizes)]
     return cells, unavailable
 
