@@ -80,7 +80,9 @@ def setting_labels(frame: pd.DataFrame) -> pd.Series:
         if py:
             bits.append(f"py {py}")
         labels.append(", ".join(bits))
-    return pd.Series(labels, index=frame.index, dtype=object)
+    hosts = frame["fleet_target"] if "fleet_target" in frame else pd.Series("", index=frame.index)
+    labels = [", ".join(filter(None, (f"host {h}" if h else "", label))) for h, label in zip(hosts, labels, strict=True)]
+    return pd.Series(labels, index=frame.index, dtype=object)  # a host is a panel of its own
 
 
 NUMERIC_COST = ("load_s", "first_call_s", "peak_rss_bytes", "gpu_peak_bytes", "retraces", "flops_per_sample")

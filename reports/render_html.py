@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
+from reports import hosts, plots, profiles
 from reports import numbers as fmt
-from reports import plots, profiles
 from reports.environment import environment_rows
 from reports.escape import html_text as esc
 from reports.summary import summarize
@@ -88,6 +88,7 @@ def render_html(data: ReportData) -> str:
             _failures_section(data),
             _environment_section(data),
             profiles.html_section(data),  # '' unless cells were profiled
+            hosts.html_section(data),  # '' unless cells ran on a cluster
         )
         if s
     )

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from reports import hosts, profiles
 from reports import numbers as fmt
-from reports import profiles
 from reports.environment import environment_rows
 from reports.escape import md_text
 from reports.summary import summarize
@@ -48,6 +48,7 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
         "failures": _failures_section(data) if not data.failures.empty else "",
         "environment": _environment_section(data),
         "profile": profiles.markdown_section(data),  # '' unless cells were profiled
+        "hosts": hosts.markdown_section(data),  # '' unless cells ran on a cluster
     }
     text = _join(sections)
     if len(text) > max_chars:

@@ -86,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
     from bench.runner.session import expand_checked, load_scenario
 
     s = load_scenario(args.scenario, overrides_from(args))
-    lines = []
+    lines: list[str] = []
     if args.cluster is not None or s.sweep.hosts:
         s, lines = _fleet_lines(s, args.cluster)
     text = "\n".join([*render(s, expand_checked(s)), *lines])
