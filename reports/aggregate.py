@@ -110,6 +110,13 @@ class _Columns:
         )
 
 
+def _seed_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The key the draws are seeded from; a local cell's empty host is left out, so its intervals are the
+    same as before hosts existed (stored reports stay valid)."""
+    host = GROUP_KEYS.index("fleet_target")
+    return key if key[host] else key[:host] + key[host + 1:]
+
+
 def _row(runs: Runs, columns: _Columns, idx: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
     key = columns.keys[idx[0]]
     row: dict[str, Any] = dict(zip(GROUP_KEYS, key, strict=True))
@@ -117,7 +124,7 @@ def _row(runs: Runs, columns: _Columns, idx: np.ndarray, opts: AggregateOptions)
     row.update(_status_fields(columns, idx, len(ok)))
     row.update(_cost_fields(columns, idx))
     groups = [runs.latencies[i].astype(np.float64) / NS_PER_MS for i in ok]
-    seed = opts.seed + zlib.crc32(repr(key).encode())  # per identity: independent, reproducible draws
+    seed = opts.seed + zlib.crc32(repr(_seed_key(key)).encode())  # per identity: independent, reproducible draws
     row.update(_sample_stats(groups, int(row["batch_size"]), replace(opts, seed=seed)))
     row["_cell_rows"] = tuple(ok)
     return row

@@ -203,11 +203,18 @@ class Executor(Protocol):
     def run(self, jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter) -> list[JobResult]: ...
 
 
+def run_here(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter) -> list[JobResult]:
+    """Each job's worker on this machine, in schedule order (the local executor's work)."""
+    results = []
+    for index, job in enumerate(jobs):
+        reporter.job_started(job, index, len(jobs))
+        results.append(run_job(job, builder, append, reporter))
+    return results
+
+
 def run_jobs(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter | None = None,
              executor: Executor | None = None) -> list[JobResult]:
     """Run the schedule (default: here, in order); KeyboardInterrupt propagates after running workers are killed."""
     if executor is None:
-        from bench.runner.executors.local import LocalExecutor
-
-        executor = LocalExecutor()
+        return run_here(jobs, builder, append, reporter or QuietReporter())
     return executor.run(jobs, builder, append, reporter or QuietReporter())

@@ -1,0 +1,98 @@
+"""A real Ray cluster on loopback (conftest.py): fleet sweeps, a lost machine, an unknown host, a killed driver.
+
+Timings on one machine mean nothing here; these tests check correctness only: where jobs ran, that one
+machine never ran two at once, that every cell has a record, and that no worker outlives its job.
+The workers measure the zoo's mnist_cnn as TFLite (LiteRT loads in a fraction of a second).
+The test that kills machine "c" comes last in this file; no other test uses "c".
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.fleet.conftest import Cluster, wait_until
+from tests.fleet.helpers import ZOO_MODEL, file_model, job_intervals, no_orphans, records, worker_on, write_scenario
+
+pytestmark = pytest.mark.slow
+
+
+def _tflite() -> Path:
+    from bench.runner.zoo_export import ensure_exported
+
+    return ensure_exported("mnist_cnn") / "model.tflite"
+
+
+def test_two_models_on_two_hosts_one_job_per_host_at_a_time(cluster: Cluster, tmp_path: Path) -> None:
+    scenario, mark = write_scenario(tmp_path, ["a", "b"], ZOO_MODEL + file_model(_tflite()),
+                                    repetitions=2, batch_sizes="[1, 2]")
+    out = cluster.run("run", str(scenario), "--cluster", cluster.address, "--out", str(tmp_path / "run"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    header, cells = records(tmp_path / "run")
+    assert len(cells) == 2 * 2 * 2 * 2 and {c["status"] for c in cells} == {"ok"}
+    assert all(c["fleet_host"] == c["fleet_target"] for c in cells)
+    assert {(c["model"], c["fleet_target"]) for c in cells} == {(m, h) for m in ("mnist_cnn", "mnist_file") for h in "ab"}
+    assert len({(c["cell_id"], c["repetition"]) for c in cells}) == len(cells)
+    for host, spans in job_intervals(cells).items():
+        assert len(spans) == 4, host
+        assert all(end <= nxt for (_, end), (nxt, _) in zip(spans, spans[1:])), f"{host} ran two jobs at once: {spans}"
+    fleet = header["fleet"]
+    assert fleet["targets"] == {"a": ["a"], "b": ["b"]} and set(fleet["hosts"]) == {"a", "b"}
+    assert all(h["fingerprint"]["cpu"] and h["versions"]["ray"] for h in fleet["hosts"].values())
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Hosts" in report and "host a" in report and "host b" in report
+    assert no_orphans(mark)
+
+
+def test_a_host_no_machine_offers_is_refused_before_anything_runs(cluster: Cluster, tmp_path: Path) -> None:
+    for hosts in (["a", "nosuch"], ["rack=three"]):
+        scenario, _ = write_scenario(tmp_path, hosts)
+        out = cluster.run("run", str(scenario), "--cluster", cluster.address, "--out", str(tmp_path / "run"))
+        assert out.returncode == 2, out.stderr
+        line = out.stderr.strip().splitlines()[-1]
+        assert line.startswith("infer-bench: error: [sweep] hosts: no live machine is") and "a (rack=one)" in line
+        assert not (tmp_path / "run").exists()
+    plan = cluster.run("plan", str(scenario), "--cluster", cluster.address)
+    assert plan.returncode == 2 and "no live machine is 'rack=three'" in plan.stderr
+
+
+def test_a_killed_driver_leaves_no_worker_and_resume_finishes(cluster: Cluster, tmp_path: Path) -> None:
+    scenario, mark = write_scenario(tmp_path, ["a"], repetitions=3, min_time=1.5)
+    run_dir = tmp_path / "run"
+    driver = cluster.popen("run", str(scenario), "--cluster", cluster.address, "--out", str(run_dir), "--no-report")
+    try:
+        wait_until(lambda: (run_dir / "results.jsonl").exists() and len(records(run_dir)[1]) >= 1, 90, "a first record")
+        wait_until(lambda: worker_on(mark, cluster.root / "a"), 30, "the second job's worker")
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.communicate()
+    wait_until(lambda: no_orphans(mark), 30, "the killed driver's worker to die")
+    kept = records(run_dir)[1]
+    assert 1 <= len(kept) < 3 and {c["status"] for c in kept} == {"ok"}
+    out = cluster.run("run", "--resume", str(run_dir), "--cluster", cluster.address, "--no-report")
+    assert out.returncode == 0, out.stderr[-3000:]
+    cells = records(run_dir)[1]
+    assert sorted(c["repetition"] for c in cells) == [0, 1, 2] and {c["status"] for c in cells} == {"ok"}
+    assert {c["fleet_host"] for c in cells} == {"a"}
+
+
+def test_a_machine_lost_mid_job_fails_its_cells_and_the_sweep_goes_on(cluster: Cluster, tmp_path: Path) -> None:
+    scenario, mark = write_scenario(tmp_path, ["b", "c"], repetitions=3, min_time=1.5)
+    run_dir = tmp_path / "run"
+    driver = cluster.popen("run", str(scenario), "--cluster", cluster.address, "--out", str(run_dir), "--no-report")
+    try:
+        wait_until(lambda: worker_on(mark, cluster.root / "c"), 90, "a job on machine c")
+        cluster.kill("c")
+        stdout, stderr = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+    assert driver.returncode == 1, stderr[-3000:]
+    cells = records(run_dir)[1]
+    by_host = {h: [c for c in cells if c["fleet_target"] == h] for h in ("b", "c")}
+    assert len(by_host["b"]) == 3 and {c["status"] for c in by_host["b"]} == {"ok"}
+    lost = [c for c in by_host["c"] if c["status"] != "ok"]
+    assert len(by_host["c"]) == 3 and lost
+    assert all(c["status"] == "failed" and c["error"].startswith("host lost: machine c") for c in lost)
+    wait_until(lambda: no_orphans(mark), 30, "machine c's worker to die with its node")
