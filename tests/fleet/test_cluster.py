@@ -8,6 +8,7 @@ The test that kills machine "c" comes last in this file; no other test uses "c".
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -66,6 +67,11 @@ def test_a_host_no_machine_offers_is_refused_before_anything_runs(cluster: Clust
     scenario, _ = write_scenario(tmp_path, ["rack=three"])
     plan = cluster.run("plan", str(scenario), "--cluster", cluster.address)
     assert plan.returncode == 2 and "no live machine is 'rack=three'" in plan.stderr
+    listed = cluster.run("host", "list", "--address", cluster.address, "--json")
+    rows = {r["name"]: r for r in map(json.loads, listed.stdout.splitlines())}
+    assert listed.returncode == 0 and set(rows) == {"a", "b", "c"}, listed.stderr
+    assert rows["a"]["labels"] == {"rack": "one"} and rows["a"]["version_ok"] and rows["a"]["fingerprint"]["cpu"]
+    assert {r["state"] for r in rows.values()} <= {"idle", "busy"}
 
 
 def test_a_killed_driver_leaves_no_worker_and_resume_finishes(cluster: Cluster, tmp_path: Path) -> None:
@@ -86,6 +92,20 @@ def test_a_killed_driver_leaves_no_worker_and_resume_finishes(cluster: Cluster, 
     cells = records(run_dir)[1]
     assert sorted(c["repetition"] for c in cells) == [0, 1, 2] and {c["status"] for c in cells} == {"ok"}
     assert {c["fleet_host"] for c in cells} == {"a"}
+
+
+def test_distribute_spreads_one_class_over_its_machines(cluster: Cluster, tmp_path: Path) -> None:
+    scenario, mark = write_scenario(tmp_path, ["rack=two"], repetitions=4)
+    text = scenario.read_text().replace("hosts = ", "distribute = true\nhosts = ")
+    scenario.write_text(text)
+    out = cluster.run("run", str(scenario), "--cluster", cluster.address, "--out", str(tmp_path / "run"), "--no-report")
+    assert out.returncode == 0, out.stderr[-3000:]
+    header, cells = records(tmp_path / "run")
+    assert header["fleet"]["targets"] == {"rack=two": ["b", "c"]} or header["fleet"]["targets"] == {"rack=two": ["c", "b"]}
+    assert {c["fleet_target"] for c in cells} == {"rack=two"} and {c["status"] for c in cells} == {"ok"}
+    assert {c["fleet_host"] for c in cells} == {"b", "c"} and len({c["cell_id"] for c in cells}) == 1
+    for host, spans in job_intervals(cells).items():
+        assert all(end <= nxt for (_, end), (nxt, _) in zip(spans, spans[1:])), f"{host} ran two jobs at once: {spans}"
 
 
 def test_a_machine_lost_mid_job_fails_its_cells_and_the_sweep_goes_on(cluster: Cluster, tmp_path: Path) -> None:
