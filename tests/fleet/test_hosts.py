@@ -148,3 +148,22 @@ def test_ray_missing_or_cluster_unreachable_is_one_line_exit_2(tmp_path: Path) -
     local = _cli("run", str(path), "--out", str(tmp_path / "run"))
     assert local.returncode == 2 and "[sweep] hosts names cluster machines: pass --cluster HEAD:PORT" in local.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_model_files_are_checked_against_the_drivers_bytes(tmp_path: Path) -> None:
+    from bench.runner.executors.remote import check_files, checksum
+
+    prefix = tmp_path / "ckpt" / "model.ckpt"  # a checkpoint prefix: its files, not one file
+    prefix.parent.mkdir()
+    for suffix in (".index", ".meta", ".data-00000-of-00001"):
+        prefix.with_name(prefix.name + suffix).write_bytes(suffix.encode())
+    saved = tmp_path / "sm"
+    (saved / "variables").mkdir(parents=True)
+    (saved / "saved_model.pb").write_bytes(b"graph")
+    sums = {str(p): checksum(p) or "" for p in (prefix, saved)}
+    assert all(sums.values()) and check_files(sums) is None
+    (saved / "variables" / "variables.index").write_bytes(b"new")
+    assert check_files(sums) == f"model file {saved} differs from the driver's (sha256 {sums[str(saved)][:12]}...); copy the same file here"
+    prefix.with_name("model.ckpt.meta").unlink()
+    assert check_files({str(prefix): sums[str(prefix)]}) is not None
+    assert "is not on this machine" in (check_files({str(tmp_path / "gone.pb"): "0" * 64}) or "")

@@ -37,34 +37,53 @@ class HostOutcome:
     ended: float
 
 
-def checksum(path: Path) -> str:
-    """sha256 of a file, or of a directory's files (relative names and contents, in sorted order)."""
+def files_of(path: Path) -> list[Path]:
+    """The files a model path stands for: itself, a directory's files, or a checkpoint prefix's files."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file())
+    return sorted(p for p in path.parent.glob(path.name + ".*") if p.is_file()) if path.parent.is_dir() else []
+
+
+def checksum(path: Path) -> str | None:
+    """sha256 over the path's files (names relative to its folder, then contents); None when there are none."""
+    files = files_of(path)
+    if not files:
+        return None
     digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for f in files:
-        digest.update(str(f.relative_to(path) if f != path else f.name).encode() + b"\0")
+        digest.update(str(f.relative_to(path.parent)).encode() + b"\0")
         with f.open("rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
 
 
-def model_checksums(builder: TaskBuilder, job: Job) -> dict[str, str]:
-    """The driver's checksums of the files this job's worker loads (zoo models: none; exported on the host)."""
+def _paths(builder: TaskBuilder, job: Job) -> list[str]:
+    """Every file the job's worker reads: the model, its graph-building code, its inputs file (zoo: none)."""
     entry = builder.entry(job.group.key)
     if entry.zoo is not None:
-        return {}
-    path = Path(entry.file_for(job.group.key.variant))
-    return {str(path): checksum(path)} if path.exists() else {}
+        return []
+    paths = [entry.file_for(job.group.key.variant)]
+    if entry.builder and ".py:" in entry.builder:
+        paths.append(entry.builder.rpartition(":")[0])
+    return paths + ([entry.inputs_file] if entry.inputs_file else [])
+
+
+def model_checksums(builder: TaskBuilder, job: Job) -> dict[str, str]:
+    """The driver's checksums of the files this job's worker reads (zoo models are exported on each machine)."""
+    sums = {p: checksum(Path(p)) for p in _paths(builder, job)}
+    return {p: s for p, s in sums.items() if s is not None}
 
 
 def check_files(checksums: Mapping[str, str]) -> str | None:
-    """Why this machine cannot run the job's model files, or None when they hold the driver's bytes."""
+    """Why this machine cannot run the job's files, or None when they hold the driver's bytes."""
     for name, expected in checksums.items():
-        path = Path(name)
-        if not path.exists():
+        found = checksum(Path(name))
+        if found is None:
             return f"model file {name} is not on this machine; give a path every machine shares, or copy it there"
-        if checksum(path) != expected:
+        if found != expected:
             return f"model file {name} differs from the driver's (sha256 {expected[:12]}...); copy the same file here"
     return None
 
