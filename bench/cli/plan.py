@@ -73,7 +73,7 @@ def _fleet_lines(s: Scenario, cluster: str | None) -> tuple[Scenario, list[str]]
 
     if cluster is None:
         return s, ["", f"hosts (resolved when run with --cluster): {', '.join(s.sweep.hosts)}"]
-    resolved, fleet = on_cluster(s, cluster)
+    resolved, fleet = on_cluster(s, cluster, fingerprints=False)
     assert fleet is not None
     try:
         return resolved, ["", f"cluster {cluster}:", *(f"  {t}: {', '.join(m)}" for t, m in fleet.targets.items())]

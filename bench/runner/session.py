@@ -109,8 +109,9 @@ def open_new(s: Scenario, overrides: Overrides, e: Expansion, out: Path | None =
     return store
 
 
-def on_cluster(s: Scenario, cluster: str | None) -> tuple[Scenario, Fleet | None]:
-    """The scenario with its `[sweep] hosts` resolved on the cluster (checked before anything runs)."""
+def on_cluster(s: Scenario, cluster: str | None, fingerprints: bool = True) -> tuple[Scenario, Fleet | None]:
+    """The scenario with its `[sweep] hosts` resolved on the cluster (checked before anything runs);
+    `fingerprints`: read each machine's for the header of a new run."""
     import dataclasses
 
     if cluster is None:
@@ -121,7 +122,7 @@ def on_cluster(s: Scenario, cluster: str | None) -> tuple[Scenario, Fleet | None
         return s, None
     from bench.runner.executors.ray_executor import open_fleet
 
-    fleet = open_fleet(cluster, s)
+    fleet = open_fleet(cluster, s, fingerprints)
     return dataclasses.replace(s, sweep=dataclasses.replace(s.sweep, hosts=tuple(fleet.targets))), fleet
 
 
@@ -140,7 +141,8 @@ def start(scenario: Path | None, overrides: Overrides, out: Path | None = None, 
 
 
 def resume(run_dir: Path, scenario: Path | None = None, say: Say = _quiet, cluster: str | None = None) -> Session:
-    """Reopen a run; its scenario comes from the header (or `scenario`) with its stored overrides."""
+    """Reopen a run; its scenario comes from the header (or `scenario`) with its stored overrides, and a
+    cluster run goes back to the cluster its header names unless `cluster` says another."""
     from bench import scenario as scenarios
 
     store, info = RunStore.resume(run_dir)
@@ -153,8 +155,9 @@ def resume(run_dir: Path, scenario: Path | None = None, say: Say = _quiet, clust
     else:
         path = str(header.get("scenario_path") or "")
         base = scenarios.parse(str(header.get("scenario_text", "")), path, Path(path).parent if path else Path.cwd())
+    cluster = cluster or (header.get("fleet") or {}).get("address")
     try:
-        s, fleet = on_cluster(scenarios.apply_overrides(base, overrides), cluster)
+        s, fleet = on_cluster(scenarios.apply_overrides(base, overrides), cluster, fingerprints=False)
     except BaseException:
         store.close()
         raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -74,23 +75,32 @@ def test_a_host_no_machine_offers_is_refused_before_anything_runs(cluster: Clust
     assert {r["state"] for r in rows.values()} <= {"idle", "busy"}
 
 
-def test_a_killed_driver_leaves_no_worker_and_resume_finishes(cluster: Cluster, tmp_path: Path) -> None:
-    scenario, mark = write_scenario(tmp_path, ["a"], repetitions=3, min_time=1.5)
+def _stop_after_a_record(cluster: Cluster, driver: subprocess.Popen[str], run_dir: Path, mark: str, kept: int,
+                         how: signal.Signals) -> tuple[int, str]:
+    """Once the run holds more than `kept` records and the next job's worker runs on machine a: signal the driver."""
+    try:
+        wait_until(lambda: (run_dir / "results.jsonl").exists() and len(records(run_dir)[1]) > kept, 90, "a new record")
+        wait_until(lambda: worker_on(mark, cluster.root / "a"), 30, "the next job's worker")
+    finally:
+        driver.send_signal(how)
+        _, stderr = driver.communicate(timeout=60)
+    wait_until(lambda: no_orphans(mark), 30, f"the worker to die after {how.name} to the driver")
+    return len(records(run_dir)[1]), stderr
+
+
+def test_interrupted_or_killed_drivers_leave_no_worker_and_resume_finishes(cluster: Cluster, tmp_path: Path) -> None:
+    scenario, mark = write_scenario(tmp_path, ["a"], repetitions=5, min_time=0.6)
     run_dir = tmp_path / "run"
     driver = cluster.popen("run", str(scenario), "--cluster", cluster.address, "--out", str(run_dir), "--no-report")
-    try:
-        wait_until(lambda: (run_dir / "results.jsonl").exists() and len(records(run_dir)[1]) >= 1, 90, "a first record")
-        wait_until(lambda: worker_on(mark, cluster.root / "a"), 30, "the second job's worker")
-    finally:
-        driver.send_signal(signal.SIGKILL)
-        driver.communicate()
-    wait_until(lambda: no_orphans(mark), 30, "the killed driver's worker to die")
-    kept = records(run_dir)[1]
-    assert 1 <= len(kept) < 3 and {c["status"] for c in kept} == {"ok"}
+    kept, stderr = _stop_after_a_record(cluster, driver, run_dir, mark, 0, signal.SIGINT)  # Ctrl-C: tasks cancelled
+    assert driver.returncode == 130 and 1 <= kept < 5, (kept, stderr[-3000:])
+    driver = cluster.popen("run", "--resume", str(run_dir), "--no-report")  # the header names the cluster
+    kept, _ = _stop_after_a_record(cluster, driver, run_dir, mark, kept, signal.SIGKILL)  # Ray cleans up after it
+    assert kept < 5 and {c["status"] for c in records(run_dir)[1]} == {"ok"}
     out = cluster.run("run", "--resume", str(run_dir), "--cluster", cluster.address, "--no-report")
     assert out.returncode == 0, out.stderr[-3000:]
     cells = records(run_dir)[1]
-    assert sorted(c["repetition"] for c in cells) == [0, 1, 2] and {c["status"] for c in cells} == {"ok"}
+    assert sorted(c["repetition"] for c in cells) == [0, 1, 2, 3, 4] and {c["status"] for c in cells} == {"ok"}
     assert {c["fleet_host"] for c in cells} == {"a"}
 
 

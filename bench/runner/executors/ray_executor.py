@@ -120,15 +120,17 @@ def fetch_fingerprints(ray: Any, hosts: list[Host]) -> dict[str, dict[str, Any]]
     return {h.name: dict(v) for h, v in zip(hosts, values, strict=True)}
 
 
-def open_fleet(address: str, scenario: Scenario) -> Fleet:
-    """Connect and check the machines `[sweep] hosts` names (see the module docstring)."""
+def open_fleet(address: str, scenario: Scenario, fingerprints: bool = True) -> Fleet:
+    """Connect and check the machines `[sweep] hosts` names (see the module docstring); `fingerprints`: read
+    every machine's for a new run's header (distribute always reads them, to check the machines are alike)."""
     if not scenario.sweep.hosts:
         raise FleetError(f"{scenario.path or 'the scenario'}: --cluster needs [sweep] hosts = [...] (names, labels, or \"all\")")
     ray = connect(address)
     fleet = Fleet(address, ray, live_hosts(ray.nodes()))
     fleet.targets = resolve(scenario.sweep.hosts, fleet.hosts, scenario.sweep.distribute)
     check_versions(fleet.used(), local_versions())
-    fleet.fingerprints = fetch_fingerprints(ray, fleet.used())
+    if fingerprints or scenario.sweep.distribute:
+        fleet.fingerprints = fetch_fingerprints(ray, fleet.used())
     if scenario.sweep.distribute:
         check_alike(fleet.targets, fleet.fingerprints)
     return fleet
@@ -158,6 +160,7 @@ class RayExecutor:
         self.fleet, self.ray, self.poll_s = fleet, fleet.ray, poll_s
         self.task = self.ray.remote(max_calls=1)(run_on_host)  # a fresh Ray worker per job
         self.dead: set[str] = set()
+        self.sums: dict[tuple[str, str], dict[str, str]] = {}  # (model, variant) -> the driver's file checksums
 
     def run(self, jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter) -> list[JobResult]:
         queue = list(enumerate(jobs))
@@ -166,7 +169,7 @@ class RayExecutor:
         try:
             while queue or running:
                 self._watch_nodes(running, results)
-                self._fail_orphans(queue, builder, append, reporter, results)
+                self._fail_orphans(queue, append, reporter, results)
                 self._submit(queue, running, builder, append, reporter, len(jobs))
                 self._collect(running, results)
         except BaseException:
@@ -177,10 +180,17 @@ class RayExecutor:
     def _pool(self, job: Job) -> tuple[str, ...]:
         return self.fleet.targets.get(job.group.key.fleet_target, ())
 
-    def _submit(self, queue: list[tuple[int, Job]], running: dict[Any, _Running], builder: TaskBuilder,
-                append: Append, reporter: Reporter, total: int) -> None:
+    def _checksums(self, builder: TaskBuilder, job: Job) -> dict[str, str]:
+        """The driver's checksums of a job's files, read once per model and variant (files can be large)."""
         from bench.runner.executors.remote import model_checksums
 
+        key = (job.group.key.model, job.group.key.variant)
+        if key not in self.sums:
+            self.sums[key] = model_checksums(builder, job)
+        return self.sums[key]
+
+    def _submit(self, queue: list[tuple[int, Job]], running: dict[Any, _Running], builder: TaskBuilder,
+                append: Append, reporter: Reporter, total: int) -> None:
         busy = {r.host for r in running.values()} | self.dead
         for name, host in self.fleet.hosts.items():
             pick = next(((i, j) for i, j in queue if name in self._pool(j)), None) if name not in busy else None
@@ -191,7 +201,7 @@ class RayExecutor:
             reporter.job_started(job, index, total)
             ref = self.task.options(num_cpus=0, max_retries=0, resources={host_resource(name): 1},
                                     scheduling_strategy=_on_node(self.ray, host), name=f"infer-bench {job.group.group_id}#{job.repetition}",
-                                    ).remote(job, builder, model_checksums(builder, job))
+                                    ).remote(job, builder, self._checksums(builder, job))
             running[ref] = _Running(job, name, JobRecorder(job, append, reporter, {"fleet_host": name}))
 
     def _collect(self, running: dict[Any, _Running], results: list[JobResult]) -> None:
@@ -227,8 +237,8 @@ class RayExecutor:
                 results.append(run.recorder.finish(NO_OUTCOME, host_lost(run.host)))
                 running.pop(ref)
 
-    def _fail_orphans(self, queue: list[tuple[int, Job]], builder: TaskBuilder, append: Append,
-                      reporter: Reporter, results: list[JobResult]) -> None:
+    def _fail_orphans(self, queue: list[tuple[int, Job]], append: Append, reporter: Reporter,
+                      results: list[JobResult]) -> None:
         """Queued jobs none of whose machines is alive fail now instead of waiting forever."""
         for item in list(queue):
             pool = self._pool(item[1])
