@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.conftest import Cluster, wait_until
+from tests.fleet.conftest import INFER_BENCH, Cluster, wait_until
 from tests.fleet.helpers import (
     ZOO_MODEL,
     file_model,
@@ -73,6 +73,11 @@ def test_a_host_no_machine_offers_is_refused_before_anything_runs(cluster: Clust
     assert listed.returncode == 0 and set(rows) == {"a", "b", "c"}, listed.stderr
     assert rows["a"]["labels"] == {"rack": "one"} and rows["a"]["version_ok"] and rows["a"]["fingerprint"]["cpu"]
     assert {r["state"] for r in rows.values()} <= {"idle", "busy"}
+    wrong = subprocess.run([*INFER_BENCH, "plan", str(scenario), "--cluster", cluster.address], capture_output=True,
+                           text=True, env={**cluster.env, "RAY_AUTH_TOKEN": "0" * 32}, timeout=120)
+    assert wrong.returncode == 2 and wrong.stderr.strip() == (
+        f"infer-bench: error: the Ray cluster at {cluster.address} refused this machine's token: set RAY_AUTH_TOKEN "
+        "(and RAY_AUTH_MODE=token) to the cluster's token")
 
 
 def _stop_after_a_record(cluster: Cluster, driver: subprocess.Popen[str], run_dir: Path, mark: str, kept: int,

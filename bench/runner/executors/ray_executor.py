@@ -23,9 +23,14 @@ owner-death cleanup, with the same effect. Finished records are on disk; `--resu
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
-from collections.abc import Mapping
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.runner.executors.hosts import (
@@ -65,17 +70,45 @@ def _reachable(address: str) -> None:
         raise FleetError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc})") from None
 
 
+CONNECT_TRIES = "5"  # Ray's attempts (about a second each) to reach the head's GCS; its default is 20
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Ray's C++ side writes its retry warnings straight to fd 2: keep them in a file while connecting."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("wb") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _refusal(exc: Exception, log: str, address: str) -> FleetError:
+    if "InvalidAuthToken" in log or "Unauthenticated" in log:
+        return FleetError(f"the Ray cluster at {address} refused this machine's token: set RAY_AUTH_TOKEN (and "
+                          "RAY_AUTH_MODE=token) to the cluster's token")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return FleetError(f"cannot join the Ray cluster at {address}: {first}")
+
+
 def connect(address: str) -> Any:
     """ray, connected to the cluster at `address` (the token comes from RAY_AUTH_TOKEN / Ray's token file)."""
     ray = import_ray()
     _reachable(address)
     if ray.is_initialized():
         return ray
-    try:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
-    except Exception as exc:  # Ray raises ConnectionError, AuthenticationError, RuntimeError ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FleetError(f"cannot join the Ray cluster at {address}: {first} (is RAY_AUTH_TOKEN the cluster's token?)") from None
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", CONNECT_TRIES)
+    with tempfile.TemporaryDirectory(prefix="infer-bench-ray-") as tmp:
+        log = Path(tmp) / "connect.log"
+        try:
+            with _stderr_to(log):
+                ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
+        except Exception as exc:  # Ray raises ConnectionError, AuthenticationError, RuntimeError ...
+            raise _refusal(exc, log.read_text(errors="replace"), address) from None
     return ray
 
 
