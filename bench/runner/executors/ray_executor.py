@@ -261,7 +261,11 @@ class RayExecutor:
 
     def _watch_nodes(self, running: dict[Any, _Running], results: list[JobResult]) -> None:
         """Machines whose node died: their running job is cancelled and recorded "host lost"."""
-        alive = live_hosts(self.ray.nodes())
+        try:
+            alive = live_hosts(self.ray.nodes())
+        except Exception as exc:  # the head is gone: nothing can be scheduled any more
+            raise FleetError(f"lost the Ray cluster at {self.fleet.address} ({str(exc).strip()[:200] or type(exc).__name__}); "
+                             "finished records are kept: infer-bench run --resume RUN_DIR continues") from None
         lost = {n for n, h in self.fleet.hosts.items() if n not in alive or alive[n].node_id != h.node_id}
         self.dead |= lost
         for ref, run in list(running.items()):
