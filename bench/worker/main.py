@@ -34,6 +34,7 @@ TASKS: dict[str, str] = {
 }
 
 EXIT_USER_ERROR = 3
+EXIT_PARENT_GONE = 4
 PARENT_PID_ENV = "INFER_BENCH_PARENT_PID"  # set by bench.runner.procs
 PR_SET_PDEATHSIG = 1
 
@@ -54,9 +55,6 @@ def die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     if os.getppid() != int(expected):
         os._exit(EXIT_PARENT_GONE)
-
-
-EXIT_PARENT_GONE = 4
 
 
 def make_emit(stream: BinaryIO) -> Emit:

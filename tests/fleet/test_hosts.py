@@ -167,3 +167,37 @@ def test_model_files_are_checked_against_the_drivers_bytes(tmp_path: Path) -> No
     prefix.with_name("model.ckpt.meta").unlink()
     assert check_files({str(prefix): sums[str(prefix)]}) is not None
     assert "is not on this machine" in (check_files({str(tmp_path / "gone.pb"): "0" * 64}) or "")
+
+
+PARENT = """\
+import sys
+from pathlib import Path
+from bench import scenario
+from bench.runner.jobs import TaskBuilder, run_jobs
+from bench.scenario import sweep
+s = scenario.load(Path(sys.argv[1]))
+jobs = sweep.schedule(sweep.expand(s).groups, 1)
+run_jobs(jobs, TaskBuilder(s, extra=lambda job: {"fault": {"kind": "hang", "at_batch": 1}}), lambda record: None)
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_dies_with_its_parent_even_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """No orphan: SIGKILL to the process that started a worker (a Ray task, a driver) takes the worker down."""
+    import os
+    import signal
+
+    from bench.runner.zoo_export import ensure_exported
+    from tests.fleet.conftest import wait_until
+    from tests.fleet.helpers import file_model, no_orphans, workers_with, write_scenario
+
+    path, mark = write_scenario(tmp_path, ["unused"], models=file_model(ensure_exported("mnist_cnn") / "model.tflite"))
+    path.write_text(path.read_text().replace('hosts = ["unused"]\n', ""))
+    env = {**os.environ, "INFER_BENCH_TEST_HOOKS": "1"}
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(path)], env=env)
+    try:
+        wait_until(lambda: bool(workers_with(mark)), 60, "the hanging worker")
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    wait_until(lambda: no_orphans(mark), 10, "the worker to die with its parent")
