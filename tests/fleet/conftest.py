@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -108,5 +109,6 @@ def cluster(require_service: Callable[[bool, str], None], tmp_path_factory: pyte
     finally:
         for name in list(c.groups):
             c.kill(name)
-        subprocess.run(["rm", "-rf", str(root)], check=False)
+        time.sleep(0.5)  # dying Ray processes may still write a log line or two
+        shutil.rmtree(root, ignore_errors=True)
 
