@@ -28,6 +28,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ from bench.scenario.sweep import Job
 CONNECT_TIMEOUT_S = 5.0
 FINGERPRINT_TIMEOUT_S = 120.0
 POLL_S = 0.5
+NODE_DEATH_S = 15.0  # how long a failed task's machine may take to be marked dead (Ray's health checks: ~10 s)
 
 
 def import_ray() -> Any:
@@ -252,12 +254,26 @@ class RayExecutor:
         except NodeDiedError:
             self.dead.add(run.host)
             return run.recorder.finish(NO_OUTCOME, host_lost(run.host))
-        except RayError as exc:
+        except RayError as exc:  # its Ray worker died: with its machine (a dying node's workers go first) or alone
+            if self._node_died(run.host):
+                self.dead.add(run.host)
+                return run.recorder.finish(NO_OUTCOME, host_lost(run.host))
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return run.recorder.finish(NO_OUTCOME, {"status": "crashed", "error": f"the Ray task on {run.host} failed: {text}"})
         for message in done.outcome.messages:
             run.recorder.on_message(message)
         return run.recorder.finish(done.outcome, done.fields)
+
+    def _node_died(self, name: str, settle_s: float = NODE_DEATH_S) -> bool:
+        """Whether the machine's node is dead, waiting as long as the cluster takes to notice (health checks)."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            alive = live_hosts(self.ray.nodes())
+            if name not in alive or alive[name].node_id != self.fleet.hosts[name].node_id:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(self.poll_s)
 
     def _watch_nodes(self, running: dict[Any, _Running], results: list[JobResult]) -> None:
         """Machines whose node died: their running job is cancelled and recorded "host lost"."""
