@@ -108,7 +108,9 @@ def setting_labels(frame: pd.DataFrame, pythons: dict[tuple[str, str], str] | No
         elif py:
             bits.append(f"py {py}")
         labels.append(", ".join(bits))
-    return pd.Series(labels, index=frame.index, dtype=object)
+    hosts = frame["fleet_target"] if "fleet_target" in frame else pd.Series("", index=frame.index)
+    labels = [", ".join(filter(None, (f"host {h}" if h else "", label))) for h, label in zip(hosts, labels, strict=True)]
+    return pd.Series(labels, index=frame.index, dtype=object)  # a host is a panel of its own
 
 
 NUMERIC_COST = ("load_s", "first_call_s", "peak_rss_bytes", "gpu_peak_bytes", "retraces", "flops_per_sample")
@@ -142,6 +144,15 @@ class _Columns:
         )
 
 
+LATER_DEFAULTS = {"call": "fastest", "load_point": "", "fleet_target": ""}  # identity fields added since schema 1
+
+
+def _seed_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The key the draws are seeded from; identity fields added later are left out at their defaults, so a
+    cell's intervals are the same as before they existed (stored reports stay valid)."""
+    return tuple(v for k, v in zip(GROUP_KEYS, key, strict=True) if not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k]))
+
+
 def _row(runs: Runs, columns: _Columns, idx: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
     key = columns.keys[idx[0]]
     row: dict[str, Any] = dict(zip(GROUP_KEYS, key, strict=True))
@@ -149,9 +160,7 @@ def _row(runs: Runs, columns: _Columns, idx: np.ndarray, opts: AggregateOptions)
     row.update(_status_fields(columns, idx, len(ok)))
     row.update(_cost_fields(columns, idx))
     groups = [runs.latencies[i].astype(np.float64) / NS_PER_MS for i in ok]
-    # per identity: independent, reproducible draws; a single-stream cell (load_point "") keeps its schema-1 seed
-    seed_key = tuple(v for k, v in zip(GROUP_KEYS, key) if not (k == "load_point" and v == ""))
-    seed = opts.seed + zlib.crc32(repr(seed_key).encode())
+    seed = opts.seed + zlib.crc32(repr(_seed_key(key)).encode())  # per identity: independent, reproducible draws
     row.update(_sample_stats(groups, int(row["batch_size"]), replace(opts, seed=seed)))
     row["_procs"] = {int(columns.repetition[i]): (columns.worker_pid[i], columns.mode[i], float(np.median(g)))
                      for i, g in zip(ok, groups, strict=True)}

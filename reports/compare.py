@@ -158,11 +158,16 @@ def compare(
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
     seed: int = DEFAULT_SEED,
+    across_hosts: bool = False,
 ) -> Comparison:
     """The diff frame, one row per cell identity found on either side (see the module docstring),
-    with the settings, the family size and the cells skipped on both sides."""
+    with the settings, the family size and the cells skipped on both sides.
+
+    Cells of different cluster hosts (`fleet_target`) never match unless `across_hosts`: then the
+    host is left out of the identity (one machine's run against another's).
+    """
     settings = Settings(metric, threshold, alpha, seed)
-    base, cur = sides(baseline), sides(current)
+    base, cur = sides(baseline, across_hosts), sides(current, across_hosts)
     keys = sorted(set(base) | set(cur), key=lambda k: tuple(str(v) for v in k))
     skipped = [k for k in keys if not _measured(base.get(k)) and not _measured(cur.get(k))]
     keys = [k for k in keys if k not in skipped]
@@ -177,12 +182,12 @@ def _measured(side: Side | None) -> bool:
     return side is not None and bool(side.ok or side.failures)
 
 
-def sides(runs: Runs) -> dict[Key, Side]:
-    """Group a run's cell records (one per worker process) by cell identity."""
+def sides(runs: Runs, across_hosts: bool = False) -> dict[Key, Side]:
+    """Group a run's cell records (one per worker process) by cell identity (`across_hosts`: less the host)."""
     out: dict[Key, Side] = {}
     records = runs.cells.to_dict("records")
     for record, latencies in zip(records, runs.latencies, strict=True):
-        key = tuple(record[name] for name in IDENTITY_FIELDS)
+        key = tuple("" if across_hosts and name == "fleet_target" else record[name] for name in IDENTITY_FIELDS)
         error = record.get("error")
         out.setdefault(key, Side()).processes.append(
             Process(

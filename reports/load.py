@@ -32,7 +32,7 @@ from reports.schema import IDENTITY_FIELDS, RunFile, read_run_file, resolve_resu
 RUN_KEYS = ("source", "host", "run_id")
 # The per-cell columns: every CellRecord field but the identity (its own columns), the raw samples (their
 # own frame) and what only the raw record needs; derived from the one record definition.
-NOT_COLUMNS = ("latencies_ns", "loadavg_start", "loadavg_end", "host", "worker", "load_phases")
+NOT_COLUMNS = ("latencies_ns", "loadavg_start", "loadavg_end", "host", "worker", "load_phases")  # fleet_host: a column
 CELL_FIELDS = tuple(f for f in schema.CELL_FIELDS if f not in IDENTITY_FIELDS and f not in NOT_COLUMNS)
 IDENTITY_DEFAULTS: dict[str, Any] = {
     "model": "",
@@ -45,6 +45,7 @@ IDENTITY_DEFAULTS: dict[str, Any] = {
     "affinity": "",
     "python": "",
     "call": "fastest",
+    "fleet_target": "",
 }
 PARITY_COLUMNS = (
     "source",
@@ -190,7 +191,8 @@ def _cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         frame[name] = frame[name].astype("int64")
     for name in ("load_s", "first_call_s", "warmup_s", "throughput", "started", "ended"):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    for name in ("model", "variant", "device", "env_toggles", "affinity", "python", "call", "host", "run_id", "source"):
+    for name in ("model", "variant", "device", "env_toggles", "affinity", "python", "call", "fleet_target", "host", "run_id",
+                 "source"):
         frame[name] = frame[name].astype(str)
     for name in ("error", "stderr_tail", "call_path", "stop_reason"):  # text or None, never NaN
         frame[name] = [v if isinstance(v, str) else None for v in frame[name]]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from reports import load_render, plots, profiles
+from reports import hosts, load_render, plots, profiles
 from reports import numbers as fmt
 from reports.environment import environment_rows
 from reports.escape import html_text as esc
@@ -53,6 +53,7 @@ def render_html(data: ReportData) -> str:
             _failures_section(data),
             _environment_section(data),
             profiles.html_section(data),  # '' unless cells were profiled
+            hosts.html_section(data),  # '' unless cells ran on a cluster
         )
         if s
     )

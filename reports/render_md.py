@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports import load_render, profiles
+from reports import hosts, load_render, profiles
 from reports import numbers as fmt
 from reports.environment import environment_rows
 from reports.escape import md_text
@@ -40,6 +40,7 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
         "failures": _failures_section(data) if not data.failures.empty else "",
         "environment": _environment_section(data),
         "profile": profiles.markdown_section(data),  # '' unless cells were profiled
+        "hosts": hosts.markdown_section(data),  # '' unless cells ran on a cluster
     }
     text = _join(sections)
     if len(text) > max_chars:

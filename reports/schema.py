@@ -35,7 +35,10 @@ cell    {"schema", "kind": "cell", "run_id", then every field of `CellRecord` be
          with the other cells of its worker process at the same batch size, so their samples pair by index;
          "separate": one variant per process; None in runs made before it was recorded), "input_shapes"
          ({input name: shape} measured; None before it was recorded), "load_point" (identity: "" = today's single-stream
-         measurement, else "single_stream" | "server:QPS" | "concurrency:N" | "offline"), "load" (dict|None, see below)}
+         measurement, else "single_stream" | "server:QPS" | "concurrency:N" | "offline"), "load" (dict|None, see below),
+         "fleet_host" (the cluster host that ran it; None = local)}
+         "fleet_target" (identity) and "fleet_host" are optional: a record without them is local; a run on
+         a cluster also has "fleet" in its header ({"address", "targets", "hosts": {name: fingerprint}}).
 load     the block of a load cell (bench.worker.load.cell.load_block): "point", "scenario", "target_qps",
          "concurrency", "executor_threads", "samples_per_query" (the cell's batch size), "batching"
          (TF Serving parameters|None), "inter_op_threads" (as enforced), "slo_ms", "percentile", "confidence",
@@ -89,6 +92,7 @@ IDENTITY_FIELDS = (
     "python",  # interpreter label ('' = the harness's own)
     "call",  # "fastest" (the harness's lowest-overhead path) or "idiomatic" (typical user code); absent = fastest
     "load_point",  # '' = single-stream measurement; "server:50", "concurrency:4", "offline", "single_stream"
+    "fleet_target",  # [sweep] hosts: a cluster host, or a host class with distribute ('' = local; absent in old runs)
 )
 
 VARIANTS = (
@@ -127,6 +131,7 @@ class CellRecord:
     affinity: str = ""
     python: str = ""
     call: str = "fastest"
+    fleet_target: str = ""
     status: Status = "ok"
     error: str | None = None
     exit_code: int | None = None
@@ -157,6 +162,7 @@ class CellRecord:
     input_shapes: dict[str, list[int]] | None = None  # the shapes the cell was measured with, per input
     load_point: str = ""
     load: dict[str, Any] | None = None
+    fleet_host: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not name, kept as they are
 
     kind = "cell"

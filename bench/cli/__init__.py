@@ -32,6 +32,7 @@ COMMANDS = (
     "bisect",
     "capacity",
     "tune",
+    "host",
 )
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

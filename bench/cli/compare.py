@@ -78,6 +78,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--summary", type=Path, metavar="FILE",
                    help="also append the Markdown summary to FILE (e.g. \"$GITHUB_STEP_SUMMARY\")")
     p.add_argument("--strict", action="store_true", help="exit 3 when the only problems are inconclusive cells")
+    p.add_argument("--across-hosts", action="store_true",
+                   help="match cells of different cluster hosts (by default a host's cells match only that host's)")
     p.set_defaults(func=main)
 
 
@@ -108,7 +110,7 @@ def main(args: argparse.Namespace) -> int:
     baseline, current = load_runs(base_paths), load_runs(cur_paths)
     if baseline.cells.empty:
         raise CompareError(f"the baseline ({', '.join(map(str, base_paths))}) has no cell records")
-    comparison = compare(baseline, current, args.metric, args.threshold, args.alpha, args.seed)
+    comparison = compare(baseline, current, args.metric, args.threshold, args.alpha, args.seed, args.across_hosts)
     diffs = env_differences(baseline, current)
     result = gate(comparison, strict=args.strict)
     renderers = {"term": lambda: render_terminal(comparison, result, diffs, color=_color(args)),

@@ -90,12 +90,29 @@ def render(s: Scenario, e: Expansion) -> list[str]:
     return lines
 
 
+def _fleet_lines(s: Scenario, cluster: str | None) -> tuple[Scenario, list[str]]:
+    """With --cluster: the hosts resolved on the cluster (refused as `run` would); without: as written."""
+    from bench.runner.session import on_cluster
+
+    if cluster is None:
+        return s, ["", f"hosts (resolved when run with --cluster): {', '.join(s.sweep.hosts)}"]
+    resolved, fleet = on_cluster(s, cluster, fingerprints=False)
+    assert fleet is not None
+    try:
+        return resolved, ["", f"cluster {cluster}:", *(f"  {t}: {', '.join(m)}" for t, m in fleet.targets.items())]
+    finally:
+        fleet.close()
+
+
 def main(args: argparse.Namespace) -> int:
     from bench.cli.run import overrides_from
     from bench.runner.session import expand_checked, load_scenario
 
     s = load_scenario(args.scenario, overrides_from(args))
-    text = "\n".join(render(s, expand_checked(s)))
+    lines: list[str] = []
+    if args.cluster is not None or s.sweep.hosts:
+        s, lines = _fleet_lines(s, args.cluster)
+    text = "\n".join([*render(s, expand_checked(s)), *lines])
     try:
         print(text, flush=True)
     except BrokenPipeError:  # `infer-bench plan | head`: the reader has what it wanted

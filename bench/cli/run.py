@@ -29,6 +29,8 @@ def add_sweep_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repetitions", metavar="N|auto", help="fresh worker processes per group, run in rounds; auto: "
                    "rounds until every ratio's between-process interval is within ±3%% (at least 5 processes; "
                    "[run] target, max_processes, time_budget)")
+    p.add_argument("--cluster", metavar="HEAD:PORT", help="run the jobs on the machines of this Ray cluster that "
+                   "[sweep] hosts names (pip install 'infer-bench[ray]'; README: Many machines)")
 
 
 def register(subparsers: Any) -> None:
@@ -107,16 +109,20 @@ def tally(records: list[dict[str, Any]]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    import contextlib
+
     from bench.cli.progress import make_reporter, say
     from bench.runner import session
     from reports.schema import read_run_file
 
     if args.resume is not None:
-        run = session.resume(args.resume, args.scenario, say)
+        run = session.resume(args.resume, args.scenario, say, args.cluster)
     else:
-        run = session.start(args.scenario, overrides_from(args), args.out)
+        run = session.start(args.scenario, overrides_from(args), args.out, args.cluster)
     store = run.store
-    with store:
+    if run.fleet is not None:
+        say(f"cluster {run.fleet.address}: " + "; ".join(f"{t} on {', '.join(m)}" for t, m in run.fleet.targets.items()))
+    with store, contextlib.closing(run):
         reps = run.scenario.run
         times = f"auto ({reps.repetitions}-{reps.max_processes})" if reps.adaptive else str(reps.repetitions)
         say(f"run {store.run_id}: {len(run.expansion.cells)} cells in {len(run.expansion.groups)} worker groups x "

@@ -91,6 +91,7 @@ _DEFAULTS: dict[str, Any] = {
     "python": "",
     "call": "fastest",
     "load_point": "",
+    "fleet_target": "",
 }
 # identity fields added after the first imports: at their defaults they stay out of the id, so ids do not change
 LATER_FIELDS = {"call": "fastest", "load_point": "", "fleet_target": ""}

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.runner.jobs import Append, JobResult, QuietReporter, Reporter, TaskBuilder, run_job, run_jobs
+from bench.runner.jobs import Append, Executor, JobResult, QuietReporter, Reporter, TaskBuilder, run_job, run_jobs
 from bench.scenario.sweep import Job
 
 
@@ -98,8 +98,10 @@ def run_duets(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: R
     return results
 
 
-def run_scheduled(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter | None = None) -> list[JobResult]:
-    """The scenario's jobs as its `[measure] mode` asks: in duets, or one worker at a time."""
-    if builder.scenario.policy.mode == "duet":
+def run_scheduled(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter | None = None,
+                  executor: Executor | None = None) -> list[JobResult]:
+    """The scenario's jobs as its `[measure] mode` asks: in duets on this machine, or one worker at a time
+    (here, or on a cluster's machines through `executor`, where each machine runs one job at a time)."""
+    if builder.scenario.policy.mode == "duet" and executor is None:
         return run_duets(jobs, builder, append, reporter or QuietReporter())
-    return run_jobs(jobs, builder, append, reporter)
+    return run_jobs(jobs, builder, append, reporter, executor)

@@ -169,44 +169,78 @@ class JobResult:
     records: list[dict[str, Any]]
 
 
-def run_job(job: Job, builder: TaskBuilder, append: Append, reporter: Reporter) -> JobResult:
-    """Run one worker; every cell of the job ends up with exactly one record, appended as it comes."""
-    by_id = {c.cell_id: c for c in job.cells}
-    records: list[dict[str, Any]] = []
+class JobRecorder:
+    """One job's records, whoever runs its worker: every cell ends up with exactly one record, appended
+    (and shown) the moment it is known. `stamp` adds fields to each record (the fleet host)."""
 
-    def keep(record: CellRecord) -> None:
-        as_json = record.to_json()
-        append(as_json)
-        records.append(as_json)
-        reporter.cell_done(as_json)
+    def __init__(self, job: Job, append: Append, reporter: Reporter, stamp: Mapping[str, Any] | None = None) -> None:
+        self.job, self.append, self.reporter, self.stamp = job, append, reporter, dict(stamp or {})
+        self.todo = {c.cell_id: c for c in job.cells}
+        self.records: list[dict[str, Any]] = []
 
-    def on_message(message: Message) -> None:
+    @property
+    def nothing_kept(self) -> bool:
+        return len(self.todo) == len(self.job.cells)
+
+    def keep(self, record: CellRecord) -> None:
+        as_json = {**record.to_json(), **self.stamp}
+        self.append(as_json)
+        self.records.append(as_json)
+        self.reporter.cell_done(as_json)
+
+    def on_message(self, message: Message) -> None:
         kind = message.get("kind")
         if kind == "progress":
-            reporter.progress(str(message["cell_id"]), int(message["iterations"]), float(message["median_ns"]))
-        elif kind == "cell" and message.get("cell_id") in by_id:
-            by_id.pop(message["cell_id"])
-            keep(CellRecord.from_json(message))
+            self.reporter.progress(str(message["cell_id"]), int(message["iterations"]), float(message["median_ns"]))
+        elif kind == "cell" and message.get("cell_id") in self.todo:
+            self.todo.pop(message["cell_id"])
+            self.keep(CellRecord.from_json(message))
 
+    def finish(self, outcome: WorkerOutcome, fields: Mapping[str, Any]) -> JobResult:
+        """Records for the cells the worker did not finish, with `fields` (status, error, ...)."""
+        for cell in list(self.todo.values()):
+            self.keep(cell_ref(cell, self.job).record(**fields))
+        self.todo.clear()
+        return JobResult(self.job, outcome, self.records)
+
+
+NO_OUTCOME = WorkerOutcome(messages=[], exit_code=None, signal=None, timed_out=False, stderr_tail="")
+
+
+def start_failure(spec: WorkerSpec, exc: OSError) -> dict[str, Any]:
+    return {"status": "failed", "error": f"cannot start the worker ({spec.python}): {exc.strerror or exc}"}
+
+
+def run_job(job: Job, builder: TaskBuilder, append: Append, reporter: Reporter) -> JobResult:
+    """Run one worker here; every cell of the job ends up with exactly one record, appended as it comes."""
+    recorder = JobRecorder(job, append, reporter)
     spec = builder.worker_spec(job)
     try:
-        outcome = run_with_keras_retry(spec, on_message, retry_ok=lambda: len(by_id) == len(job.cells))
+        outcome = run_with_keras_retry(spec, recorder.on_message, retry_ok=lambda: recorder.nothing_kept)
     except OSError as exc:  # the interpreter or taskset is missing: the cells fail, the sweep goes on
-        outcome = WorkerOutcome(messages=[], exit_code=None, signal=None, timed_out=False, stderr_tail="")
-        fields: dict[str, Any] = {"status": "failed", "error": f"cannot start the worker ({spec.python}): {exc.strerror or exc}"}
-    else:
-        fields = failure_fields(outcome, spec.timeout_s)
-    for cell in list(by_id.values()):
-        keep(cell_ref(cell, job).record(**fields))
-    return JobResult(job, outcome, records)
+        return recorder.finish(NO_OUTCOME, start_failure(spec, exc))
+    return recorder.finish(outcome, failure_fields(outcome, spec.timeout_s))
 
 
-def run_jobs(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter | None = None) -> list[JobResult]:
-    """Run the schedule in order, one worker at a time; KeyboardInterrupt propagates after the current worker
-    is killed. (`bench.runner.duet.run_scheduled` picks duets where the scenario asks.)"""
-    reporter = reporter or QuietReporter()
+class Executor(Protocol):
+    """Where jobs run: here, one after another (`bench.runner.executors.local`), or on the machines of a
+    cluster (`bench.runner.executors.ray_executor`). Either way every cell gets its record through `append`."""
+
+    def run(self, jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter) -> list[JobResult]: ...
+
+
+def run_here(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter) -> list[JobResult]:
+    """Each job's worker on this machine, in schedule order (the local executor's work)."""
     results = []
     for index, job in enumerate(jobs):
         reporter.job_started(job, index, len(jobs))
         results.append(run_job(job, builder, append, reporter))
     return results
+
+
+def run_jobs(jobs: list[Job], builder: TaskBuilder, append: Append, reporter: Reporter | None = None,
+             executor: Executor | None = None) -> list[JobResult]:
+    """Run the schedule (default: here, in order); KeyboardInterrupt propagates after running workers are killed."""
+    if executor is None:
+        return run_here(jobs, builder, append, reporter or QuietReporter())
+    return executor.run(jobs, builder, append, reporter or QuietReporter())

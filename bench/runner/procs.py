@@ -4,7 +4,9 @@ The parent never imports TensorFlow. It builds the worker's full command line an
 (set before TensorFlow starts), hands the task over stdin as JSON, and reads JSON-lines messages
 from a dedicated pipe (TensorFlow writes freely to stdout/stderr, so those go to a log file whose
 tail is kept). It waits on the pipe with a deadline — never busy-waits next to the process being
-measured — and on expiry kills the worker's whole process group.
+measured — and on expiry kills the worker's whole process group. The worker runs in its own process
+group and dies with its parent (PR_SET_PDEATHSIG, set by the worker at start), so a parent killed
+outright — a cancelled cluster task, a killed driver — leaves no worker behind.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def worker_env(extra: Mapping[str, str]) -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    env["INFER_BENCH_PARENT_PID"] = str(os.getpid())  # the worker dies with us (bench.worker.main.die_with_parent)
     env.update(extra)
     return env
 

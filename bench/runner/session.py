@@ -15,13 +15,16 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.results.store import RunStore
 from bench.runner.duet import run_scheduled
-from bench.runner.jobs import QuietReporter, Reporter, TaskBuilder, model_spec
+from bench.runner.jobs import Executor, QuietReporter, Reporter, TaskBuilder, model_spec
 from bench.scenario import ModelEntry, Overrides, RunOptions, Scenario
 from bench.scenario.sweep import Expansion
+
+if TYPE_CHECKING:
+    from bench.runner.executors.ray_executor import Fleet
 
 Say = Callable[[str], None]
 ReporterFactory = Callable[[int], AbstractContextManager[Reporter]]
@@ -41,6 +44,19 @@ class Session:
     overrides: Overrides
     done: frozenset[tuple[str, int]] = frozenset()
     has_parity: frozenset[str] = frozenset()
+    fleet: Fleet | None = None  # `--cluster`: the machines the jobs run on
+
+    def executor(self) -> Executor | None:
+        """Where the jobs run: the fleet's machines, or here (None: the local default)."""
+        if self.fleet is None:
+            return None
+        from bench.runner.executors.ray_executor import RayExecutor
+
+        return RayExecutor(self.fleet)
+
+    def close(self) -> None:
+        if self.fleet is not None:
+            self.fleet.close()
 
 
 def present_devices() -> tuple[str, ...]:
@@ -75,7 +91,8 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def open_new(s: Scenario, overrides: Overrides, e: Expansion, out: Path | None = None) -> RunStore:
+def open_new(s: Scenario, overrides: Overrides, e: Expansion, out: Path | None = None,
+             fleet: dict[str, Any] | None = None) -> RunStore:
     """A new run directory (default: <scenario out>/<run-id>) with its header; `latest` points at it."""
     from bench.results import fingerprint
     from bench.results.store import new_run_id, update_latest
@@ -91,19 +108,45 @@ def open_new(s: Scenario, overrides: Overrides, e: Expansion, out: Path | None =
         "plan": {"cells": len(e.cells), "groups": len(e.groups), "repetitions": s.run.repetitions},
         "pythons": {label: s.python_paths.get(label, sys.executable) if label else sys.executable
                     for label in s.sweep.python},  # interpreter label -> path (env.interpreters is keyed by path)
+        **({"fleet": fleet} if fleet is not None else {}),
     })
     return store
 
 
-def start(scenario: Path | None, overrides: Overrides, out: Path | None = None) -> Session:
-    """A new run of a scenario file (None: the built-in default) with `overrides` applied."""
-    s = load_scenario(scenario, overrides)
-    e = expand_checked(s)
-    return Session(open_new(s, overrides, e, out), s, e, overrides)
+def on_cluster(s: Scenario, cluster: str | None, fingerprints: bool = True) -> tuple[Scenario, Fleet | None]:
+    """The scenario with its `[sweep] hosts` resolved on the cluster (checked before anything runs);
+    `fingerprints`: read each machine's for the header of a new run."""
+    import dataclasses
+
+    if cluster is None:
+        if s.sweep.hosts:
+            from bench.runner.executors.hosts import FleetError
+
+            raise FleetError(f"{s.path or 'the scenario'}: [sweep] hosts names cluster machines: pass --cluster HEAD:PORT")
+        return s, None
+    from bench.runner.executors.ray_executor import open_fleet
+
+    fleet = open_fleet(cluster, s, fingerprints)
+    return dataclasses.replace(s, sweep=dataclasses.replace(s.sweep, hosts=tuple(fleet.targets))), fleet
 
 
-def resume(run_dir: Path, scenario: Path | None = None, say: Say = _quiet) -> Session:
-    """Reopen a run; its scenario comes from the header (or `scenario`) with its stored overrides."""
+def start(scenario: Path | None, overrides: Overrides, out: Path | None = None, cluster: str | None = None) -> Session:
+    """A new run of a scenario file (None: the built-in default) with `overrides` applied; `cluster`:
+    the Ray head's address, for a scenario whose `[sweep] hosts` names machines of it."""
+    s, fleet = on_cluster(load_scenario(scenario, overrides), cluster)
+    try:
+        e = expand_checked(s)
+        store = open_new(s, overrides, e, out, fleet.header() if fleet else None)
+    except BaseException:
+        if fleet is not None:
+            fleet.close()
+        raise
+    return Session(store, s, e, overrides, fleet=fleet)
+
+
+def resume(run_dir: Path, scenario: Path | None = None, say: Say = _quiet, cluster: str | None = None) -> Session:
+    """Reopen a run; its scenario comes from the header (or `scenario`) with its stored overrides, and a
+    cluster run goes back to the cluster its header names unless `cluster` says another."""
     from bench import scenario as scenarios
 
     store, info = RunStore.resume(run_dir)
@@ -116,8 +159,13 @@ def resume(run_dir: Path, scenario: Path | None = None, say: Say = _quiet) -> Se
     else:
         path = str(header.get("scenario_path") or "")
         base = scenarios.parse(str(header.get("scenario_text", "")), path, Path(path).parent if path else Path.cwd())
-    s = scenarios.apply_overrides(base, overrides)
-    return Session(store, s, expand_checked(s), overrides, info.done, info.has_parity)
+    cluster = cluster or (header.get("fleet") or {}).get("address")
+    try:
+        s, fleet = on_cluster(scenarios.apply_overrides(base, overrides), cluster, fingerprints=False)
+    except BaseException:
+        store.close()
+        raise
+    return Session(store, s, expand_checked(s), overrides, info.done, info.has_parity, fleet)
 
 
 # ------------------------------------------------------------------ zoo exports and parity
@@ -194,7 +242,7 @@ def measure(session: Session, reporter_for: ReporterFactory = _quiet_reporter, s
     if not jobs:
         say("every cell is already measured")
     with reporter_for(sum(len(j.cells) for j in jobs)) as reporter:
-        run_scheduled(jobs, builder, store.append, reporter)
+        run_scheduled(jobs, builder, store.append, reporter, session.executor())
 
 
 def adaptive_rounds(session: Session, builder: TaskBuilder, reporter_for: ReporterFactory, say: Say) -> dict[str, Any]:
@@ -210,7 +258,7 @@ def adaptive_rounds(session: Session, builder: TaskBuilder, reporter_for: Report
     with reporter_for(len(e.cells) * opts.max_processes) as reporter:
         for rounds in range(1, opts.max_processes + 1):
             jobs = [j for j in schedule(e.groups, rounds, s.run.shuffle_seed, session.done) if j.repetition == rounds - 1]
-            records += [r for result in run_scheduled(jobs, builder, session.store.append, reporter) for r in result.records]
+            records += [r for result in run_scheduled(jobs, builder, session.store.append, reporter, session.executor()) for r in result.records]
             widths = ratio_widths(records)
             stop = adaptive_stop(opts, rounds, widths, time.monotonic() - start)
             if stop is not None:
@@ -247,9 +295,12 @@ def _adaptive_record(opts: RunOptions, rounds: int, reason: str, elapsed: float,
 
 
 def run(scenario: Path | None = None, overrides: Overrides | None = None, out: Path | None = None,
-        reporter_for: ReporterFactory = _quiet_reporter, say: Say = _quiet) -> Path:
+        reporter_for: ReporterFactory = _quiet_reporter, say: Say = _quiet, cluster: str | None = None) -> Path:
     """Measure a scenario (None: the built-in default) start to end; returns the run directory."""
-    session = start(scenario, overrides or Overrides(), out)
+    session = start(scenario, overrides or Overrides(), out, cluster)
     with session.store:
-        measure(session, reporter_for, say)
+        try:
+            measure(session, reporter_for, say)
+        finally:
+            session.close()
     return session.store.run_dir

@@ -34,6 +34,8 @@ python = [""]               # worker interpreters; "" = this one; paths relative
 load = ["server:50", "concurrency:2", "offline"]  # optional: serving load points instead of the
                             # timing loop ("single_stream", "server:QPS", "concurrency:N", "offline");
                             # with it, batch_sizes are the samples per query
+hosts = ["c6i-large", "cpu=icelake"]  # cluster machines (`run --cluster`): names, labels k=v, or "all"
+distribute = false          # true: each hosts entry is one class of identical machines sharing its jobs
 [sweep.env]                 # variables TensorFlow reads at start-up, one worker per value
 TF_ENABLE_ONEDNN_OPTS = ["0", "1"]
 
@@ -87,8 +89,9 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_KEYS = ("zoo", "name", "path", "format", "files", "builder", "signature", "inputs", "outputs",
               "shapes", "inputs_file", "vocab_size", "formats")
 EXCLUDE_KEYS = ("model", "format", "device", "batch_size", "intra_op_threads", "inter_op_threads",
-                "affinity", "python", "env", "call", "load")
+                "affinity", "python", "env", "call", "load", "host")
 CALLS = ("fastest", "idiomatic")
+HOST_SELECTOR_RE = re.compile(r"^(all|[A-Za-z0-9][A-Za-z0-9_.-]*(=[A-Za-z0-9_.-]*)?)$")
 TOP_KEYS = ("run", "measure", "sweep", "models", "exclude", "load")
 
 
@@ -157,6 +160,8 @@ class Sweep:
     env: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     calls: tuple[str, ...] = ("fastest",)  # CALLS: the harness's fastest path and/or the user's idiomatic call
     load: tuple[str, ...] = ("",)  # "" = the timing loop; else load points (bench.load_settings)
+    hosts: tuple[str, ...] = ()  # empty = this machine; else fleet targets (README "Many machines")
+    distribute: bool = False
 
 @dataclass(frozen=True)
 class ExcludeRule:

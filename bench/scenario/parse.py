@@ -17,6 +17,7 @@ from bench.scenario.model import (
     DEVICE_RE,
     ENV_NAME_RE,
     EXCLUDE_KEYS,
+    HOST_SELECTOR_RE,
     MODEL_KEYS,
     TOP_KEYS,
     ZOO_MODELS,
@@ -256,7 +257,7 @@ def _int_axis(where: _Where, table: Mapping[str, Any], key: str, minimum: int) -
 def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str, str]]:
     table = _table(where, raw, ("sweep",))
     allowed = ("formats", "batch_sizes", "devices", "intra_op_threads", "inter_op_threads", "affinity", "python", "env",
-               "calls", "load")
+               "calls", "load", "hosts", "distribute")
     _check_keys(where, table, allowed, ("sweep",))
     axes: dict[str, Any] = {}
     if "formats" in table:
@@ -279,10 +280,10 @@ def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str
         axes["env"] = _env_axis(where, table["env"], ("sweep", "env"))
     if "calls" in table:
         axes["calls"] = _unique(where, [_call(where, v, ("sweep", "calls")) for v in _list(where, table["calls"], ("sweep", "calls"))], ("sweep", "calls"))
-
     if "load" in table:
         points = [_load_point(where, v, ("sweep", "load")) for v in _list(where, table["load"], ("sweep", "load"))]
         axes["load"] = _unique(where, points, ("sweep", "load"))
+    axes.update(_hosts(where, table))
     return Sweep(**axes), pythons
 
 
@@ -327,6 +328,28 @@ def _batching(where: _Where, raw: Any) -> Batching:
         sizes = _list(where, table["allowed_batch_sizes"], (*at, "allowed_batch_sizes"))
         values["allowed_batch_sizes"] = tuple(_int(where, v, (*at, "allowed_batch_sizes"), 1) for v in sizes)
     return Batching(**values)
+
+
+def _host(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
+    text = _str(where, value, at).strip()
+    if not HOST_SELECTOR_RE.match(text):
+        raise where.error(at, f"{value!r} is not a host: give a machine name, a label key=value, or \"all\"")
+    return text
+
+
+def _hosts(where: _Where, table: Mapping[str, Any]) -> dict[str, Any]:
+    """[sweep] hosts (machines of a cluster, `run --cluster`) and distribute."""
+    out: dict[str, Any] = {}
+    if "hosts" in table:
+        at = ("sweep", "hosts")
+        out["hosts"] = _unique(where, [_host(where, v, at) for v in _list(where, table["hosts"], at)], at)
+    if "distribute" in table:
+        if not isinstance(table["distribute"], bool):
+            raise where.error(("sweep", "distribute"), f"must be true or false, got {table['distribute']!r}")
+        if "hosts" not in table:
+            raise where.error(("sweep", "distribute"), "only goes with `hosts`: the machines to spread the jobs over")
+        out["distribute"] = table["distribute"]
+    return out
 
 
 def _unique(where: _Where, values: list[str], at: tuple[str | int, ...]) -> tuple[str, ...]:
@@ -453,9 +476,10 @@ def _exclude_value(where: _Where, key: str, value: Any, at: tuple[str | int, ...
         return _affinity(where, value, at)
     if key == "call":
         return _call(where, value, at)
-
     if key == "load":
         return _load_point(where, value, at) if value != "" else ""
+    if key == "host":
+        return _host(where, value, at)
     return _str(where, value, at)
 
 

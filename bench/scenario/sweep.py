@@ -51,6 +51,7 @@ class GroupKey:
     affinity: str = ""
     python: str = ""
     call: str = "fastest"  # CALLS: measured inside the worker, never a process setting of its own
+    fleet_target: str = ""  # a cluster host (or host class with distribute); '' = this machine
 
     @property
     def group_id(self) -> str:
@@ -65,6 +66,8 @@ class GroupKey:
             parts.append(f"cpus={self.affinity}")
         if self.python:
             parts.append(f"py={self.python}")
+        if self.fleet_target:
+            parts.append(f"@{self.fleet_target}")
         return "/".join(parts)
 
 
@@ -141,6 +144,7 @@ def _matches(rule: ExcludeRule, cell: Cell) -> bool:
     ident = cell.identity()
     ident["format"] = ident["variant"]
     ident["load"] = ident["load_point"]
+    ident["host"] = ident["fleet_target"]
     if not all(ident[key] in values for key, values in rule.match.items()):
         return False
     env = parse_env(cell.key.env_toggles)
@@ -154,11 +158,11 @@ def _all_cells(scenario: Scenario) -> tuple[list[Cell], list[tuple[str, str]]]:
     for model in (m.resolved() for m in scenario.models):
         variants, missing = _model_variants(model, sw.formats)
         unavailable += [(model.name, v) for v in missing]
-        for variant, device, intra, inter, env, aff, py, call in itertools.product(
+        for variant, device, intra, inter, env, aff, py, call, target in itertools.product(
             variants, sw.devices, sw.intra_op_threads, sw.inter_op_threads, _env_combinations(sw.env), sw.affinity,
-            sw.python, sw.calls,
+            sw.python, sw.calls, sw.hosts or ("",),
         ):
-            key = GroupKey(model.name, variant, device, intra, inter, env, aff, py, call)
+            key = GroupKey(model.name, variant, device, intra, inter, env, aff, py, call=call, fleet_target=target)
             cells += [Cell(key, b, point) for b in sorted(sw.batch_sizes) for point in sw.load]
     return cells, unavailable
 
@@ -181,7 +185,8 @@ def process_key(cell: Cell, flavour: Callable[[Cell], str | None] | None) -> tup
     flavour the variant needs instead ("1" tf-keras, "0" Keras 3, None either), so that what can load
     together does; `_join_flavours` then lets the either-kind join one of the others."""
     k = cell.key
-    settings = (k.model, k.device, k.intra_op_threads, k.inter_op_threads, k.env_toggles, k.affinity, k.python)
+    settings = (k.model, k.device, k.intra_op_threads, k.inter_op_threads, k.env_toggles, k.affinity, k.python,
+                k.fleet_target)
     return (*settings, k.variant) if flavour is None else (*settings, flavour(cell))
 
 

@@ -35,6 +35,27 @@ TASKS: dict[str, str] = {
 }
 
 EXIT_USER_ERROR = 3
+EXIT_PARENT_GONE = 4
+PARENT_PID_ENV = "INFER_BENCH_PARENT_PID"  # set by bench.runner.procs
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies (PR_SET_PDEATHSIG).
+
+    The worker runs in its own process group, so nothing else takes it down: a parent killed with
+    SIGKILL (a cancelled Ray task, a killed driver) would leave a TensorFlow worker measuring beside
+    the next job. The parent may have died before the call: then exit at once."""
+    expected = os.environ.get(PARENT_PID_ENV)
+    if not expected or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != int(expected):
+        os._exit(EXIT_PARENT_GONE)
 
 
 def make_emit(stream: BinaryIO) -> Emit:
@@ -56,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.worker")
     parser.add_argument("--fd", type=int, required=True)
     args = parser.parse_args(argv)
+    die_with_parent()
     stream = os.fdopen(args.fd, "wb", buffering=0)
     emit = make_emit(stream)
     task = json.loads(sys.stdin.read())

@@ -1,0 +1,114 @@
+"""A real Ray cluster on loopback for the fleet tests: a head and three target machines.
+
+Started once per session with token authentication on: the head (`ray start --head`, no CPUs, no
+dashboard) and three nodes joined by `infer-bench host join` itself, each with one CPU, its own Ray
+directory and its own process group, so a test can kill one machine outright. Stopped (every
+process group killed) at the end. No Ray: the tests skip here and fail in CI (require_service).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+HOSTS = {"a": "rack=one", "b": "rack=two", "c": "rack=two"}  # name -> label; "c" is the one a test kills
+START_TIMEOUT_S = 90.0
+INFER_BENCH = [sys.executable, "-m", "bench.cli"]
+
+
+@dataclass
+class Cluster:
+    address: str
+    env: dict[str, str]  # the token and auth mode, for drivers started as subprocesses
+    root: Path
+    groups: dict[str, int] = field(default_factory=dict)  # node name ("head", "a", ...) -> process group id
+
+    def kill(self, name: str) -> None:
+        """The machine's Ray processes die at once, as when a machine loses power."""
+        try:
+            os.killpg(self.groups.pop(name), signal.SIGKILL)
+        except (KeyError, ProcessLookupError):
+            pass
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*INFER_BENCH, *args], capture_output=True, text=True, env=self.env, timeout=timeout)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([*INFER_BENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(cmd: list[str], env: dict[str, str], log: Path) -> int:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return proc.pid
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+def _started(log: Path) -> Callable[[], bool]:
+    """`ray start` says so once the node is registered with the head."""
+    return lambda: log.exists() and b"Ray runtime started" in log.read_bytes()
+
+
+def _head(cluster: Cluster, port: int) -> None:
+    ray = str(Path(sys.executable).with_name("ray"))
+    cmd = [ray, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "0",
+           "--include-dashboard", "false", "--temp-dir", str(cluster.root / "head"), "--disable-usage-stats"]
+    cluster.groups["head"] = _start(cmd, cluster.env, cluster.root / "head.log")
+
+
+def _node(cluster: Cluster, name: str, label: str) -> None:
+    cmd = [*INFER_BENCH, "host", "join", "--address", cluster.address, "--name", name, "--label", label,
+           "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--temp-dir", str(cluster.root / name), "--block"]
+    cluster.groups[name] = _start(cmd, cluster.env, cluster.root / f"{name}.log")
+
+
+@pytest.fixture(scope="session")
+def cluster(require_service: Callable[[bool, str], None], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    require_service(importlib.util.find_spec("ray") is not None, "Ray is not installed (pip install 'infer-bench[ray]')")
+    root = Path("/tmp") / f"ib-ray-{secrets.token_hex(3)}"  # short: Ray's socket paths must stay under 108 bytes
+    root.mkdir()
+    token = secrets.token_hex(16)
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0",
+           "INFER_BENCH_TEST_HOOKS": "1"}
+    port = _free_port()
+    c = Cluster(f"127.0.0.1:{port}", env, root)
+    try:
+        _head(c, port)
+        wait_until(_started(root / "head.log"), START_TIMEOUT_S, "the Ray head")
+        for name, label in HOSTS.items():
+            _node(c, name, label)
+        for name in HOSTS:
+            wait_until(_started(root / f"{name}.log"), START_TIMEOUT_S, f"host {name} to join")
+        yield c
+    finally:
+        for name in list(c.groups):
+            c.kill(name)
+        time.sleep(0.5)  # dying Ray processes may still write a log line or two
+        shutil.rmtree(root, ignore_errors=True)
+
