@@ -16,7 +16,16 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.runner.jobs import Append, Executor, JobResult, QuietReporter, Reporter, TaskBuilder, run_job, run_jobs
+from bench.runner.jobs import (
+    Append,
+    Executor,
+    JobResult,
+    QuietReporter,
+    Reporter,
+    TaskBuilder,
+    run_job,
+    run_jobs,
+)
 from bench.scenario.sweep import Job
 
 

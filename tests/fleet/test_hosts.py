@@ -123,8 +123,8 @@ def test_compare_matches_cells_across_hosts_only_when_asked(tmp_path: Path) -> N
     from reports.load import load_runs
 
     base, cur = load_runs([_run_file(tmp_path, "r1", "a")]), load_runs([_run_file(tmp_path, "r2", "b")])
-    assert sorted(compare(base, cur)["verdict"]) == ["missing", "new"]
-    assert list(compare(base, cur, across_hosts=True)["verdict"]) == ["unchanged"]
+    assert sorted(compare(base, cur).frame["verdict"]) == ["missing", "new"]
+    assert list(compare(base, cur, across_hosts=True).frame["verdict"]) == ["unchanged"]
 
 
 def _cli(*args: str, block_ray: bool = False) -> subprocess.CompletedProcess[str]:
