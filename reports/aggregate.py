@@ -34,7 +34,7 @@ import pandas as pd
 from reports import stats
 from reports.compare_settings import DEFAULT_SEED
 from reports.load import RUN_KEYS, Runs
-from reports.schema import IDENTITY_FIELDS
+from reports.schema import IDENTITY_DEFAULTS, IDENTITY_FIELDS, LATER_IDENTITY_FIELDS
 
 GROUP_KEYS = (*RUN_KEYS, *IDENTITY_FIELDS)
 PERCENTILES = {"p50_ms": 0.5, "p90_ms": 0.9, "p95_ms": 0.95, "p99_ms": 0.99, "p999_ms": 0.999}
@@ -144,13 +144,11 @@ class _Columns:
         )
 
 
-LATER_DEFAULTS = {"call": "fastest", "load_point": "", "fleet_target": ""}  # identity fields added since schema 1
-
-
 def _seed_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
     """The key the draws are seeded from; identity fields added later are left out at their defaults, so a
     cell's intervals are the same as before they existed (stored reports stay valid)."""
-    return tuple(v for k, v in zip(GROUP_KEYS, key, strict=True) if not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k]))
+    return tuple(v for k, v in zip(GROUP_KEYS, key, strict=True)
+                 if not (k in LATER_IDENTITY_FIELDS and v == IDENTITY_DEFAULTS[k]))
 
 
 def _row(runs: Runs, columns: _Columns, idx: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:

@@ -13,15 +13,19 @@ from typing import Any
 import pandas as pd
 
 from reports import stats
+from reports.history import run_to_run_spread
 
 CELL_KEYS = ("host", "model", "device", "setting", "variant", "batch_size")
 COLUMNS = ["host", "what", "batch_size", "runs", "low", "high", "spread", "next_lo", "next_hi"]
 
 
 def _row(host: str, what: str, batch: int, values: list[float]) -> dict[str, Any]:
+    """The spread over the runs (the same function the history database uses: `reports.history`) and where
+    a next run's value is expected."""
+    spread = run_to_run_spread(values, f"{len(values)} runs given to the report", min_runs=2)
     lo, hi = stats.log_prediction_interval(values)
     return {"host": host, "what": what, "batch_size": batch, "runs": len(values), "low": min(values),
-            "high": max(values), "spread": max(values) / min(values), "next_lo": lo, "next_hi": hi}
+            "high": max(values), "spread": spread.max_over_min if spread else float("nan"), "next_lo": lo, "next_hi": hi}
 
 
 def cell_drift(agg: pd.DataFrame) -> pd.DataFrame:

@@ -27,26 +27,13 @@ import pandas as pd
 
 from reports import schema
 from reports.errors import ResultsFileError
-from reports.schema import IDENTITY_FIELDS, RunFile, read_run_file, resolve_results_path
+from reports.schema import IDENTITY_DEFAULTS, IDENTITY_FIELDS, RunFile, read_run_file, resolve_results_path
 
 RUN_KEYS = ("source", "host", "run_id")
 # The per-cell columns: every CellRecord field but the identity (its own columns), the raw samples (their
 # own frame) and what only the raw record needs; derived from the one record definition.
 NOT_COLUMNS = ("latencies_ns", "loadavg_start", "loadavg_end", "host", "worker", "load_phases")  # fleet_host: a column
 CELL_FIELDS = tuple(f for f in schema.CELL_FIELDS if f not in IDENTITY_FIELDS and f not in NOT_COLUMNS)
-IDENTITY_DEFAULTS: dict[str, Any] = {
-    "model": "",
-    "variant": "",
-    "device": "cpu",
-    "batch_size": 0,
-    "intra_op_threads": 0,
-    "inter_op_threads": 0,
-    "env_toggles": "",
-    "affinity": "",
-    "python": "",
-    "call": "fastest",
-    "fleet_target": "",
-}
 PARITY_COLUMNS = (
     "source",
     "run_id",

@@ -94,6 +94,20 @@ IDENTITY_FIELDS = (
     "load_point",  # '' = single-stream measurement; "server:50", "concurrency:4", "offline", "single_stream"
     "fleet_target",  # [sweep] hosts: a cluster host, or a host class with distribute ('' = local; absent in old runs)
 )
+# What an identity field means when a record lacks it (the one home of these defaults: readers, importers, seeds).
+IDENTITY_DEFAULTS: dict[str, Any] = {
+    "model": "", "variant": "", "device": "cpu", "batch_size": 0, "intra_op_threads": 0, "inter_op_threads": 0,
+    "env_toggles": "", "affinity": "", "python": "", "call": "fastest", "load_point": "", "fleet_target": "",
+}
+# Identity fields added after schema 1: at their defaults they stay out of seeds and imported cell ids, so those do
+# not change for cells that do not use them.
+LATER_IDENTITY_FIELDS = ("call", "load_point", "fleet_target")
+
+
+def without_later_defaults(identity: Mapping[str, Any]) -> list[Any]:
+    """The identity's values in IDENTITY_FIELDS order, less later fields at their defaults."""
+    return [identity.get(k, IDENTITY_DEFAULTS[k]) for k in IDENTITY_FIELDS
+            if not (k in LATER_IDENTITY_FIELDS and identity.get(k, IDENTITY_DEFAULTS[k]) == IDENTITY_DEFAULTS[k])]
 
 VARIANTS = (
     "checkpoint",

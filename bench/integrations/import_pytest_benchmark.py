@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ImportFileError
-from reports.schema import IDENTITY_FIELDS, CellRecord
+from reports.schema import IDENTITY_DEFAULTS, IDENTITY_FIELDS, CellRecord, without_later_defaults
 
 SOURCE = "pytest-benchmark"
 PLUGIN_KEY = "infer_bench"
@@ -79,27 +79,11 @@ def identity(benchmark: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_DEFAULTS: dict[str, Any] = {
-    "model": "",
-    "variant": "",
-    "device": "cpu",
-    "batch_size": 1,
-    "intra_op_threads": 0,
-    "inter_op_threads": 0,
-    "env_toggles": "",
-    "affinity": "",
-    "python": "",
-    "call": "fastest",
-    "load_point": "",
-    "fleet_target": "",
-}
-# identity fields added after the first imports: at their defaults they stay out of the id, so ids do not change
-LATER_FIELDS = {"call": "fastest", "load_point": "", "fleet_target": ""}
+_DEFAULTS: dict[str, Any] = {**IDENTITY_DEFAULTS, "batch_size": 1}  # a pytest-benchmark call is one sample
 
 
 def _cell_id(ident: Mapping[str, Any]) -> str:
-    values = [ident.get(k) for k in IDENTITY_FIELDS if not (k in LATER_FIELDS and ident.get(k, LATER_FIELDS[k]) == LATER_FIELDS[k])]
-    text = json.dumps(values, default=str)
+    text = json.dumps(without_later_defaults(ident), default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
