@@ -68,10 +68,10 @@ def render(s: Scenario, e: Expansion) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench.cli.run import overrides_from
+    from bench.cli.run import overrides_from, scenario_from_args
     from bench.runner.session import expand_checked, load_scenario
 
-    s = load_scenario(args.scenario, overrides_from(args))
+    s = load_scenario(scenario_from_args(args), overrides_from(args))
     text = "\n".join(render(s, expand_checked(s)))
     try:
         print(text, flush=True)

@@ -13,20 +13,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.scenario import Overrides
+    from bench.scenario import Overrides, Scenario
+    from bench.scenario.from_paths import ModelOptions
 
 QUICK_HELP = "smoke-run preset: batch sizes 1 and 8, warmup 0.1 s, min_time 0.2 s, max_time 1 s"
 
 
 def add_sweep_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by `run` and `plan`: they override the scenario file."""
-    p.add_argument("scenario", nargs="?", type=Path, metavar="FILE",
-                   help="scenario TOML (default: the built-in mnist_cnn sweep)")
+    from bench.cli.model_args import add_model_file_options
+
+    p.add_argument("paths", nargs="*", type=Path, metavar="FILE|MODEL",
+                   help="a scenario TOML, or one or more model files/directories (format detected; an exported "
+                   "model directory gives all its formats) measured with the default sweep "
+                   "(default: the built-in mnist_cnn sweep)")
     p.add_argument("--quick", action="store_true", help=QUICK_HELP)
     p.add_argument("--formats", metavar="LIST", help="comma-separated formats/variants, e.g. frozen,tflite+int8")
     p.add_argument("--batch-sizes", metavar="LIST", help="comma-separated batch sizes, e.g. 1,8,32")
     p.add_argument("--devices", metavar="LIST", help="comma-separated devices: cpu, gpu, gpu:1")
     p.add_argument("--repetitions", type=int, metavar="N", help="fresh worker processes per group (interleaved)")
+    g = p.add_argument_group("model paths (as in `check`; not with a scenario file, whose models have these keys)")
+    add_model_file_options(g, signature_default=None)
 
 
 def register(subparsers: Any) -> None:
@@ -56,6 +63,33 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
         devices=parse_devices_flag(args.devices) if args.devices else (),
         repetitions=args.repetitions,
     )
+
+
+def model_options(args: argparse.Namespace) -> ModelOptions:
+    from bench.scenario.from_paths import ModelOptions
+    from infer_core.inputs import parse_shape
+
+    return ModelOptions(variant=args.variant, builder=args.builder, signature=args.signature, inputs=tuple(args.inputs),
+                        outputs=tuple(args.outputs), shapes=dict(parse_shape(s) for s in args.shapes))
+
+
+def scenario_from_args(args: argparse.Namespace) -> Path | Scenario | None:
+    """The scenario file, a scenario built from model paths, or None (the built-in default)."""
+    from bench.errors import ScenarioError
+    from bench.runner.session import present_devices
+    from bench.scenario.from_paths import from_model_paths, is_scenario
+
+    options, paths = model_options(args), list(args.paths)
+    scenarios = [p for p in paths if is_scenario(p, options)]
+    if (scenarios or not paths) and options.given():
+        raise ScenarioError(f"{', '.join(options.given())}: only with model paths (infer-bench run MODEL...); "
+                            "in a scenario, give the model's keys (builder, signature, inputs, outputs, shapes)")
+    if scenarios and len(paths) > 1:
+        raise ScenarioError(f"{scenarios[0]}: a scenario file goes alone; give one scenario, or model paths "
+                            f"(got {len(paths)} paths)")
+    if not paths or scenarios:
+        return paths[0] if paths else None
+    return from_model_paths(paths, options, present_devices())
 
 
 def write_reports(run_dir: Path) -> str | None:
@@ -107,9 +141,13 @@ def main(args: argparse.Namespace) -> int:
     from reports.schema import read_run_file
 
     if args.resume is not None:
-        run = session.resume(args.resume, args.scenario, say)
+        if len(args.paths) > 1:
+            from bench.errors import ScenarioError
+
+            raise ScenarioError("--resume: give at most one scenario file (the run's own is used by default)")
+        run = session.resume(args.resume, args.paths[0] if args.paths else None, say)
     else:
-        run = session.start(args.scenario, overrides_from(args), args.out)
+        run = session.start(scenario_from_args(args), overrides_from(args), args.out)
     store = run.store
     with store:
         say(f"run {store.run_id}: {len(run.expansion.cells)} cells in {len(run.expansion.groups)} worker groups x "
