@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.cli.model_args import add_model_options, spec_from_args
 
+
 def positive_int(text: str) -> int:
     """A batch size: a whole number of at least 1 (a batch of 0 compares nothing and must not pass)."""
     try:

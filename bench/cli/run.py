@@ -163,5 +163,7 @@ def main(args: argparse.Namespace) -> int:
         print(summary)
     for line in problem_lines(results.cells):
         print(line)
-    print(f"{tally(results.cells)}; results: {store.path}")
+    report = store.run_dir / "report.html"
+    where = f"report: {report} (open it in a browser); results: {store.path}" if summary else f"results: {store.path}"
+    print(f"{tally(results.cells)}; {where}")
     return outcome_code(results.cells, results.parity)

@@ -6,6 +6,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from bench.timing import Policy, PolicyValueError
 from infer_core.variants import VARIANTS
 
 _T = TypeVar("_T")
+_F = TypeVar("_F")
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -384,7 +386,7 @@ class _Mistakes:
     def __init__(self) -> None:
         self.messages: list[str] = []
 
-    def take(self, check: Callable[[], _T], fallback: _T) -> _T:
+    def take(self, check: Callable[[], _T], fallback: _F) -> _T | _F:
         try:
             return check()
         except ScenarioError as exc:
@@ -412,12 +414,13 @@ def parse(text: str, path: str = "", base_dir: Path | None = None) -> Scenario:
     scenario_dir = base_dir if base_dir is not None else (Path(path).parent if path else Path.cwd())
     m = _Mistakes()
     m.take(lambda: _check_keys(where, data, TOP_KEYS, ()), None)
-    sweep, pythons = m.take(lambda: _sweep(where, data.get("sweep", {}), scenario_dir), (Sweep(), {}))
+    no_sweep: tuple[Sweep, dict[str, str]] = (Sweep(), {})
+    sweep, pythons = m.take(partial(_sweep, where, data.get("sweep", {}), scenario_dir), no_sweep)
     models_raw = data.get("models")
     if not isinstance(models_raw, list) or not models_raw:
         m.messages.append(str(where.error(("models",), "no models: add at least one [[models]] table, e.g. zoo = \"mnist_cnn\"")))
         models_raw = []
-    parsed = [m.take(lambda i=i, raw=raw: _model(where, raw, i, scenario_dir), None) for i, raw in enumerate(models_raw)]
+    parsed = [m.take(partial(_model, where, raw, i, scenario_dir), None) for i, raw in enumerate(models_raw)]
     models = tuple(x for x in parsed if x is not None)
     m.take(lambda: _check_names(where, models), None)
     excludes = data.get("exclude", [])
@@ -426,7 +429,7 @@ def parse(text: str, path: str = "", base_dir: Path | None = None) -> Scenario:
         excludes = []
     run = m.take(lambda: _run_options(where, data.get("run", {})), RunOptions())
     policy = m.take(lambda: _policy(where, data.get("measure", {})), Policy())
-    rules = [m.take(lambda i=i, e=e: _exclude(where, e, i), None) for i, e in enumerate(excludes)]
+    rules = [m.take(partial(_exclude, where, e, i), None) for i, e in enumerate(excludes)]
     m.raise_any()
     return Scenario(path=path, text=text, run=run, policy=policy, sweep=sweep, models=models,
                     exclude=tuple(r for r in rules if r is not None), python_paths=pythons)

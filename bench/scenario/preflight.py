@@ -9,6 +9,7 @@ checked: that needs the model loaded (the worker reports them).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from bench.errors import ScenarioError
@@ -50,7 +51,10 @@ def _entry_problems(where: _Where, i: int, m: ModelEntry) -> list[str]:
 
 
 def _keys(where: _Where, index: int) -> set[str]:
-    from bench.scenario.parse import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     models = tomllib.loads(where.text).get("models") or []
     return set(models[index]) if index < len(models) else set()
