@@ -173,3 +173,11 @@ def test_plan_with_model_paths_imports_no_tensorflow(mnist_dir: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code, str(mnist_dir / "frozen.pb")], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert json.loads(proc.stderr.strip().splitlines()[-1]) == [0, False]
+
+
+def test_run_quick_states_its_cost(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "every group still starts its own worker process, plus the parity workers" in text
+    assert "took 47 s on a quiet 2-core machine" in text

@@ -163,3 +163,15 @@ def test_fp32_formats_that_disagree_exit_1(tmp_path: Path, mnist_dir: Path) -> N
     assert "DISAGREE" in proc.stdout and "disagree beyond the tolerance" in proc.stdout
     (pair,) = strict_json((tmp_path / "p.json").read_text())["pairs"]
     assert pair["fp32"] and not pair["ok"] and pair["max_rel"] > 1e-2
+
+
+def test_zoo_export_copies_the_cached_export_cut_to_the_formats_asked(tmp_path: Path, mnist_dir: Path) -> None:
+    """Seeded, so the cached files are what a fresh export writes: `zoo export` copies them (no worker)."""
+    from bench.cli import main
+
+    out = tmp_path / "m"
+    assert main(["zoo", "export", "mnist_cnn", "--formats", "frozen,tflite", "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"manifest.json", "frozen.pb", "model.tflite"}
+    assert json.loads((out / "manifest.json").read_text())["files"] == {"frozen": "frozen.pb", "tflite": "model.tflite"}
+    assert (out / "frozen.pb").read_bytes() == (mnist_dir / "frozen.pb").read_bytes()
+    assert main(["zoo", "export", "mnist_cnn", "--out", str(out)]) == 2  # never over an existing export
