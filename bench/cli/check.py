@@ -65,18 +65,18 @@ def _entries(args: argparse.Namespace) -> tuple[str, list[Any]]:
 
     entries: list[Entry] = []
     extras = {fmt: getattr(args, f"extra_{fmt}") for fmt in EXTRA_FORMATS}
-    first, *others = args.models
-    name = Path(first).name
-    if _is_builder(first):
+    models = list(args.models)
+    name = Path(models[0]).name
+    if _is_builder(models[0]):
+        builder = models.pop(0)
         checkpoint = extras.pop("checkpoint")  # the builder's own checkpoint, not an extra model
         if not checkpoint:
             from bench.errors import BenchError
 
-            raise BenchError(f"{first}: a graph builder needs its checkpoint: add --checkpoint PATH")
-        entries.append(Entry("checkpoint", spec_from_args(args, checkpoint, builder=first, variant="checkpoint")))
-        name = first
-        first, others = "", others
-    for model in ([first] if first else []) + others:
+            raise BenchError(f"{builder}: a graph builder needs its checkpoint: add --checkpoint PATH")
+        entries.append(Entry("checkpoint", spec_from_args(args, checkpoint, builder=builder, variant="checkpoint")))
+        name = builder
+    for model in models:
         entries += _positional_entries(args, model)
     if Path(args.models[0], "manifest.json").exists():
         from bench.runner.zoo_export import read_manifest

@@ -422,7 +422,7 @@ def parse(text: str, path: str = "", base_dir: Path | None = None) -> Scenario:
         models_raw = []
     parsed = [m.take(partial(_model, where, raw, i, scenario_dir), None) for i, raw in enumerate(models_raw)]
     models = tuple(x for x in parsed if x is not None)
-    m.take(lambda: _check_names(where, models), None)
+    m.take(lambda: _check_names(where, parsed), None)
     excludes = data.get("exclude", [])
     if not isinstance(excludes, list):
         m.messages.append(str(where.error(("exclude",), "must be an array of tables: [[exclude]]")))
@@ -435,9 +435,12 @@ def parse(text: str, path: str = "", base_dir: Path | None = None) -> Scenario:
                     exclude=tuple(r for r in rules if r is not None), python_paths=pythons)
 
 
-def _check_names(where: _Where, models: tuple[ModelEntry, ...]) -> None:
+def _check_names(where: _Where, models: list[ModelEntry | None]) -> None:
+    """`None`: an entry with its own mistake (already reported); indices stay those of the file."""
     seen: set[str] = set()
     for i, m in enumerate(models):
+        if m is None:
+            continue
         if m.name in seen:
             raise where.error(("models", i, "name"), f"model name {m.name!r} is used twice; give each model its own name")
         seen.add(m.name)

@@ -27,3 +27,14 @@ def test_one_format_is_nothing_to_compare(mnist_dir: Path) -> None:
 def test_format_with_several_models_is_refused(mnist_dir: Path) -> None:
     line = one_line_error(cli("check", str(mnist_dir / "frozen.pb"), str(mnist_dir / "model.tflite"), "--format", "frozen"))
     assert "--format applies to one MODEL" in line
+
+
+def test_when_the_first_worker_fails_the_others_still_compare(tmp_path: Path, mnist_dir: Path) -> None:
+    """Parity workers start side by side and wait for the first one's inputs; when it fails before
+    writing them, the others are run again in turn, the next one writing the inputs."""
+    (tmp_path / "cut.pb").write_bytes((mnist_dir / "frozen.pb").read_bytes()[:500])
+    proc = cli("check", str(tmp_path / "cut.pb"), str(mnist_dir / "saved_model"), str(mnist_dir / "model.tflite"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "infer-bench: error: frozen: " in proc.stderr and "cut.pb" in proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if "saved_model" in line and "tflite" in line)
+    assert "agree" in row

@@ -28,6 +28,8 @@ TAKES_MINUTES = {
     'pip install -e ".[test]"': "installs this package, which the tests already run from (minutes from a cold cache)",
     "infer-bench run": "the full default sweep: 20 cells in 5 workers at the default policy, 1-2 minutes",
     "python -m pytest -q": "the whole test suite, this test included",
+    "infer-bench run --quick": "7 workers (5 groups + 2 for parity) at ~5 s of TensorFlow import each: 47 s on a quiet "
+        "2-core machine, 2 minutes at load 9; the two --quick runs of model paths above run the same code",
     "infer-bench run scenarios/ckpt_vs_frozen.toml": "10 variants x 3 repetitions at the default policy: minutes",
     "infer-bench run scenarios/ci.toml --out results/pr-123": CI_RUN,
     "infer-bench run scenarios/ci.toml --out results/main && infer-bench baseline save results/main --name main": CI_RUN,
