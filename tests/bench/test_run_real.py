@@ -95,6 +95,8 @@ def test_run_model_paths_measures_them_with_the_default_sweep(mnist_dir: Path, t
         ("frozen.pb", "frozen", 1, "ok"), ("model.tflite", "tflite", 1, "ok")]
     assert run.header is not None and run.header["scenario_path"] == "<model paths>"
     assert str(mnist_dir / "frozen.pb") in run.header["scenario_text"]  # kept, so --resume finds the models
+    assert main(["run", "--resume", str(out), "--no-report"]) == 0
+    assert len(read_run_file(out / "results.jsonl").cells) == 2  # nothing left to measure, nothing measured twice
 
 
 def test_absent_gpu_is_skipped_with_the_reason(mnist_dir: Path, tmp_path: Path) -> None:
