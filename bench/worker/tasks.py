@@ -116,7 +116,7 @@ def _zoo_keras(name: str, out: Path, emit: Emit) -> None:
     model = zoo.build_keras(name)
     model.save(out / "model.keras")
     convert.keras_to_saved_model(model, out / "saved_model")
-    np.savez(out / "weights.npz", *model.get_weights())
+    _save(str(out / "weights.npz"), {f"arr_{i}": w for i, w in enumerate(model.get_weights())})  # the TF1 side waits for it
     sm = ModelSpec(path=str(out / "saved_model"), shapes=entry.default_shapes, vocab_size=entry.vocab_size)
     for option, filename in (("", "model.tflite"), ("fp16", "model_fp16.tflite"),
                              ("int8dyn", "model_int8dyn.tflite"), ("int8", "model_int8.tflite")):
@@ -127,6 +127,20 @@ def _zoo_keras(name: str, out: Path, emit: Emit) -> None:
           "outputs": [_keras_tensor(t, n) for t, n in zip(model.outputs, model.output_names)]})
 
 
+KERAS_FAILED = ".keras-phase-failed"  # the parent's word that weights.npz will not come
+
+
+def _await_file(path: Path, give_up: Path) -> None:
+    import time
+
+    from infer_core.errors import ConversionError
+
+    while not path.exists():
+        if give_up.exists():
+            raise ConversionError(f"{path}: the Keras side of the export failed; nothing to rebuild as TF1")
+        time.sleep(0.05)
+
+
 def _keras_tensor(t: Any, name: str | None = None) -> dict[str, Any]:
     return {"name": name or t.name, "dtype": str(t.dtype), "shape": list(t.shape), "batch_dim": 0}
 
@@ -135,6 +149,7 @@ def _zoo_tf1(name: str, out: Path, emit: Emit) -> None:
     """Legacy worker: the same network as a TF1 graph with the same weights, a Saver checkpoint, frozen."""
     from infer_core import convert, zoo
 
+    _await_file(out / "weights.npz", out / KERAS_FAILED)  # written by the Keras worker, started alongside
     with np.load(out / "weights.npz") as data:
         weights = [data[f"arr_{i}"] for i in range(len(data.files))]
     (out / "checkpoint").mkdir(exist_ok=True)
