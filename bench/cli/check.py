@@ -175,7 +175,8 @@ def main(args: argparse.Namespace) -> int:
     console = Console(width=None if sys.stdout.isatty() else 120)
     code = _errors_only(predictions)
     if code is not None:
-        _print_notes(console, [p for p in predictions if not p.error])
+        if not any(p.error for p in predictions):  # the one format that loaded: what it picked, nothing else
+            _print_notes(console, predictions)
         return code
     record = parity_record(name, predictions)
     console.print(render_table(record))
