@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except user_errors() as exc:
-        print(f"infer-bench: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # several mistakes at once: one line each
+            print(f"infer-bench: error: {line}", file=sys.stderr)
         return int(getattr(exc, "exit_code", EXIT_USAGE))
 
 

@@ -15,13 +15,13 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     save = sub.add_parser("save", help="keep one or more runs as a baseline")
     save.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories or results.jsonl")
-    save.add_argument("--name", required=True)
+    save.add_argument("--name", required=True, help="the baseline's name, as `compare --baseline NAME` will use it")
     save.add_argument("--force", action="store_true", help="replace a baseline of that name")
     save.set_defaults(func=_save)
     lst = sub.add_parser("list", help="list saved baselines")
     lst.set_defaults(func=_list)
     show = sub.add_parser("show", help="show one baseline")
-    show.add_argument("name")
+    show.add_argument("name", help="a saved baseline's name (see `baseline list`)")
     show.set_defaults(func=_show)
 
 

@@ -73,8 +73,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"bootstrap seed (default {DEFAULT_SEED})")
     p.add_argument("--format", type=format_arg, default="term", metavar="{term,md,json}",
                    help="output format (default term; 'terminal' is accepted too)")
-    p.add_argument("--out", "--output", dest="output", type=Path, metavar="FILE",
-                   help="write the output here instead of stdout")
+    p.add_argument("--out", dest="output", type=Path, metavar="FILE", help="write the output here instead of stdout")
+    # the old spelling still works, unlisted: --output names a tensor in every other command
+    p.add_argument("--output", dest="output", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--summary", type=Path, metavar="FILE",
                    help="also append the Markdown summary to FILE (e.g. \"$GITHUB_STEP_SUMMARY\")")
     p.add_argument("--strict", action="store_true", help="exit 3 when the only problems are inconclusive cells")

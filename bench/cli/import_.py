@@ -18,7 +18,8 @@ def register(subparsers: Any) -> None:
     pb = sub.add_parser("pytest-benchmark", help="pytest-benchmark JSON saved with --benchmark-save-data",
                         description="Import pytest-benchmark JSON files (one per pytest session = one "
                         "repetition). Raw timings are needed: run pytest with --benchmark-save-data.")
-    pb.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
+    pb.add_argument("files", nargs="+", type=Path, metavar="FILE.json",
+                    help="pytest-benchmark JSON files with raw timings, one per session (each is one repetition)")
     pb.add_argument("--out", type=Path, required=True, help="new run directory to write")
     pb.set_defaults(func=_pytest_benchmark)
 

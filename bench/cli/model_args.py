@@ -9,19 +9,25 @@ from typing import Any
 from infer_core.model import VARIANTS, ModelSpec
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("model options")
+def add_model_file_options(g: argparse._ArgumentGroup | argparse.ArgumentParser,
+                           signature_default: str | None = "serving_default") -> None:
+    """How to read a model file: format, builder, signature, tensor names, dynamic shapes (check, run, plan)."""
     g.add_argument("--format", dest="variant", choices=VARIANTS, metavar="FORMAT",
                    help="model format/variant (default: detected from the path): " + ", ".join(VARIANTS))
     g.add_argument("--builder", metavar="FILE.py:FUNC",
                    help="checkpoint only: your graph-building function (returns (inputs, outputs) tensors)")
-    g.add_argument("--signature", default="serving_default", help="SavedModel signature (default: %(default)s)")
+    g.add_argument("--signature", default=signature_default, help="SavedModel signature (default: serving_default)")
     g.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME",
                    help="input tensor name (repeat for several; default: discovered)")
     g.add_argument("--output", dest="outputs", action="append", default=[], metavar="NAME",
                    help="output tensor name (repeat for several; default: discovered)")
     g.add_argument("--shape", dest="shapes", action="append", default=[], metavar="NAME=DxD",
                    help="value for an input's dynamic dimensions, e.g. tokens=1x128 (batch is set per run)")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model options")
+    add_model_file_options(g)
     g.add_argument("--device", default="cpu", help="cpu, gpu or gpu:N (default: %(default)s)")
     g.add_argument("--threads", type=int, default=0, metavar="N",
                    help="intra-op threads (TensorFlow) / interpreter threads (TFLite); 0 = default")

@@ -105,10 +105,10 @@ def _fleet_lines(s: Scenario, cluster: str | None) -> tuple[Scenario, list[str]]
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench.cli.run import overrides_from
+    from bench.cli.run import overrides_from, scenario_from_args
     from bench.runner.session import expand_checked, load_scenario
 
-    s = load_scenario(args.scenario, overrides_from(args))
+    s = load_scenario(scenario_from_args(args), overrides_from(args))
     lines: list[str] = []
     if args.cluster is not None or s.sweep.hosts:
         s, lines = _fleet_lines(s, args.cluster)

@@ -40,7 +40,12 @@ def _model_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--device", default="cpu", help="cpu, gpu or gpu:N (default cpu)")
     p.add_argument("--runs", type=_positive, default=5, help="traced runs; op time = their median (default 5)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="intra-op threads (0 = TensorFlow's default)")
-    p.add_argument("--inter-op-threads", type=int, default=0, metavar="N")
+    p.add_argument("--inter-op-threads", type=int, default=0, metavar="N",
+                   help="inter-op threads: ops run side by side (0 = TensorFlow's default)")
+    p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME",
+                   help="input tensor name (repeat for several; default: discovered, as in check)")
+    p.add_argument("--output", dest="outputs", action="append", default=[], metavar="NAME",
+                   help="output tensor name (repeat for several; default: discovered, as in check)")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=DxD",
                    help="value of an input's dynamic dimensions, e.g. tokens=1x128 (repeatable)")
     p.add_argument("--top", type=_positive, default=10, help="rows in the op tables (default 10)")
@@ -69,9 +74,9 @@ def register(subparsers: Any) -> None:
         description="Profile BEFORE and AFTER (two formats of a model, or two models) in fresh workers and "
         "show time per op type and per op, after/before ratios, and the ops present on one side only.")
     d.add_argument("before", help="model file/directory, exported zoo directory, or zoo model name")
-    d.add_argument("after")
-    d.add_argument("--format-before", metavar="VARIANT")
-    d.add_argument("--format-after", metavar="VARIANT")
+    d.add_argument("after", help="the other side: model file/directory, exported zoo directory, or zoo model name")
+    d.add_argument("--format-before", metavar="VARIANT", help="BEFORE's format/variant (default: detected; frozen for a zoo model)")
+    d.add_argument("--format-after", metavar="VARIANT", help="AFTER's format/variant (default: detected; frozen for a zoo model)")
     d.add_argument("--repeat", type=_positive, default=1, metavar="N",
                    help="profile each side in N fresh workers, interleaved A B A B; per-op times are the "
                    "median over them (medians move between processes far more than inside one)")
@@ -93,8 +98,9 @@ def model_spec(model: str, variant: str | None, args: argparse.Namespace) -> Any
     """A ModelSpec for a path, an exported zoo directory, or a zoo name."""
     from infer_core.model import ModelSpec
 
-    overrides = {"device": args.device, "intra_op_threads": args.threads,
-                 "inter_op_threads": args.inter_op_threads}
+    overrides: dict[str, Any] = {"device": args.device, "intra_op_threads": args.threads,
+                                 "inter_op_threads": args.inter_op_threads}
+    overrides |= {k: tuple(getattr(args, k)) for k in ("inputs", "outputs") if getattr(args, k)}
     shapes = _shapes(args.shape)
     zoo_dir = _zoo_dir(model)
     if zoo_dir is not None:

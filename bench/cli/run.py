@@ -13,15 +13,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.scenario import Overrides
+    from bench.scenario import Overrides, Scenario
+    from bench.scenario.from_paths import ModelOptions
 
-QUICK_HELP = "smoke-run preset: batch sizes 1 and 8, warmup 0.1 s, min_time 0.2 s, max_time 1 s"
+QUICK_HELP = ("smoke-run preset: batch sizes 1 and 8, warmup 0.1 s, min_time 0.2 s, max_time 1 s. Not free: every "
+              "group still starts its own worker process, plus the parity workers, each importing TensorFlow "
+              "(~5 s); the default scenario (5 groups + 2 parity workers) took 47 s on a quiet 2-core machine, "
+              "116 s at load average 9")
 
 
 def add_sweep_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by `run` and `plan`: they override the scenario file."""
-    p.add_argument("scenario", nargs="?", type=Path, metavar="FILE",
-                   help="scenario TOML (default: the built-in mnist_cnn sweep)")
+    from bench.cli.model_args import add_model_file_options
+
+    p.add_argument("paths", nargs="*", type=Path, metavar="FILE|MODEL",
+                   help="a scenario TOML, or one or more model files/directories (format detected; an exported "
+                   "model directory gives all its formats) measured with the default sweep "
+                   "(default: the built-in mnist_cnn sweep)")
     p.add_argument("--quick", action="store_true", help=QUICK_HELP)
     p.add_argument("--formats", metavar="LIST", help="comma-separated formats/variants, e.g. frozen,tflite+int8")
     p.add_argument("--batch-sizes", metavar="LIST", help="comma-separated batch sizes, e.g. 1,8,32")
@@ -31,6 +39,8 @@ def add_sweep_flags(p: argparse.ArgumentParser) -> None:
                    "[run] target, max_processes, time_budget)")
     p.add_argument("--cluster", metavar="HEAD:PORT", help="run the jobs on the machines of this Ray cluster that "
                    "[sweep] hosts names (pip install 'infer-bench[ray]'; README: Many machines)")
+    g = p.add_argument_group("model paths (as in `check`; not with a scenario file, whose models have these keys)")
+    add_model_file_options(g, signature_default=None)
 
 
 def register(subparsers: Any) -> None:
@@ -63,6 +73,33 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
         repetitions=int(reps) if reps is not None and not auto else None,
         auto=auto,
     )
+
+
+def model_options(args: argparse.Namespace) -> ModelOptions:
+    from bench.scenario.from_paths import ModelOptions
+    from infer_core.inputs import parse_shape
+
+    return ModelOptions(variant=args.variant, builder=args.builder, signature=args.signature, inputs=tuple(args.inputs),
+                        outputs=tuple(args.outputs), shapes=dict(parse_shape(s) for s in args.shapes))
+
+
+def scenario_from_args(args: argparse.Namespace) -> Path | Scenario | None:
+    """The scenario file, a scenario built from model paths, or None (the built-in default)."""
+    from bench.errors import ScenarioError
+    from bench.runner.session import present_devices
+    from bench.scenario.from_paths import from_model_paths, is_scenario
+
+    options, paths = model_options(args), list(args.paths)
+    scenarios = [p for p in paths if is_scenario(p, options)]
+    if (scenarios or not paths) and options.given():
+        raise ScenarioError(f"{', '.join(options.given())}: only with model paths (infer-bench run MODEL...); "
+                            "in a scenario, give the model's keys (builder, signature, inputs, outputs, shapes)")
+    if scenarios and len(paths) > 1:
+        raise ScenarioError(f"{scenarios[0]}: a scenario file goes alone; give one scenario, or model paths "
+                            f"(got {len(paths)} paths)")
+    if not paths or scenarios:
+        return paths[0] if paths else None
+    return from_model_paths(paths, options, present_devices())
 
 
 def write_reports(run_dir: Path) -> str | None:
@@ -116,9 +153,13 @@ def main(args: argparse.Namespace) -> int:
     from reports.schema import read_run_file
 
     if args.resume is not None:
-        run = session.resume(args.resume, args.scenario, say, args.cluster)
+        if len(args.paths) > 1:
+            from bench.errors import ScenarioError
+
+            raise ScenarioError("--resume: give at most one scenario file (the run's own is used by default)")
+        run = session.resume(args.resume, args.paths[0] if args.paths else None, say, args.cluster)
     else:
-        run = session.start(args.scenario, overrides_from(args), args.out, args.cluster)
+        run = session.start(scenario_from_args(args), overrides_from(args), args.out, args.cluster)
     store = run.store
     if run.fleet is not None:
         say(f"cluster {run.fleet.address}: " + "; ".join(f"{t} on {', '.join(m)}" for t, m in run.fleet.targets.items()))
@@ -143,4 +184,6 @@ def closing_lines(summary: str | None, records: list[dict[str, Any]], results: P
     """What a run prints last: the terminal report, whose failure table names every failed cell (so
     they are not listed again), or without one each failed cell's line; then the totals."""
     lines = [summary] if summary else problem_lines(records)
-    return [*lines, f"{tally(records)}; results: {results}"]
+    report = results.parent / "report.html"
+    where = f"report: {report} (open it in a browser); results: {results}" if summary else f"results: {results}"
+    return [*lines, f"{tally(records)}; {where}"]

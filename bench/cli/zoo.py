@@ -31,7 +31,7 @@ def list_models(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    from bench.runner.zoo_export import export as run_export
+    from bench.runner.zoo_export import export_from_cache as run_export
     from bench.runner.zoo_export import parse_formats
     from infer_core.zoo import entry
 

@@ -79,10 +79,11 @@ def _env(entries: Sequence[Entry], indices: list[int]) -> dict[str, str]:
 
 
 def _run_group(entries: Sequence[Entry], indices: list[int], tmp: Path, batch: int, seed: int,
-               inputs_file: Path, timeout_s: float) -> dict[int, Prediction]:
+               inputs_file: Path, timeout_s: float, await_inputs: Path | None = None) -> dict[int, Prediction]:
     items = [{"spec": entries[i].spec.to_json(), "outputs_file": str(tmp / f"out{i}.npz")} for i in indices]
-    task = {"task": "predict", "items": items, "inputs_file": str(inputs_file), "save_inputs": str(inputs_file),
-            "batch_size": batch, "seed": seed}
+    task: dict[str, Any] = {"task": "predict", "items": items, "inputs_file": str(inputs_file), "batch_size": batch,
+                            "seed": seed}
+    task |= {"await_inputs": str(await_inputs)} if await_inputs else {"save_inputs": str(inputs_file)}
     outcome = run_with_keras_retry(WorkerSpec(task=task, env=_env(entries, indices), timeout_s=timeout_s))
     results: dict[int, Prediction] = {}
     for m in outcome.messages:
@@ -106,22 +107,39 @@ def _run_group(entries: Sequence[Entry], indices: list[int], tmp: Path, batch: i
 
 def predict_all(entries: Sequence[Entry], batch: int = PARITY_BATCH, seed: int = 0,
                 inputs_file: Path | None = None, timeout_s: float = 900.0) -> list[Prediction]:
-    """Every entry's outputs on the same inputs; the first group runs first and writes the inputs."""
+    """Every entry's outputs on the same inputs, one worker per group, two at a time.
+
+    The first group writes the inputs its model was fed; the other workers start alongside it, load
+    their models (the slow part) and wait for that file. Should the first group end without writing it
+    (its models failed), the others are told, and run again one after another: the next one writes them.
+    """
     with tempfile.TemporaryDirectory(prefix="infer-bench-parity-") as tmpdir:
         tmp = Path(tmpdir)
         shared_inputs = inputs_file or tmp / "inputs.npz"
+        abandoned = None if inputs_file else tmp / "inputs.abandoned"
         groups = _group(entries)
-        results = _run_group(entries, groups[0], tmp, batch, seed, shared_inputs, timeout_s)
-        def run(g: list[int]) -> dict[int, Prediction]:
-            return _run_group(entries, g, tmp, batch, seed, shared_inputs, timeout_s)
 
-        if shared_inputs.exists():  # inputs fixed: the other groups can run side by side
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                for part in pool.map(run, groups[1:]):
-                    results.update(part)
-        else:  # the first group failed before writing inputs: the next one writes them
+        def run(g: list[int], wait: Path | None = None) -> dict[int, Prediction]:
+            return _run_group(entries, g, tmp, batch, seed, shared_inputs, timeout_s, wait)
+
+        def first() -> dict[int, Prediction]:
+            try:
+                return run(groups[0])
+            finally:
+                if abandoned is not None and not shared_inputs.exists():
+                    abandoned.touch()
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            head = pool.submit(first)  # submitted first, so it starts first
+            rest = [pool.submit(run, g, abandoned) for g in groups[1:]]
+            results = head.result()
+            parts = [f.result() for f in rest]
+        if abandoned is not None and abandoned.exists():  # no shared inputs yet: the old way, in turn
+            parts = []
             for g in groups[1:]:
                 results.update(run(g))
+        for part in parts:
+            results.update(part)
     return [results[i] for i in range(len(entries))]
 
 

@@ -65,10 +65,13 @@ def present_devices() -> tuple[str, ...]:
     return ("cpu", "gpu:0") if gpu_hint() else ("cpu",)
 
 
-def load_scenario(path: Path | None, overrides: Overrides, devices_if_default: bool = True) -> Scenario:
+def load_scenario(path: Path | Scenario | None, overrides: Overrides, devices_if_default: bool = True) -> Scenario:
+    """A scenario file, one built in memory (`run MODEL...`), or None: the built-in default; flags applied."""
     from bench import scenario
 
-    if path is not None:
+    if isinstance(path, Scenario):
+        base = path
+    elif path is not None:
         base = scenario.load(path)
     else:
         base = scenario.default(present_devices() if devices_if_default and not overrides.devices else ("cpu",))
@@ -77,8 +80,10 @@ def load_scenario(path: Path | None, overrides: Overrides, devices_if_default: b
 
 def expand_checked(s: Scenario) -> Expansion:
     from bench.errors import ScenarioError
+    from bench.scenario.preflight import check_model_files
     from bench.scenario.sweep import expand
 
+    check_model_files(s)  # before anything starts: every path, every mistake at once (exit 2)
     e = expand(s)
     if not e.cells:
         raise ScenarioError(f"{s.path or 'the built-in scenario'}: nothing to run: every cell is excluded or has no model file")
@@ -130,8 +135,9 @@ def on_cluster(s: Scenario, cluster: str | None, fingerprints: bool = True) -> t
     return dataclasses.replace(s, sweep=dataclasses.replace(s.sweep, hosts=tuple(fleet.targets))), fleet
 
 
-def start(scenario: Path | None, overrides: Overrides, out: Path | None = None, cluster: str | None = None) -> Session:
-    """A new run of a scenario file (None: the built-in default) with `overrides` applied; `cluster`:
+def start(scenario: Path | Scenario | None, overrides: Overrides, out: Path | None = None,
+          cluster: str | None = None) -> Session:
+    """A new run of a scenario (a file, a Scenario, None: the built-in default) with `overrides` applied; `cluster`:
     the Ray head's address, for a scenario whose `[sweep] hosts` names machines of it."""
     s, fleet = on_cluster(load_scenario(scenario, overrides), cluster)
     try:

@@ -71,10 +71,7 @@ def export(name: str, out: Path, formats: tuple[str, ...] = ALL_FORMATS) -> Path
     if out.exists() and any(out.iterdir()):
         raise BenchError(f"{out}: directory exists and is not empty; choose another --out or remove it")
     out.mkdir(parents=True, exist_ok=True)
-    keras_msgs = run_plain_task({"task": "zoo_build", "phase": "keras", "model": name, "out": str(out)},
-                                {"TF_USE_LEGACY_KERAS": "0", "CUDA_VISIBLE_DEVICES": "-1"})
-    tf1_msgs = run_plain_task({"task": "zoo_build", "phase": "tf1", "model": name, "out": str(out)},
-                              {"TF_USE_LEGACY_KERAS": "1", "CUDA_VISIBLE_DEVICES": "-1"})
+    keras_msgs, tf1_msgs = _build_both(name, out)
     tf1 = next(m for m in tf1_msgs if m.get("kind") == "zoo_tf1_done")["tensors"]
     done = next(m for m in keras_msgs if m.get("kind") == "zoo_keras_done")
     _prune(out, formats)
@@ -93,6 +90,30 @@ def export(name: str, out: Path, formats: tuple[str, ...] = ALL_FORMATS) -> Path
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out
+
+
+def _build_both(name: str, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The Keras 3 worker and the tf-keras worker side by side: the second imports TensorFlow while the
+    first builds, then waits for its weights (weights.npz) and saves the checkpoint while the first
+    converts to TFLite. Should the Keras side fail, the TF1 side is told to stop waiting."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.worker.tasks import KERAS_FAILED
+
+    def keras() -> list[dict[str, Any]]:
+        try:
+            return run_plain_task({"task": "zoo_build", "phase": "keras", "model": name, "out": str(out)},
+                                  {"TF_USE_LEGACY_KERAS": "0", "CUDA_VISIBLE_DEVICES": "-1"})
+        except BaseException:
+            (out / KERAS_FAILED).touch()
+            raise
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        keras_future = pool.submit(keras)
+        tf1_future = pool.submit(run_plain_task, {"task": "zoo_build", "phase": "tf1", "model": name, "out": str(out)},
+                                 {"TF_USE_LEGACY_KERAS": "1", "CUDA_VISIBLE_DEVICES": "-1"})
+        keras_msgs = keras_future.result()  # its error first: the TF1 side's is only a consequence
+        return keras_msgs, tf1_future.result()
 
 
 def cache_key(name: str) -> str:
@@ -158,3 +179,21 @@ def spec_for(model_dir: Path, variant: str, **overrides: Any) -> ModelSpec:
         fields["outputs"] = tuple(manifest["tf1_tensors"]["outputs"])
     fields.update(overrides)
     return ModelSpec(**fields)
+
+
+def export_from_cache(name: str, out: Path, formats: tuple[str, ...] = ALL_FORMATS) -> Path:
+    """`zoo export`: a copy of the cached export (made first if needed), cut to `formats`.
+
+    The export is seeded, so the cached files are the ones a fresh export would write; copying them
+    takes a fraction of a second instead of two workers' TensorFlow start-up and conversion."""
+    if out.exists() and any(out.iterdir()):
+        raise BenchError(f"{out}: directory exists and is not empty; choose another --out or remove it")
+    cached = ensure_exported(name)
+    manifest = read_manifest(cached)
+    out.mkdir(parents=True, exist_ok=True)
+    for variant in formats:
+        src, dst = cached / FILES[variant], out / FILES[variant]
+        shutil.copytree(src, dst) if src.is_dir() else shutil.copy2(src, dst)
+    manifest["files"] = {v: FILES[v] for v in formats}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return out

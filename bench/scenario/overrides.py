@@ -51,8 +51,11 @@ def parse_formats_flag(text: str) -> tuple[str, ...]:
 
 
 def parse_batch_sizes_flag(text: str) -> tuple[int, ...]:
+    items = text.split(",")
+    if any(not v.strip() for v in items):  # "1,,8" or "8,": a typo, not a request for fewer sizes
+        raise ScenarioError(f"--batch-sizes: {text!r} has an empty item; give positive integers such as 1,8,32")
     try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
+        values = tuple(int(v) for v in items)
     except ValueError:
         raise ScenarioError(f"--batch-sizes: {text!r} is not a comma-separated list of integers such as 1,8,32") from None
     if not values or min(values) < 1:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.errors import ScenarioError
 from bench.load_settings import Batching, LoadSettings, LoadValueError, canonical_point
@@ -29,6 +30,9 @@ from bench.scenario.model import (
 )
 from bench.timing import Policy, PolicyValueError
 from infer_core.variants import VARIANTS
+
+_T = TypeVar("_T")
+_F = TypeVar("_F")
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -494,6 +498,30 @@ def _call(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
 # ---------------------------------------------------------------- entry points
 
 
+class _Mistakes:
+    """Every mistake of a scenario, reported at once: each table (and each [[models]] / [[exclude]]
+    entry) is checked on its own, so one typo does not hide the next. Within one table, the first."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def take(self, check: Callable[[], _T], fallback: _F) -> _T | _F:
+        try:
+            return check()
+        except ScenarioError as exc:
+            self.messages.append(str(exc))
+            return fallback
+
+    def raise_any(self) -> None:
+        if self.messages:  # in the file's order: FILE:LINE: ...
+            raise ScenarioError("\n".join(sorted(self.messages, key=_line_of)))
+
+
+def _line_of(message: str) -> int:
+    found = re.search(r":(\d+): ", message)
+    return int(found.group(1)) if found else 0
+
+
 def parse(text: str, path: str = "", base_dir: Path | None = None) -> Scenario:
     """A validated scenario from TOML text; `path` is only for messages and relative paths."""
     where = _Where(path, text)
@@ -503,32 +531,36 @@ def parse(text: str, path: str = "", base_dir: Path | None = None) -> Scenario:
         line = re.search(r"line (\d+)", str(exc))
         raise ScenarioError(f"{where.path}:{line.group(1) if line else 1}: not valid TOML: {exc}") from None
     scenario_dir = base_dir if base_dir is not None else (Path(path).parent if path else Path.cwd())
-    _check_keys(where, data, TOP_KEYS, ())
-    sweep, pythons = _sweep(where, data.get("sweep", {}), scenario_dir)
+    m = _Mistakes()
+    m.take(lambda: _check_keys(where, data, TOP_KEYS, ()), None)
+    no_sweep: tuple[Sweep, dict[str, str]] = (Sweep(), {})
+    sweep, pythons = m.take(partial(_sweep, where, data.get("sweep", {}), scenario_dir), no_sweep)
     models_raw = data.get("models")
     if not isinstance(models_raw, list) or not models_raw:
-        raise where.error(("models",), "no models: add at least one [[models]] table, e.g. zoo = \"mnist_cnn\"")
-    models = tuple(_model(where, m, i, scenario_dir) for i, m in enumerate(models_raw))
-    _check_names(where, models)
+        m.messages.append(str(where.error(("models",), "no models: add at least one [[models]] table, e.g. zoo = \"mnist_cnn\"")))
+        models_raw = []
+    parsed = [m.take(partial(_model, where, raw, i, scenario_dir), None) for i, raw in enumerate(models_raw)]
+    models = tuple(x for x in parsed if x is not None)
+    m.take(lambda: _check_names(where, parsed), None)
     excludes = data.get("exclude", [])
     if not isinstance(excludes, list):
-        raise where.error(("exclude",), "must be an array of tables: [[exclude]]")
-    return Scenario(
-        path=path,
-        text=text,
-        run=_run_options(where, data.get("run", {})),
-        policy=_policy(where, data.get("measure", {})),
-        sweep=sweep,
-        models=models,
-        exclude=tuple(_exclude(where, e, i) for i, e in enumerate(excludes)),
-        python_paths=pythons,
-        load=_load_section(where, data["load"]) if "load" in data else None,
-    )
+        m.messages.append(str(where.error(("exclude",), "must be an array of tables: [[exclude]]")))
+        excludes = []
+    run = m.take(lambda: _run_options(where, data.get("run", {})), RunOptions())
+    policy = m.take(lambda: _policy(where, data.get("measure", {})), Policy())
+    rules = [m.take(partial(_exclude, where, e, i), None) for i, e in enumerate(excludes)]
+    load = m.take(lambda: _load_section(where, data["load"]), None) if "load" in data else None
+    m.raise_any()
+    return Scenario(path=path, text=text, run=run, policy=policy, sweep=sweep, models=models,
+                    exclude=tuple(r for r in rules if r is not None), python_paths=pythons, load=load)
 
 
-def _check_names(where: _Where, models: tuple[ModelEntry, ...]) -> None:
+def _check_names(where: _Where, models: list[ModelEntry | None]) -> None:
+    """`None`: an entry with its own mistake (already reported); indices stay those of the file."""
     seen: set[str] = set()
     for i, m in enumerate(models):
+        if m is None:
+            continue
         if m.name in seen:
             raise where.error(("models", i, "name"), f"model name {m.name!r} is used twice; give each model its own name")
         seen.add(m.name)

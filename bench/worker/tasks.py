@@ -31,7 +31,27 @@ def _feeds(model: Model, spec: ModelSpec, task: dict[str, Any]) -> tuple[dict[st
 
 
 def _save(path: str, arrays: dict[str, np.ndarray]) -> None:
-    np.savez(path, **arrays)  # type: ignore[arg-type]
+    """Written whole or not at all: another worker may be waiting for this file to appear."""
+    import os
+
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+    os.replace(tmp, path)
+
+
+def _await_inputs(task: dict[str, Any]) -> None:
+    """Parity workers start side by side: the first writes the shared inputs once its model answers, the
+    others load their models meanwhile and wait here for the file (or for the parent's word that it
+    will not come: then they synthesise their own, and the parent runs them again in turn)."""
+    import time
+
+    marker = task.get("await_inputs")
+    if not marker:
+        return
+    inputs = Path(str(task["inputs_file"]))
+    while not inputs.exists() and not Path(marker).exists():
+        time.sleep(0.02)
 
 
 def _predict_one(item: dict[str, Any], task: dict[str, Any], emit: Emit, index: int) -> None:
@@ -40,6 +60,7 @@ def _predict_one(item: dict[str, Any], task: dict[str, Any], emit: Emit, index: 
     spec = ModelSpec.from_json(item["spec"])
     model = infer_core.load(spec)
     try:
+        _await_inputs(task)
         inputs_file = task.get("inputs_file") if Path(str(task.get("inputs_file"))).exists() else None
         feeds, matched = _feeds(model, spec, {**task, "inputs_file": inputs_file})
         outputs = model.predict(feeds)
@@ -95,7 +116,7 @@ def _zoo_keras(name: str, out: Path, emit: Emit) -> None:
     model = zoo.build_keras(name)
     model.save(out / "model.keras")
     convert.keras_to_saved_model(model, out / "saved_model")
-    np.savez(out / "weights.npz", *model.get_weights())
+    _save(str(out / "weights.npz"), {f"arr_{i}": w for i, w in enumerate(model.get_weights())})  # the TF1 side waits for it
     sm = ModelSpec(path=str(out / "saved_model"), shapes=entry.default_shapes, vocab_size=entry.vocab_size)
     for option, filename in (("", "model.tflite"), ("fp16", "model_fp16.tflite"),
                              ("int8dyn", "model_int8dyn.tflite"), ("int8", "model_int8.tflite")):
@@ -106,6 +127,20 @@ def _zoo_keras(name: str, out: Path, emit: Emit) -> None:
           "outputs": [_keras_tensor(t, n) for t, n in zip(model.outputs, model.output_names)]})
 
 
+KERAS_FAILED = ".keras-phase-failed"  # the parent's word that weights.npz will not come
+
+
+def _await_file(path: Path, give_up: Path) -> None:
+    import time
+
+    from infer_core.errors import ConversionError
+
+    while not path.exists():
+        if give_up.exists():
+            raise ConversionError(f"{path}: the Keras side of the export failed; nothing to rebuild as TF1")
+        time.sleep(0.05)
+
+
 def _keras_tensor(t: Any, name: str | None = None) -> dict[str, Any]:
     return {"name": name or t.name, "dtype": str(t.dtype), "shape": list(t.shape), "batch_dim": 0}
 
@@ -114,6 +149,7 @@ def _zoo_tf1(name: str, out: Path, emit: Emit) -> None:
     """Legacy worker: the same network as a TF1 graph with the same weights, a Saver checkpoint, frozen."""
     from infer_core import convert, zoo
 
+    _await_file(out / "weights.npz", out / KERAS_FAILED)  # written by the Keras worker, started alongside
     with np.load(out / "weights.npz") as data:
         weights = [data[f"arr_{i}"] for i in range(len(data.files))]
     (out / "checkpoint").mkdir(exist_ok=True)

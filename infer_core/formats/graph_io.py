@@ -29,9 +29,17 @@ def get_tensor(graph: Any, name: str, role: str, source: str) -> Any:
     try:
         return graph.get_tensor_by_name(tensor_name(name))
     except (KeyError, ValueError):
-        candidates = ", ".join(op.name for op in graph.get_operations() if op.type == "Placeholder")[:200]
+        kind, ops = ("candidate outputs", _sink_ops(graph)) if role == "output" else ("placeholders", _placeholders(graph))
+        candidates = ", ".join(op.name for op in ops)[:200]
         raise TensorNotFound(f"{source}: no {role} tensor named {name!r} in the graph "
-                             f"(placeholders: {candidates or 'none'})") from None
+                             f"({kind}: {candidates or 'none'})") from None
+
+
+def _sink_ops(graph: Any) -> list[Any]:
+    """The ops an output name would usually be: downstream of the placeholders, consumed by nothing."""
+    down = _downstream(_placeholders(graph))
+    names = {op.name for op in down}
+    return sorted((op for op in down if op.type != "Placeholder" and _is_sink(op, names)), key=lambda op: op.name)
 
 
 def _placeholders(graph: Any) -> list[Any]:

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from infer_core import devices
-from infer_core.errors import CorruptModel, LegacyKerasRequired, ModelNotFound, UnsafeModel
+from infer_core.errors import CorruptModel, LegacyKerasRequired, ModelNotFound, UnknownFormat, UnsafeModel
 from infer_core.formats.signature import SignatureModel
 from infer_core.model import ModelSpec
 
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 CALL_PATH = "tf.function(model.call).concrete_function(**kwargs)"
 
 
@@ -33,6 +34,10 @@ def legacy_process() -> bool:
 def check_file(path: Path) -> None:
     if not path.is_file():
         raise ModelNotFound(f"{path}: no such Keras model file")
+    if path.suffix.lower() not in KERAS_SUFFIXES:  # Keras reads nothing else; say what the file is named
+        kind = f"a {path.suffix} file" if path.suffix else "a file without an extension"
+        raise UnknownFormat(f"{path}: {kind}, not a Keras model (Keras reads .keras and .h5/.hdf5 files); "
+                            f"check the path or --format")
     if path.stat().st_size == 0:
         raise CorruptModel(f"{path}: the file is empty, not a Keras model")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):

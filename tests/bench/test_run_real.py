@@ -75,7 +75,24 @@ def test_run_measures_checks_parity_and_reports(mnist_dir: Path, tmp_path: Path,
         assert frozen["input_shapes"] == {"input:0": [batch, 28, 28, 1]} or list(frozen["input_shapes"].values()) == [[batch, 28, 28, 1]]
     assert (tmp_path / "runs" / "latest").resolve() == out.resolve()
     assert (out / "report.md").exists() and (out / "report.html").exists()
-    assert f"4 ok; results: {out / 'results.jsonl'}" in printed.out
+    # the last line points at what to open: the HTML report (and the raw results)
+    assert printed.out.strip().splitlines()[-1] == (
+        f"4 ok; report: {out / 'report.html'} (open it in a browser); results: {out / 'results.jsonl'}")
+
+
+def test_run_model_paths_measures_them_with_the_default_sweep(mnist_dir: Path, tmp_path: Path) -> None:
+    """`infer-bench run MODEL...`: what a user types first (issue 15, item 3); format detected per path."""
+    out = tmp_path / "run"
+    code = main(["run", str(mnist_dir / "frozen.pb"), str(mnist_dir / "model.tflite"), "--quick", "--batch-sizes", "1",
+                 "--out", str(out), "--no-report"])
+    assert code == 0
+    run = read_run_file(out / "results.jsonl")
+    assert sorted((c["model"], c["variant"], c["batch_size"], c["status"]) for c in run.cells) == [
+        ("frozen.pb", "frozen", 1, "ok"), ("model.tflite", "tflite", 1, "ok")]
+    assert run.header is not None and run.header["scenario_path"] == "<model paths>"
+    assert str(mnist_dir / "frozen.pb") in run.header["scenario_text"]  # kept, so --resume finds the models
+    assert main(["run", "--resume", str(out), "--no-report"]) == 0
+    assert len(read_run_file(out / "results.jsonl").cells) == 2  # nothing left to measure, nothing measured twice
 
 
 def test_absent_gpu_is_skipped_with_the_reason(mnist_dir: Path, tmp_path: Path) -> None:

@@ -59,6 +59,12 @@ def test_random_bytes_named_keras(tmp_path: Path) -> None:
     assert "m.keras" in line and "zip" in line
 
 
+def test_a_text_file_given_as_keras_names_its_real_extension(tmp_path: Path) -> None:
+    (tmp_path / "not_a_model.txt").write_text("hello\n")
+    line = one_line_error(cli("check", str(tmp_path / "not_a_model.txt"), "--format", "keras"))
+    assert "not_a_model.txt: a .txt file, not a Keras model" in line and ".h5 (" not in line
+
+
 def test_builder_file_missing(tmp_path: Path, mnist_dir: Path) -> None:
     line = one_line_error(cli("check", f"{tmp_path}/nope.py:build", "--checkpoint", str(mnist_dir / "checkpoint")))
     assert "nope.py" in line and "does not exist" in line
@@ -73,6 +79,8 @@ def test_builder_not_returning_tensors(tmp_path: Path, mnist_dir: Path) -> None:
 def test_unknown_tensor_name(mnist_dir: Path) -> None:
     line = one_line_error(cli("check", str(mnist_dir / "frozen.pb"), "--output", "nope:0"))
     assert "'nope:0'" in line and "frozen.pb" in line
+    # a wrong output name is answered with the outputs it could have meant, not the inputs
+    assert "candidate outputs: output" in line and "placeholders" not in line
 
 
 @pytest.mark.parametrize("array,expect", [(np.zeros((2, 28, 28, 3), np.float32), "shape"),
@@ -106,6 +114,6 @@ def test_keras_safe_mode_refuses_code_unless_asked(tmp_path: Path) -> None:
     snippet(LAMBDA_MODEL.format(path=str(path)))
     line = one_line_error(cli("check", str(path)))
     assert "lambda.keras" in line and "--unsafe-keras" in line
-    ok = cli("check", str(path), "--unsafe-keras")
+    ok = cli("check", str(path), "--keras", str(path), "--unsafe-keras")  # one format alone compares nothing
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "may run code" in ok.stderr

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +16,17 @@ from tests.core.helpers import cli, snippet
 pytestmark = pytest.mark.slow
 
 
+def side_by_side(calls: list[tuple[str, ...]], run: Callable[[tuple[str, ...]], Any] | None = None) -> list[Any]:
+    """`infer-bench ARGS` for each call, two processes at a time (each mostly waits on its own TensorFlow
+    import, so on two cores the pair takes little longer than one); results in the order given."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(run or (lambda args: cli(*args)), calls))
+
+
 def _check_json(tmp: Path, *args: str) -> dict:
-    out = tmp / "parity.json"
+    out = tmp / f"parity-{uuid.uuid4().hex}.json"  # calls may run side by side
     proc = cli("check", *args, "--json", str(out))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return strict_json(out.read_text())
@@ -49,13 +61,16 @@ def test_converters_round_trip(tmp_path: Path, mnist_dir: Path) -> None:
         (mnist_dir / "model.keras", "tflite", tmp_path / "from_keras.tflite"),
         (mnist_dir / "saved_model", "tflite+int8", tmp_path / "from_sm_int8.tflite"),
     ]
-    for source, target, out in conversions:
-        proc = cli("convert", str(source), "--to", target, "--out", str(out))
+    # independent processes, two at a time: each mostly waits on its own TensorFlow import
+    procs = side_by_side([("convert", str(source), "--to", target, "--out", str(out)) for source, target, out in conversions])
+    for (source, target, out), proc in zip(conversions, procs, strict=True):
         assert proc.returncode == 0 and out.exists(), (source, target, proc.stderr[-2000:])
-    a = _check_json(tmp_path, str(mnist_dir / "checkpoint"), "--saved-model", str(tmp_path / "from_ckpt_sm"),
-                    "--frozen", str(tmp_path / "from_sm.pb"), "--tflite", str(tmp_path / "from_keras.tflite"))
-    b = _check_json(tmp_path, str(mnist_dir / "frozen.pb"), "--saved-model", str(tmp_path / "from_keras_sm"),
-                    "--checkpoint", str(mnist_dir / "checkpoint"), "--frozen", str(tmp_path / "from_ckpt.pb"))
+    a, b = side_by_side([
+        (str(mnist_dir / "checkpoint"), "--saved-model", str(tmp_path / "from_ckpt_sm"),
+         "--frozen", str(tmp_path / "from_sm.pb"), "--tflite", str(tmp_path / "from_keras.tflite")),
+        (str(mnist_dir / "frozen.pb"), "--saved-model", str(tmp_path / "from_keras_sm"),
+         "--checkpoint", str(mnist_dir / "checkpoint"), "--frozen", str(tmp_path / "from_ckpt.pb"))],
+        run=lambda args: _check_json(tmp_path, *args))
     for record in (a, b):
         assert len(record["pairs"]) == 6 and all(r["ok"] and r["fp32"] for r in record["pairs"])
     proc = cli("check", str(tmp_path / "from_sm_int8.tflite"), "--format", "tflite+int8",
@@ -89,10 +104,12 @@ print(json.dumps({{"spread": float(np.abs(y - y[0]).max()), "argmax": np.argmax(
 
 
 def test_mobilenet_predictions_differ_across_inputs() -> None:
-    """Uncalibrated BatchNorm gives identical predictions for every input (TF-NOTES.md)."""
+    """Uncalibrated BatchNorm gives identical predictions for every input (TF-NOTES.md). A property of the
+    weights, so the fp32 TFLite file shows it as well as the SavedModel (which agrees with it: the parity
+    test above), and LiteRT starts without importing TensorFlow."""
     from bench.runner.zoo_export import ensure_exported
 
-    result = snippet(MOBILENET_VARIES.format(path=str(ensure_exported("mobilenet_v2") / "saved_model")))
+    result = snippet(MOBILENET_VARIES.format(path=str(ensure_exported("mobilenet_v2") / "model.tflite")))
     assert result["spread"] > 1e-5
 
 
@@ -163,3 +180,15 @@ def test_fp32_formats_that_disagree_exit_1(tmp_path: Path, mnist_dir: Path) -> N
     assert "DISAGREE" in proc.stdout and "disagree beyond the tolerance" in proc.stdout
     (pair,) = strict_json((tmp_path / "p.json").read_text())["pairs"]
     assert pair["fp32"] and not pair["ok"] and pair["max_rel"] > 1e-2
+
+
+def test_zoo_export_copies_the_cached_export_cut_to_the_formats_asked(tmp_path: Path, mnist_dir: Path) -> None:
+    """Seeded, so the cached files are what a fresh export writes: `zoo export` copies them (no worker)."""
+    from bench.cli import main
+
+    out = tmp_path / "m"
+    assert main(["zoo", "export", "mnist_cnn", "--formats", "frozen,tflite", "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"manifest.json", "frozen.pb", "model.tflite"}
+    assert json.loads((out / "manifest.json").read_text())["files"] == {"frozen": "frozen.pb", "tflite": "model.tflite"}
+    assert (out / "frozen.pb").read_bytes() == (mnist_dir / "frozen.pb").read_bytes()
+    assert main(["zoo", "export", "mnist_cnn", "--out", str(out)]) == 2  # never over an existing export
