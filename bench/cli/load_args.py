@@ -18,7 +18,8 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
                         "(LoadGen's rule; both are recorded). Default: observed")
     p.add_argument("--duration", type=float, default=10.0, metavar="S", help="seconds per step at least (default 10)")
     p.add_argument("--min-queries", type=int, default=1000, metavar="N", help="queries per step at least (default 1000)")
-    p.add_argument("--samples-per-query", type=int, default=1, metavar="N")
+    p.add_argument("--samples-per-query", type=int, default=1, metavar="N",
+                   help="samples each query carries (its batch size; default 1); QPS counts queries")
     p.add_argument("--max-queue", type=int, default=10000, metavar="N", help="queries waiting at most (default 10000)")
     p.add_argument("--device", default="cpu", help="cpu, gpu or gpu:N (default cpu)")
     p.add_argument("--out", type=Path, metavar="DIR", help="run directory (default results/<run-id>)")
@@ -31,14 +32,18 @@ def add_settings_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--formats", default=None, metavar="F,F",
                    help="formats to search (zoo default: frozen,saved_model,tflite; a file: its own)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="intra-op threads (0 = TensorFlow's default)")
-    p.add_argument("--inter-op-threads", type=int, default=0, metavar="N")
+    p.add_argument("--inter-op-threads", type=int, default=0, metavar="N",
+                   help="TensorFlow inter-op threads (0 = default); raised to the executor threads where fewer")
     p.add_argument("--executor-threads", type=int, default=1, metavar="N",
                    help="threads calling the model; inter-op threads are raised to match (default 1)")
     g = p.add_argument_group("server-side batching (TF Serving's batching_parameters; on with --max-batch-size)")
-    g.add_argument("--max-batch-size", type=int, metavar="N")
-    g.add_argument("--batch-timeout-micros", type=int, default=1000, metavar="US")
-    g.add_argument("--num-batch-threads", type=int, default=1, metavar="N")
-    g.add_argument("--max-enqueued-batches", type=int, default=100, metavar="N")
+    g.add_argument("--max-batch-size", type=int, metavar="N", help="the largest batch the batcher forms (turns batching on)")
+    g.add_argument("--batch-timeout-micros", type=int, default=1000, metavar="US",
+                   help="how long a batch waits to fill before it runs (default %(default)s µs)")
+    g.add_argument("--num-batch-threads", type=int, default=1, metavar="N",
+                   help="batches run at once (default %(default)s)")
+    g.add_argument("--max-enqueued-batches", type=int, default=100, metavar="N",
+                   help="batches that may wait before queries are rejected (default %(default)s)")
     g.add_argument("--allowed-batch-sizes", metavar="N,N", help="pad each batch to the next of these sizes")
 
 

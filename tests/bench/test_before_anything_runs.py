@@ -39,7 +39,7 @@ def test_every_scenario_mistake_is_reported_at_once(tmp_path: Path, capsys: pyte
     assert main(["plan", str(bad)]) == 2
     err = _err(capsys)
     assert err == [
-        f"infer-bench: error: {bad}:2: run.repetitions: must be an integer >= 1, got 0",
+        f"infer-bench: error: {bad}:2: run.repetitions: must be an integer >= 1, got 0 (or \"auto\")",
         f"infer-bench: error: {bad}:5: sweep.formats: unknown format 'frozn'; known formats: " + err[1].split("known formats: ")[1],
         f"infer-bench: error: {bad}:10: models[0].colour: unknown key; allowed here: " + err[2].split("allowed here: ")[1],
         f"infer-bench: error: {bad}:13: models[1].zoo: unknown zoo model 'no_such_zoo'; the zoo has "
@@ -76,8 +76,9 @@ def test_plan_takes_model_paths_with_the_default_sweep(mnist_dir: Path, capsys: 
     assert main(["plan", str(mnist_dir / "frozen.pb"), str(mnist_dir / "model.tflite"), str(mnist_dir / "saved_model"),
                  "--formats", "frozen,saved_model,saved_model+xla,tflite"]) == 0
     out = capsys.readouterr().out
-    assert "16 cells in 4 worker groups" in out and "not run" not in out
-    for group in ("frozen.pb/frozen/cpu", "model.tflite/tflite/cpu", "saved_model/saved_model+xla/cpu"):
+    # three files, three models; the SavedModel's two variants share one interleaved worker
+    assert "16 cells in 3 worker groups" in out and "not run" not in out
+    for group in ("frozen.pb/frozen/cpu", "model.tflite/tflite/cpu", "saved_model/saved_model,saved_model+xla/cpu"):
         assert group in out
     assert "batch 1, 8, 32, 128" in out
 
@@ -85,8 +86,9 @@ def test_plan_takes_model_paths_with_the_default_sweep(mnist_dir: Path, capsys: 
 def test_an_exported_directory_is_one_model_in_all_its_formats(mnist_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(mnist_dir), "--quick"]) == 0
     out = capsys.readouterr().out
-    assert "10 cells in 5 worker groups" in out
-    assert all(f"mnist_cnn/{f}/cpu" in out for f in ("checkpoint", "frozen", "saved_model", "keras", "tflite"))
+    assert "10 cells in 1 worker groups" in out  # the five formats load together and alternate in one worker
+    assert "mnist_cnn/checkpoint,frozen,saved_model,keras,tflite/cpu" in out
+    assert "interleaved: checkpoint, frozen, saved_model, tflite, keras" in out
 
 
 @pytest.mark.parametrize(("make", "message"), [
