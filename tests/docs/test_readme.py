@@ -26,10 +26,11 @@ CI_RUN = "runs scenarios/ci.toml (3 groups x 10 repetitions = 30 worker processe
 
 TAKES_MINUTES = {
     'pip install -e ".[test]"': "installs this package, which the tests already run from (minutes from a cold cache)",
-    "infer-bench run": "the full default sweep: 20 cells in 5 workers at the default policy, 1-2 minutes",
+    "infer-bench run": "the full default sweep: 28 cells in one interleaved worker, rounds of fresh workers until the "
+        "ratios are known to ±3% or 90 s of measuring: about 2 minutes",
     "python -m pytest -q": "the whole test suite, this test included",
-    "infer-bench run --quick": "7 workers (5 groups + 2 for parity) at ~5 s of TensorFlow import each: 47 s on a quiet "
-        "2-core machine, 2 minutes at load 9; the two --quick runs of model paths above run the same code",
+    "infer-bench run --quick": "one interleaved worker for the five formats plus one parity worker, each loading all "
+        "five: the two --quick runs of model paths above run the same code",
     "infer-bench run scenarios/ckpt_vs_frozen.toml": "10 variants x 3 repetitions at the default policy: minutes",
     "infer-bench run scenarios/ci.toml --out results/pr-123": CI_RUN,
     "infer-bench run scenarios/ci.toml --out results/main && infer-bench baseline save results/main --name main": CI_RUN,
@@ -43,6 +44,32 @@ TAKES_MINUTES = {
     "infer-bench import pytest-benchmark bench-1.json bench-2.json bench-3.json --out results/pytest":
         "imports the files of three pytest-benchmark sessions of ci.toml (skipped above)",
 }
+# Commands that need what a fresh directory cannot have: another run, a git repository, a server, a cluster.
+NEEDS_OUTSIDE = {
+    "infer-bench history add results/pr --commit v1.2 --branch release":
+        "needs a pull request's run (results/pr) and a git repository with tag v1.2 (tests/history covers both)",
+    'infer-bench history check --branch main --summary "$GITHUB_STEP_SUMMARY"':
+        "writes CI's job summary file; tests/history runs check with --summary",
+    "infer-bench bisect --good v1.2 --bad HEAD --scenario scenarios/ci.toml":
+        "needs a git repository with tag v1.2; tests/history/test_history_bisect.py bisects a repository it builds",
+    "INFER_BENCH_DB=postgresql://bench@db/bench infer-bench history add results/latest":
+        "needs a PostgreSQL server named db; tests/history starts a real one on a Unix socket",
+    "pip install 'infer-bench[ray]'": "installs the Ray extra (CI installs it)",
+    "ray get-auth-token --generate > cluster.token": "the Ray head's setup (tests/fleet starts a loopback cluster)",
+    "RAY_AUTH_MODE=token ray start --head --port 6379 --node-ip-address 10.0.0.5 --include-dashboard false "
+    "--disable-usage-stats": "starts a Ray head on a private network address",
+    "infer-bench host join --address 10.0.0.5:6379 --name c6i-large --label cpu=icelake --token-file cluster.token":
+        "joins a target machine to that cluster",
+    "infer-bench host list --address 10.0.0.5:6379": "asks that cluster",
+    "infer-bench run scenarios/fleet.toml --cluster 10.0.0.5:6379": "runs on that cluster",
+    "infer-bench run scenarios/serving.toml": "every load point runs for its minimum duration (10 s) per format: minutes",
+    "infer-bench capacity mnist_cnn --slo-ms 5 --slo-percentile 99":
+        "a capacity search doubles, bisects and confirms in fresh workers, 10 s per step: minutes (tests/load runs one)",
+    "infer-bench capacity models/mnist/frozen.pb --slo-ms 5 --max-batch-size 8 --allowed-batch-sizes 2,4,8":
+        "the same search with batching: minutes",
+    "infer-bench tune mobilenet_v2 --slo-ms 20": "successive halving over many candidates: minutes (tests/load runs one)",
+}
+TAKES_MINUTES = {**TAKES_MINUTES, **NEEDS_OUTSIDE}
 
 
 @dataclass(frozen=True)
