@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,16 @@ class ReportOptionError(ReportsError):
 
 
 def build(run_paths: list[Path], baseline_format: str | None = None, slo_ms: float | None = None,
-          options: AggregateOptions | None = None) -> ReportData:  # fmt: skip
-    """Load, aggregate and compute every view of a report (what all renderers share)."""
+          options: AggregateOptions | None = None, known: Sequence[str] = ()) -> ReportData:  # fmt: skip
+    """Load, aggregate and compute every view of a report (what all renderers share); `known`: what the
+    history database says about these cells' run-to-run spread on this machine (bench.results.history.known)."""
     _check_options(baseline_format, slo_ms)
     from reports.load_views import split_runs
 
     runs = split_runs(load_runs([Path(p) for p in run_paths]))  # load cells go to their own section
-    return build_report(runs, aggregate(runs, options), baseline_format, slo_ms)
+    data = build_report(runs, aggregate(runs, options), baseline_format, slo_ms)
+    data.known = list(known)
+    return data
 
 
 def render_report(
@@ -45,6 +48,7 @@ def render_report(
     slo_ms: float | None = None,
     *,
     color: bool = False,
+    known: Sequence[str] = (),
 ) -> str | bytes:
     """The report over one or more runs in `fmt` (term | md | html | csv | parquet | json).
 
@@ -53,7 +57,7 @@ def render_report(
     """
     if fmt not in FORMATS:
         raise ReportOptionError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return _render(build(run_paths, baseline_format, slo_ms), fmt, color)
+    return _render(build(run_paths, baseline_format, slo_ms, known=known), fmt, color)
 
 
 def render_reports(
@@ -63,12 +67,13 @@ def render_reports(
     slo_ms: float | None = None,
     *,
     color: bool = False,
+    known: Sequence[str] = (),
 ) -> dict[str, str | bytes]:
     """Several formats of one report, loading and aggregating the results once: {fmt: output}."""
     unknown = [f for f in fmts if f not in FORMATS]
     if unknown:
         raise ReportOptionError(f"unknown report format {unknown[0]!r}; choose one of {', '.join(FORMATS)}")
-    data = build(run_paths, baseline_format, slo_ms)
+    data = build(run_paths, baseline_format, slo_ms, known=known)
     return {fmt: _render(data, fmt, color) for fmt in fmts}
 
 

@@ -253,7 +253,7 @@ def _trust_lines(data: ReportData) -> list[str]:
         )
         lines.append("every interval here is this run's: whole runs on a shared machine can shift together, "
                      "which one run cannot see — compare several runs (report A B C) for the run-to-run spread")
-    return lines + [adaptive_line(label, record) for label, record in data.runs.adaptive.items()]
+    return lines + [adaptive_line(label, record) for label, record in data.runs.adaptive.items()] + list(data.known)
 
 
 def adaptive_line(label: str, record: Mapping[str, Any]) -> str:

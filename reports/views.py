@@ -282,6 +282,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     calls: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CALL_COLUMNS))
     drift: tuple[pd.DataFrame, pd.DataFrame] | None = None  # (cells, ratios) seen in several runs of one host
+    known: list[str] = field(default_factory=list)  # run-to-run spread on this machine, from the history database
     interpreters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INTERPRETER_COLUMNS))
     parity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PARITY_TABLE_COLUMNS))
 

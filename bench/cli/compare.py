@@ -79,6 +79,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--summary", type=Path, metavar="FILE",
                    help="also append the Markdown summary to FILE (e.g. \"$GITHUB_STEP_SUMMARY\")")
     p.add_argument("--strict", action="store_true", help="exit 3 when the only problems are inconclusive cells")
+    p.add_argument("--db", metavar="PATH|URL", help="history database whose past runs say how much the current cells "
+                   "vary on this machine, shown beside the verdict (default: $INFER_BENCH_DB or "
+                   ".infer-bench/history.sqlite, when it exists)")
     p.add_argument("--across-hosts", action="store_true",
                    help="match cells of different cluster hosts (by default a host's cells match only that host's)")
     p.set_defaults(func=main)
@@ -123,7 +126,16 @@ def main(args: argparse.Namespace) -> int:
             fh.write(render_markdown(comparison, result, diffs) + "\n")
     for warning in baseline.warnings + current.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    _known_noise(cur_paths, args.db)
     return result.exit_code
+
+
+def _known_noise(paths: list[Path], db: str | None) -> None:
+    """Beside the verdict (never changing it): how much these cells' runs have varied on this machine."""
+    from bench.results.history.known import known_noise
+
+    for line in known_noise(paths, db):
+        print(f"note: {line}", file=sys.stderr)
 
 
 def _color(args: argparse.Namespace) -> bool:

@@ -42,6 +42,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baseline-format", choices=VARIANTS, metavar="F",
                    help="format to compute speedups against (default: checkpoint where present)")  # fmt: skip
     p.add_argument("--slo-ms", type=slo_arg, metavar="X", help="also pick the best batch size whose p99 is at most X ms")
+    p.add_argument("--db", metavar="PATH|URL", help="history database whose past runs say how much these cells vary on "
+                   "this machine (default: $INFER_BENCH_DB or .infer-bench/history.sqlite, when it exists)")
     p.set_defaults(func=main)
 
 
@@ -66,7 +68,10 @@ def main(args: argparse.Namespace) -> int:
     if fmt == "parquet" and args.out is None:
         raise ReportsError("parquet is binary: give --out FILE.parquet")
     colour = fmt == "term" and args.out is None and _colour(sys.stdout)
-    content = render_report(list(args.runs), fmt, args.baseline_format, args.slo_ms, color=colour)
+    from bench.results.history.known import known_noise
+
+    known = known_noise(list(args.runs), args.db)
+    content = render_report(list(args.runs), fmt, args.baseline_format, args.slo_ms, color=colour, known=known)
     if args.out is None:
         sys.stdout.write(content if isinstance(content, str) else content.decode())
         return 0

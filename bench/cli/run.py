@@ -114,7 +114,10 @@ def write_reports(run_dir: Path) -> str | None:
         say(f"report not written: reports are not available ({exc})")
         return None
     try:
-        out = render_reports([run_dir], ["md", "html", "term"], color=sys.stdout.isatty())  # one aggregation
+        from bench.results.history.known import known_noise
+
+        known = known_noise([run_dir])  # the zero-config summary too: past runs of these cells on this machine
+        out = render_reports([run_dir], ["md", "html", "term"], color=sys.stdout.isatty(), known=known)
         write_text(run_dir / "report.md", str(out["md"]))
         write_text(run_dir / "report.html", str(out["html"]))
         return str(out["term"])
