@@ -24,6 +24,7 @@ import argparse
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -131,6 +132,31 @@ def summarize(per_run: list[list[Estimate]], kind: str) -> list[str]:
     return lines
 
 
+def history_prediction(series: dict[str, list[float]], first: int = 5) -> list[str]:
+    """What the run-to-run history predicts: for each run i >= `first`, the prediction interval from runs 0..i-1's
+    estimates (`reports.stats.log_prediction_interval`, what `report A B C` and the history database give) — how
+    often it held run i's estimate, per ratio."""
+    from reports.stats import log_prediction_interval
+
+    lines, hits, total = [], 0, 0
+    for name, values in sorted(series.items()):
+        held = [lo <= values[i] <= hi for i in range(first, len(values)) for lo, hi in [log_prediction_interval(values[:i])]]
+        hits, total = hits + sum(held), total + len(held)
+        lines.append(f"  {name:<28} history of the previous runs held the next run {sum(held)}/{len(held)}")
+    lines.append(f"  ALL: a prediction from >= {first} previous runs held the next run's ratio in {hits}/{total}")
+    return lines
+
+
+def from_file(path: Path) -> dict[str, list[float]]:
+    """The ratio estimates printed by an earlier run of this script (its `run NN:` lines)."""
+    series: dict[str, list[float]] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("run "):
+            for m in re.finditer(r"(\w+/checkpoint b\d+) ([\d.]+) \[", line):
+                series.setdefault(m.group(1), []).append(float(m.group(2)))
+    return series
+
+
 def header(args: argparse.Namespace) -> list[str]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return [f"# bench_calibration.py  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  commit {commit}  host {platform.node()}",
@@ -144,7 +170,14 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=5, help="worker processes per run (default 5)")
     parser.add_argument("--quick", action="store_true", help="shorter timed loops (for the test suite)")
     parser.add_argument("--keep", type=Path, help="keep the runs' directories here")
+    parser.add_argument("--from", dest="source", type=Path, metavar="FILE",
+                        help="no runs: read an earlier output of this script and print what the history predicts")
     args = parser.parse_args()
+    if args.source is not None:
+        print(f"# bench_calibration.py --from {args.source.name}: the ratios of its runs, each predicted from the runs "
+              f"before it")
+        print("\n".join(history_prediction(from_file(args.source))))
+        return
     print("\n".join(header(args)), flush=True)
     root = args.keep or Path(tempfile.mkdtemp(prefix="infer-bench-calibration-"))
     per_run = []
@@ -158,6 +191,9 @@ def main() -> None:
     print("\n".join(summarize(per_run, "ratio")))
     print("absolute medians (ms):")
     print("\n".join(summarize(per_run, "median")))
+    ratios = {e.name: [next(x.value for x in run if x.name == e.name) for run in per_run] for e in per_run[0] if "/" in e.name}
+    print("the run-to-run history as a predictor (ratios):")
+    print("\n".join(history_prediction(ratios)))
     print(f"# load average at end {os.getloadavg()[0]:.1f}")
 
 
