@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,9 +146,22 @@ def _sqlite(path: Path) -> Database:
     database = Database(conn, "sqlite", str(path))
     with database.errors("open"):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _wal(conn)
         conn.execute("PRAGMA foreign_keys = ON")
     return database
+
+
+def _wal(conn: sqlite3.Connection, tries: int = 100) -> None:
+    """Switch to WAL. Two processes opening a new database at once can find it locked while the other switches:
+    SQLite answers that at once, without waiting for its busy timeout, so wait here (up to 10 s) and try again."""
+    for attempt in range(tries):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.1)
 
 
 def _postgres(url: str) -> Database:
