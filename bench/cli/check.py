@@ -12,19 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.cli.model_args import add_model_options, spec_from_args
-
-
-def positive_int(text: str) -> int:
-    """A batch size: a whole number of at least 1 (a batch of 0 compares nothing and must not pass)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
+from bench.cli.model_args import add_model_options, positive_int, spec_from_args
 
 EXTRA_FORMATS = ("checkpoint", "frozen", "saved_model", "keras", "tflite")
 

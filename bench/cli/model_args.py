@@ -48,3 +48,14 @@ def spec_from_args(args: argparse.Namespace, path: str, **overrides: Any) -> Mod
         intra_op_threads=args.threads, safe_mode=not args.unsafe_keras)
     fields.update(overrides)
     return ModelSpec(**fields)
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (a batch size, a count of runs): 0 would measure or compare nothing."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

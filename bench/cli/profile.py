@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.cli.model_args import positive_int
 from bench.errors import BenchError
 from bench.files import write_text
 
@@ -25,20 +26,10 @@ DEFAULT_TIMEOUT_S = 900.0
 
 # ----------------------------------------------------------------------------- arguments
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
 def _model_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
-    p.add_argument("--batch", type=_positive, default=1, help="batch size (default 1)")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     p.add_argument("--device", default="cpu", help="cpu, gpu or gpu:N (default cpu)")
-    p.add_argument("--runs", type=_positive, default=5, help="traced runs; op time = their median (default 5)")
+    p.add_argument("--runs", type=positive_int, default=5, help="traced runs; op time = their median (default 5)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="intra-op threads (0 = TensorFlow's default)")
     p.add_argument("--inter-op-threads", type=int, default=0, metavar="N",
                    help="inter-op threads: ops run side by side (0 = TensorFlow's default)")
@@ -48,7 +39,7 @@ def _model_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help="output tensor name (repeat for several; default: discovered, as in check)")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=DxD",
                    help="value of an input's dynamic dimensions, e.g. tokens=1x128 (repeatable)")
-    p.add_argument("--top", type=_positive, default=10, help="rows in the op tables (default 10)")
+    p.add_argument("--top", type=positive_int, default=10, help="rows in the op tables (default 10)")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the result as Markdown")
     p.add_argument("--html", type=Path, metavar="FILE", help="also write the result as an HTML page")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the raw result as JSON")
@@ -77,7 +68,7 @@ def register(subparsers: Any) -> None:
     d.add_argument("after", help="the other side: model file/directory, exported zoo directory, or zoo model name")
     d.add_argument("--format-before", metavar="VARIANT", help="BEFORE's format/variant (default: detected; frozen for a zoo model)")
     d.add_argument("--format-after", metavar="VARIANT", help="AFTER's format/variant (default: detected; frozen for a zoo model)")
-    d.add_argument("--repeat", type=_positive, default=1, metavar="N",
+    d.add_argument("--repeat", type=positive_int, default=1, metavar="N",
                    help="profile each side in N fresh workers, interleaved A B A B; per-op times are the "
                    "median over them (medians move between processes far more than inside one)")
     d.add_argument("--coldstart", action="store_true",
