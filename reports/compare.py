@@ -30,6 +30,14 @@ ratio <= 1/(1+t); `unchanged` the interval lies inside [1/(1+t), 1+t]; `inconclu
 else; `missing` ok in the baseline, absent (or only skipped) now; `new` ok now, absent (or never ok)
 in the baseline; `failed` any current process failed, crashed or timed out.
 
+Paired mode (`paired=True`, `compare --paired`): when the baseline and current runs were alternated
+round by round (A B A B, the README's CI job, `bisect`), the k-th run of each side is round k and
+within a cell the processes of the same round and repetition form a pair. Then `ratio` is the
+geometric mean of the per-pair ratios with a Student-t interval on their logs (reports.stats), the
+test is a one-sided Wilcoxon signed-rank test on the per-pair log ratios (Holm as above), `log_sd`
+is the spread of those log ratios, and mde / reps_needed count pairs (reports.power's paired
+functions). Whatever moves the machine between rounds falls on both members of a pair.
+
 The fewer-than-3-processes rule: with fewer than FEW_PROCESSES ok processes on either side the
 between-process variation was not sampled, the rank test cannot be significant, and no interval
 can be trusted. Such a cell is `inconclusive`, unless its ratio is beyond NOISE_FACTOR (2x): larger
@@ -57,9 +65,12 @@ from reports.power import (
     RECOMMEND_POWER,
     holm,
     min_detectable_slowdown,
+    min_detectable_slowdown_paired,
+    pairs_needed,
     pooled_log_sd,
     rank_tests,
     repetitions_needed,
+    signed_rank_tests,
 )
 from reports.schema import FAILED_STATUSES, IDENTITY_FIELDS
 
@@ -82,6 +93,7 @@ class Process:
     status: str
     error: str | None
     latencies_ns: np.ndarray
+    source: str = ""  # the results file it came from (reports.load's label): a run, for paired rounds
 
 
 @dataclass
@@ -106,6 +118,7 @@ class Settings:
     alpha: float = DEFAULT_ALPHA
     seed: int = DEFAULT_SEED
     n_boot: int = N_BOOT
+    paired: bool = False  # processes matched round by round (see `Rounds`)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -134,6 +147,8 @@ class Comparison:
     recommend_power: float = RECOMMEND_POWER
     few_processes: int = FEW_PROCESSES
     noise_factor: float = NOISE_FACTOR
+    rounds: tuple[tuple[str, str], ...] = ()  # paired mode: (baseline run, current run) of each round
+    alternated: bool = True  # paired mode: each round's two runs were made one after the other
 
     @property
     def threshold(self) -> float:
@@ -147,7 +162,7 @@ class Comparison:
             "confidence": self.confidence, "power": self.power, "recommend_power": self.recommend_power,
             "family_size": self.family_size, "level_per_cell": self.level_per_cell,
             "few_processes": self.few_processes, "noise_factor": self.noise_factor,
-            "skipped_cells": self.skipped_cells,
+            "skipped_cells": self.skipped_cells, "paired": s.paired, "rounds": list(self.rounds),
         }
 
 
@@ -159,22 +174,77 @@ def compare(
     alpha: float = DEFAULT_ALPHA,
     seed: int = DEFAULT_SEED,
     across_hosts: bool = False,
+    paired: bool = False,
 ) -> Comparison:
     """The diff frame, one row per cell identity found on either side (see the module docstring),
     with the settings, the family size and the cells skipped on both sides.
 
     Cells of different cluster hosts (`fleet_target`) never match unless `across_hosts`: then the
     host is left out of the identity (one machine's run against another's).
+
+    `paired`: the baseline's k-th run and the current side's k-th run are one round (runs alternated
+    A B A B, as the README's CI job and `bisect` make them); within a cell, the process of repetition j
+    of a round's baseline run is paired with repetition j of its current run (see `Rounds`).
     """
-    settings = Settings(metric, threshold, alpha, seed)
+    settings = Settings(metric, threshold, alpha, seed, paired=paired)
+    rounds = Rounds.of(baseline, current) if paired else None
     base, cur = sides(baseline, across_hosts), sides(current, across_hosts)
     keys = sorted(set(base) | set(cur), key=lambda k: tuple(str(v) for v in k))
     skipped = [k for k in keys if not _measured(base.get(k)) and not _measured(cur.get(k))]
     keys = [k for k in keys if k not in skipped]
-    rows = [_row(key, base.get(key, Side()), cur.get(key, Side()), settings, i) for i, key in enumerate(keys)]
+    rows = [_row(key, base.get(key, Side()), cur.get(key, Side()), settings, i, rounds) for i, key in enumerate(keys)]
     frame = pd.DataFrame(rows, columns=COLUMNS)
     family, level = _finish(frame, settings)
-    return Comparison(frame, settings, family_size=family, level_per_cell=level, skipped_cells=len(skipped))
+    return Comparison(frame, settings, family_size=family, level_per_cell=level, skipped_cells=len(skipped),
+                      rounds=rounds.names if rounds else (), alternated=rounds.alternated if rounds else True)
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """Paired mode's rounds: the k-th baseline run and the k-th current run (in the order given) form round
+    k. A baseline process is paired with the current process of the same round and repetition, so whatever
+    moved the machine between rounds (runs here drift 1.3-1.9x together) falls on both members of a pair."""
+
+    baseline: dict[str, int]  # source (one results file = one run) -> round
+    current: dict[str, int]
+    names: tuple[tuple[str, str], ...]
+    alternated: bool  # no other run of the comparison started between a round's two runs
+
+    @classmethod
+    def of(cls, baseline: Runs, current: Runs) -> Rounds:
+        b_ids, c_ids = _run_order(baseline), _run_order(current)
+        if len(b_ids) != len(c_ids):
+            raise CompareError(
+                f"paired comparison needs one current run per baseline run (a round each): got {len(b_ids)} "
+                f"baseline and {len(c_ids)} current runs; give them in the order they were made")
+        names = tuple(zip(b_ids, c_ids, strict=True))
+        return cls({r: k for k, r in enumerate(b_ids)}, {r: k for k, r in enumerate(c_ids)}, names,
+                   _alternated(baseline, current, b_ids, c_ids))
+
+    def key(self, side: str, process: Process) -> tuple[int, int] | None:
+        found = (self.baseline if side == "baseline" else self.current).get(process.source)
+        return None if found is None else (found, process.repetition)
+
+
+def _run_order(runs: Runs) -> list[str]:
+    """The side's runs (results files) in the order they were given."""
+    return [str(r) for r in dict.fromkeys(runs.cells["source"])] if len(runs.cells) else []
+
+
+def _alternated(baseline: Runs, current: Runs, b_ids: list[str], c_ids: list[str]) -> bool:
+    """Whether, by the headers' start times, each round's two runs are neighbours among all the runs given
+    (unknown times: assumed so)."""
+    started = {**{("b", r): _created(baseline, r) for r in b_ids}, **{("c", r): _created(current, r) for r in c_ids}}
+    if any(t is None for t in started.values()):
+        return True
+    order = sorted(started, key=lambda r: str(started[r]))
+    position = {r: i for i, r in enumerate(order)}
+    return all(abs(position[("b", b)] - position[("c", c)]) == 1 for b, c in zip(b_ids, c_ids, strict=True))
+
+
+def _created(runs: Runs, source: str) -> str | None:
+    value = (runs.headers.get(source) or {}).get("created")
+    return None if value is None else str(value)
 
 
 def _measured(side: Side | None) -> bool:
@@ -196,6 +266,7 @@ def sides(runs: Runs, across_hosts: bool = False) -> dict[Key, Side]:
                 status=str(record["status"]),
                 error=None if error is None or (isinstance(error, float) and math.isnan(error)) else str(error),
                 latencies_ns=np.asarray(latencies, dtype=np.float64),
+                source=str(record.get("source", "")),
             )
         )
     return out
@@ -217,6 +288,7 @@ COLUMNS = [
     "p_slower_holm",
     "p_faster_holm",
     "log_sd",
+    "pairs",
     "mde",
     "reps_needed",
     "small_change",
@@ -307,7 +379,7 @@ def _presence_row(key: Key, base: Side, cur: Side) -> dict[str, Any] | None:
     return None
 
 
-def _row(key: Key, base: Side, cur: Side, settings: Settings, index: int) -> dict[str, Any]:
+def _row(key: Key, base: Side, cur: Side, settings: Settings, index: int, rounds: Rounds | None = None) -> dict[str, Any]:
     presence = _presence_row(key, base, cur)
     if presence is not None:
         return presence
@@ -318,6 +390,25 @@ def _row(key: Key, base: Side, cur: Side, settings: Settings, index: int) -> dic
     c_vals = np.array([process_value(g, settings.metric, batch) for g in cur_groups])
     b_pool = pooled_value(base_groups, settings.metric, batch)
     c_pool = pooled_value(cur_groups, settings.metric, batch)
+    row = _empty_row(key, "", "", base, cur)
+    row.update(
+        baseline_value=display_value(b_pool, settings.metric),
+        current_value=display_value(c_pool, settings.metric),
+        unit=unit_of(settings.metric),
+        baseline_processes=tuple(display_value(v, settings.metric) for v in b_vals),
+        current_processes=tuple(display_value(v, settings.metric) for v in c_vals),
+        note=_process_note(base, cur),
+    )
+    if rounds is None:
+        row.update(_unpaired(base_groups, cur_groups, b_vals, c_vals, c_pool / b_pool, settings, batch, index))
+    else:
+        row.update(_paired(base, cur, rounds, settings, batch))
+    return row
+
+
+def _unpaired(base_groups: list[np.ndarray], cur_groups: list[np.ndarray], b_vals: np.ndarray, c_vals: np.ndarray,
+              ratio: float, settings: Settings, batch: int, index: int) -> dict[str, Any]:
+    """Pooled ratio, two-level bootstrap interval and rank test of two independent sets of processes."""
     seed = settings.seed + 2 * index
     ratio_draws = pooled_draws(cur_groups, settings.metric, batch, settings.n_boot, seed + 1) / pooled_draws(
         base_groups, settings.metric, batch, settings.n_boot, seed
@@ -325,23 +416,36 @@ def _row(key: Key, base: Side, cur: Side, settings: Settings, index: int) -> dic
     low, high = np.quantile(ratio_draws, ((1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2))
     tested = min(len(b_vals), len(c_vals)) >= FEW_PROCESSES
     p_slower, p_faster = rank_tests(b_vals, c_vals) if tested else (math.nan, math.nan)
-    row = _empty_row(key, "", "", base, cur)
-    row.update(
-        ratio=c_pool / b_pool,
-        ci_low=float(low),
-        ci_high=float(high),
-        baseline_value=display_value(b_pool, settings.metric),
-        current_value=display_value(c_pool, settings.metric),
-        unit=unit_of(settings.metric),
-        p_slower=p_slower,
-        p_faster=p_faster,
-        log_sd=pooled_log_sd(b_vals, c_vals),
-        tested=tested,
-        baseline_processes=tuple(display_value(v, settings.metric) for v in b_vals),
-        current_processes=tuple(display_value(v, settings.metric) for v in c_vals),
-        note=_process_note(base, cur),
-    )
-    return row
+    return {"ratio": ratio, "ci_low": float(low), "ci_high": float(high), "p_slower": p_slower,
+            "p_faster": p_faster, "log_sd": pooled_log_sd(b_vals, c_vals), "tested": tested}
+
+
+def process_pairs(base: Side, cur: Side, rounds: Rounds, metric: str, batch: int) -> tuple[np.ndarray, int]:
+    """Per-pair ratios current/baseline of the metric (processes matched by round and repetition) and how
+    many ok processes found no partner."""
+    b = {rounds.key("baseline", p): p for p in base.ok}
+    c = {rounds.key("current", p): p for p in cur.ok}
+    matched = sorted(k for k in set(b) & set(c) if k is not None)
+    ratios = [process_value(c[k].latencies_ns, metric, batch) / process_value(b[k].latencies_ns, metric, batch)
+              for k in matched]
+    return np.array(ratios, dtype=np.float64), len(b) + len(c) - 2 * len(matched)
+
+
+def _paired(base: Side, cur: Side, rounds: Rounds, settings: Settings, batch: int) -> dict[str, Any]:
+    """Geometric mean of per-pair ratios with its Student-t interval on logs, and the signed-rank test."""
+    ratios, alone = process_pairs(base, cur, rounds, settings.metric, batch)
+    n = len(ratios)
+    out: dict[str, Any] = {"pairs": n, "tested": n >= FEW_PROCESSES, "p_slower": math.nan, "p_faster": math.nan}
+    if n >= 2:
+        got = stats.log_t_interval(ratios)
+        out.update(ratio=got.center, ci_low=got.low, ci_high=got.high, log_sd=got.sd)
+    else:
+        out.update(ratio=float(ratios[0]) if n else math.nan, log_sd=math.nan)
+    if out["tested"]:
+        out["p_slower"], out["p_faster"] = signed_rank_tests(np.log(ratios))
+    if alone:
+        out["note"] = f"{alone} process(es) without a partner of the same round and repetition, left out"
+    return out
 
 
 def _process_note(base: Side, cur: Side) -> str:
@@ -371,15 +475,19 @@ def _judge(row: pd.Series, settings: Settings, level: float) -> dict[str, Any]:
     t = settings.threshold
     n_b, n_c = int(row["n_baseline"]), int(row["n_current"])
     notes = [row["note"]] if row["note"] else []
-    reps = repetitions_needed(row["log_sd"], t, level)
+    reps = pairs_needed(row["log_sd"], t, level) if settings.paired else repetitions_needed(row["log_sd"], t, level)
     if not row["tested"]:
+        counted = f"{int(row['pairs'])} pairs" if settings.paired else f"{n_b} baseline and {n_c} current processes"
         notes.append(
-            f"between-process variation not sampled ({n_b} baseline and {n_c} current processes, "
+            f"between-process variation not sampled ({counted}, "
             f"fewer than {FEW_PROCESSES}): only a change beyond {NOISE_FACTOR:g}x is called"
         )
         verdict = _few_process_verdict(row["ratio"])
         return _judged(verdict, False, NOISE_FACTOR - 1.0, reps, notes)
-    mde = min_detectable_slowdown(row["log_sd"], n_b, n_c, level)
+    if settings.paired:
+        mde = min_detectable_slowdown_paired(row["log_sd"], int(row["pairs"]), level)
+    else:
+        mde = min_detectable_slowdown(row["log_sd"], n_b, n_c, level)
     verdict, small = _tested_verdict(row, settings)
     if small:
         notes.append(f"small but significant change ({row['ratio'] - 1:+.1%}), within the threshold")

@@ -105,6 +105,16 @@ def repetitions_advice(comparison: Comparison) -> str:
     return f"{int(needed.max())} repetitions per side would catch a {t:.0%} slowdown {power:.0%} of the time"
 
 
+class NotAlternated:
+    """Paired rounds whose two runs were not made one after the other: pairing them cancels no drift."""
+
+    def check(self, comparison: Comparison) -> Finding | None:
+        if not comparison.settings.paired or comparison.alternated:
+            return None
+        return Finding("warning", "paired mode, but by their start times the rounds' runs were not made one after "
+                       "the other (A B A B): pairing them cancels no drift between runs")
+
+
 DEFAULT_RULES: tuple[Rule, ...] = (
     NothingCompared(),
     VerdictRule("slower", "problem", "got slower"),
@@ -113,6 +123,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     VerdictRule("inconclusive", "inconclusive", "inconclusive"),
     BlindSpots(),
     FewProcesses(),
+    NotAlternated(),
 )
 
 

@@ -92,3 +92,57 @@ def stray_proof_repetitions(level: float) -> int:
         if u.pvalue <= level:
             return n
     return MAX_REPS
+
+
+# ---- paired mode: baseline and current processes matched round by round ---------------------------
+
+
+def signed_rank_tests(log_ratios: np.ndarray) -> tuple[float, float]:
+    """One-sided Wilcoxon signed-rank p-values on per-pair log ratios (current/baseline): (slower, faster).
+
+    Exact for up to 50 pairs without ties (scipy's default); pairs with a zero difference are dropped.
+    """
+    d = np.asarray(log_ratios, dtype=np.float64)
+    d = d[d != 0.0]
+    if len(d) == 0:
+        return 1.0, 1.0
+    slower = sps.wilcoxon(d, alternative="greater").pvalue
+    faster = sps.wilcoxon(d, alternative="less").pvalue
+    return float(slower), float(faster)
+
+
+def smallest_p_paired(n: int) -> float:
+    """The smallest one-sided p-value the exact signed-rank test can give with n pairs: 1/2^n."""
+    return 0.5**n
+
+
+def min_detectable_slowdown_paired(log_sd: float, n: int, level: float, power: float = POWER) -> float:
+    """Smallest slowdown detected with `power` at one-sided `level` by the signed-rank test on n pairs whose
+    log ratios spread with `log_sd`: a one-sample t computation with n scaled by the test's efficiency 3/pi."""
+    if not math.isfinite(log_sd) or n < 2 or smallest_p_paired(n) > level:
+        return math.inf
+    df = max(n * ARE - 1.0, 1.0)
+    quantiles = sps.t.ppf(1.0 - level, df) + sps.t.ppf(power, df)
+    return math.expm1(float(quantiles) * log_sd / math.sqrt(n * ARE))
+
+
+def pairs_needed(log_sd: float, threshold: float, level: float, power: float = RECOMMEND_POWER) -> int | None:
+    """Pairs (rounds x processes) that detect the threshold with `power`; None if > MAX_REPS. Never fewer
+    than `stray_proof_pairs(level)`, for the same reason as `repetitions_needed`."""
+    if not math.isfinite(log_sd):
+        return None
+    for n in range(stray_proof_pairs(level), MAX_REPS + 1):
+        if min_detectable_slowdown_paired(log_sd, n, level, power) <= threshold:
+            return n
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def stray_proof_pairs(level: float) -> int:
+    """Fewest pairs for which the exact signed-rank test still reaches `level` when the pair with the
+    largest difference points the other way (one disturbed process): 14 at 0.01, 17 at 0.01/6."""
+    for n in range(FEW_PROCESSES, MAX_REPS + 1):
+        d = np.r_[np.arange(1.0, n), -float(n)]
+        if sps.wilcoxon(d, alternative="greater", method="exact" if n <= 50 else "approx").pvalue <= level:
+            return n
+    return MAX_REPS

@@ -80,6 +80,13 @@ def cell_label(row: pd.Series) -> str:
     return " · ".join(parts)
 
 
+def _procs(row: pd.Series) -> str:
+    """Processes per side, and the pairs formed of them in paired mode."""
+    text = f"{int(row['n_baseline'])}/{int(row['n_current'])}"
+    pairs = row.get("pairs")
+    return text if pairs is None or pd.isna(pairs) else f"{text} ({int(pairs)} pairs)"
+
+
 def _p_holm(row: pd.Series) -> float:
     return float(row["p_faster_holm"] if row["verdict"] == "faster" else row["p_slower_holm"])
 
@@ -93,10 +100,14 @@ def headline(frame: pd.DataFrame, result: GateResult) -> str:
 
 def settings_line(comparison: Comparison) -> str:
     s = comparison.settings
-    return (
+    line = (
         f"metric {s.metric} · threshold {s.threshold:.0%} · alpha {s.alpha} one-sided, "
         f"Holm over {comparison.family_size} tested cells · unit of evidence: the worker process"
     )
+    if not s.paired:
+        return line
+    return line + f" · paired by round ({len(comparison.rounds)} rounds: " + ", ".join(
+        f"{b} ↔ {c}" for b, c in comparison.rounds) + ")"
 
 
 def sensitivity_line(comparison: Comparison) -> str:
@@ -129,7 +140,7 @@ def _md_problem_rows(frame: pd.DataFrame) -> list[list[str]]:
 
 
 def _md_detail_rows(frame: pd.DataFrame) -> list[list[str]]:
-    return [_md_cells(r, fmt_change(r["ratio"]), [f"{int(r['n_baseline'])} / {int(r['n_current'])}", fmt_mde(r["mde"])])
+    return [_md_cells(r, fmt_change(r["ratio"]), [_procs(r), fmt_mde(r["mde"])])
             for _, r in frame.iterrows()]
 
 
@@ -174,7 +185,8 @@ def render_markdown(comparison: Comparison, result: GateResult, differences: Seq
     lines += _details(f"All {len(frame)} cells", detail)
     lines += _details("Environment differences", _md_env(differences))
     warnings = [f"- {md_text(m)}" for m in result.messages("warning")]
-    lines += _details("How to read this", [*warnings, "", md_text(METHOD)])
+    method = METHOD_PAIRED if comparison.settings.paired else METHOD
+    lines += _details("How to read this", [*warnings, "", md_text(method)])
     return "\n".join(lines)
 
 
@@ -184,6 +196,16 @@ METHOD = (
     "Significance is a one-sided Mann-Whitney U test on one value per worker process, Holm-corrected across "
     "cells. slower/faster need significance and a change beyond the threshold; unchanged needs the interval "
     "inside the threshold. 'detectable' is the smallest slowdown the comparison would catch with 80% power."
+)
+
+METHOD_PAIRED = (
+    "Paired by round: the k-th baseline run and the k-th current run form a round, and within a cell the "
+    "baseline process of each round and repetition is paired with the current one, so drift between rounds "
+    "falls on both members of a pair. The change is the geometric mean of the per-pair ratios (positive = "
+    "slower) with a Student-t 95% interval on their logs. Significance is a one-sided Wilcoxon signed-rank "
+    "test on the per-pair log ratios, Holm-corrected across cells. slower/faster need significance and a "
+    "change beyond the threshold; unchanged needs the interval inside the threshold. 'detectable' is the "
+    "smallest slowdown the comparison would catch with 80% power."
 )
 
 
@@ -213,7 +235,7 @@ def render_terminal(comparison: Comparison, result: GateResult, differences: Seq
         table.add_row(escape(cell_label(r)), r["verdict"], fmt_value(r["baseline_value"], r["unit"]),
                       fmt_value(r["current_value"], r["unit"]), fmt_change(r["ratio"]),
                       fmt_ci(r["ci_low"], r["ci_high"]), fmt_p(_p_holm(r)),
-                      f"{int(r['n_baseline'])}/{int(r['n_current'])}", fmt_mde(r["mde"]))
+                      _procs(r), fmt_mde(r["mde"]))
     console.print(table)
     for f in result.findings:
         console.print(f"{f.severity}: {escape(f.message)}")

@@ -82,6 +82,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--db", metavar="PATH|URL", help="history database whose past runs say how much the current cells "
                    "vary on this machine, shown beside the verdict (default: $INFER_BENCH_DB or "
                    ".infer-bench/history.sqlite, when it exists)")
+    p.add_argument("--paired", action="store_true",
+                   help="the runs were alternated round by round (baseline 1, current 1, baseline 2, ...): pair "
+                   "the k-th baseline run with the k-th current run and, within a cell, processes of the same "
+                   "repetition; the test becomes a signed-rank test on per-pair ratios (give the runs in order)")
     p.add_argument("--across-hosts", action="store_true",
                    help="match cells of different cluster hosts (by default a host's cells match only that host's)")
     p.set_defaults(func=main)
@@ -114,7 +118,8 @@ def main(args: argparse.Namespace) -> int:
     baseline, current = load_runs(base_paths), load_runs(cur_paths)
     if baseline.cells.empty:
         raise CompareError(f"the baseline ({', '.join(map(str, base_paths))}) has no cell records")
-    comparison = compare(baseline, current, args.metric, args.threshold, args.alpha, args.seed, args.across_hosts)
+    comparison = compare(baseline, current, args.metric, args.threshold, args.alpha, args.seed, args.across_hosts,
+                         paired=args.paired)
     diffs = env_differences(baseline, current)
     result = gate(comparison, strict=args.strict)
     renderers = {"term": lambda: render_terminal(comparison, result, diffs, color=_color(args)),

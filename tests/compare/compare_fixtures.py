@@ -39,10 +39,11 @@ def cell(
 WriteRun = Callable[..., Path]
 
 
-def write_run_file(run_dir: Path, name: str, cells: Sequence[Sequence[dict[str, Any]]], env: Mapping[str, Any] | None = None) -> Path:
+def write_run_file(run_dir: Path, name: str, cells: Sequence[Sequence[dict[str, Any]]], env: Mapping[str, Any] | None = None,
+                   created: str = "2026-01-01T00:00:00Z") -> Path:
     """A results.jsonl in run_dir: header, then the cells' records."""
     run_dir.mkdir(parents=True)
-    header = {"kind": "header", "run_id": name, "created": "2026-01-01T00:00:00Z", "scenario_path": "ci.toml",
+    header = {"kind": "header", "run_id": name, "created": created, "scenario_path": "ci.toml",
               "scenario_text": "", "policy": {}, "env": dict(env if env is not None else ENV)}
     lines = [dumps(header)]
     for records in cells:
