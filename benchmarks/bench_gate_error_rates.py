@@ -234,17 +234,18 @@ class Pool:
         runs = self.by_run.get(model, {})
         return [p for r in (run_ids if run_ids is not None else self.run_ids) for p in runs.get(r, [])]
 
-    def verdicts(self, base: Sequence, current: Sequence, seed: int) -> list[str]:
+    def verdicts(self, base: Sequence, current: Sequence, seed: int, paired: bool = False) -> list[str]:
         """One verdict per cell; "+sig" marks a cell whose slowdown is significant (Holm) although
         its verdict is not `slower` (its estimate fell short of the threshold)."""
-        frame = self.frame(base, current, seed)
+        frame = self.frame(base, current, seed, paired)
         return [v + ("+sig" if v != "slower" and p <= ALPHA else "")
                 for v, p in zip(frame["verdict"], frame["p_slower_holm"], strict=True)]
 
-    def frame(self, base: Sequence, current: Sequence, seed: int = 0):
+    def frame(self, base: Sequence, current: Sequence, seed: int = 0, paired: bool = False):
         from reports.compare import compare
 
-        return compare(_side(self.runs, base), _side(self.runs, current), threshold=THRESHOLD, alpha=ALPHA, seed=seed).frame
+        return compare(_side(self.runs, base), _side(self.runs, current), threshold=THRESHOLD, alpha=ALPHA, seed=seed,
+                       paired=paired).frame
 
 
 def _rate(verdicts: list[str], which: Sequence[str]) -> str:
@@ -389,6 +390,71 @@ def ab(pool: Pool, measured: dict[str, float], rng) -> list[str]:
 
 
 
+# ---- paired mode (compare --paired): what pairing processes by round buys, on the same runs ---------------
+
+
+def _overlapping_jobs(pool: Pool, base_model: str, cur_model: str) -> list[tuple[list, list]]:
+    """README-style jobs (A B A B) starting at every even run: more jobs than the disjoint ones, not independent."""
+    ids = pool.run_ids
+    return [(pool.of(base_model, [ids[i], ids[i + 2]]), pool.of(cur_model, [ids[i + 1], ids[i + 3]]))
+            for i in range(0, len(ids) - 3, 2)]
+
+
+def _pair_keys(pool: Pool, base_model: str, cur_model: str) -> list[tuple[str, int]]:
+    """(run, repetition) where both models have an ok process: a pair measured in the same round of one run."""
+    have = {(r, p) for _, r, p in pool.of(base_model)}
+    return sorted(have & {(r, p) for _, r, p in pool.of(cur_model)})
+
+
+def _paired_draws(pool: Pool, base_model: str, cur_model: str, n: int, rng, seed: int) -> tuple[list[str], list[str]]:
+    """n pairs drawn without replacement, judged paired and (the same processes) unpaired."""
+    keys = _pair_keys(pool, base_model, cur_model)
+    paired, unpaired = [], []
+    for i in range(RESAMPLED_PAIRS):
+        drawn = [keys[j] for j in rng.choice(len(keys), n, replace=False)]
+        b = [(base_model, r, p) for r, p in drawn]
+        c = [(cur_model, r, p) for r, p in drawn]
+        paired += pool.verdicts(b, c, seed=seed + i, paired=True)
+        unpaired += pool.verdicts(b, c, seed=seed + i)
+    return paired, unpaired
+
+
+def _paired_sd(pool: Pool, base_model: str, cur_model: str) -> float:
+    import numpy as np
+
+    keys = _pair_keys(pool, base_model, cur_model)
+    b = _medians(pool, [(base_model, r, p) for r, p in keys])
+    c = _medians(pool, [(cur_model, r, p) for r, p in keys])
+    return float(np.std(np.log(c / b), ddof=1))
+
+
+def paired_lines(pool: Pool, measured: dict[str, float], rng) -> list[str]:
+    from reports.power import pairs_needed
+
+    level = ALPHA / len(BATCH_SIZES)
+    reps = len(pool.of("base", pool.run_ids[:1]))
+    lines = ["Paired mode (compare --paired: processes paired by round and repetition; signed-rank test on per-pair "
+             "ratios), on the same runs as above:"]
+    for name, size in [(TWIN, 0.0), *NOMINAL.items()]:
+        what = "A/A base vs twin (a `slower` is a false alarm)" if name == TWIN else \
+            f"{name} (nominal +{size:.0%}, measured {measured[name]:+.1%})"
+        sd = _paired_sd(pool, "base", name)
+        need = pairs_needed(sd, size, level) if size else None
+        lines.append(f"  {what}: SD of log per-pair ratio {sd:.3f}" +
+                     (f"; the paired gate recommends {need} pairs for +{size:.0%}" if size else ""))
+        for label, jobs in (("disjoint", _alternated(pool, "base", name)), ("overlapping", _overlapping_jobs(pool, "base", name))):
+            got = [v for i, (b, c) in enumerate(jobs) for v in pool.verdicts(b, c, seed=100 + i, paired=True)]
+            lines.append("    " + _summary(f"alternated runs A B A B, paired ({2 * reps} pairs; {len(jobs)} {label} jobs)", got))
+        for n in sorted({10, 14, 20, *([need] if need else [])}):
+            if n > len(_pair_keys(pool, "base", name)):
+                continue
+            paired, unpaired = _paired_draws(pool, "base", name, n, rng, seed=7000 * n)
+            mark = " (the paired gate's recommendation)" if n == need else ""
+            lines.append("    " + _summary(f"{n} same-round pairs drawn{mark}, paired ({len(paired)} cells)", paired))
+            lines.append("    " + _summary(f"the same {n} vs {n} processes, unpaired", unpaired))
+    return lines
+
+
 def _calibration_line(calibration: dict[str, Any]) -> str:
     return (f"# calibration (inside one process, batch {calibration.get('batch')}, {calibration.get('threads')} intra-op "
             f"thread): base {calibration['base_ms']:.3f} ms, {calibration['unit_us']:.1f} us per extra sample, fixed "
@@ -427,6 +493,8 @@ def analyse(run_dirs: list[Path], calibration: dict[str, Any], reps: int) -> str
         *aa(pool, rng),
         "",
         *ab(pool, measured, rng),
+        "",
+        *paired_lines(pool, measured, rng),
     ]
     return "\n".join(lines)
 

@@ -14,6 +14,7 @@ from reports import numbers as fmt
 from reports.escape import html_text as esc
 from reports.escape import md_code_block, md_text
 from reports.load_views import Curve, curves, has_serving, point_rows, records
+from reports.tables import md_table
 
 MAX_POINT_ROWS = 200
 
@@ -76,9 +77,8 @@ def _tables(data: Any) -> tuple[list[list[str]], list[tuple[dict[str, Any], list
 
 
 def _md_table(head: tuple[str, ...], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """Plain-text head and cells, escaped here, through the one Markdown table writer."""
+    return md_table([md_text(h) for h in head], [[md_text(c) for c in row] for row in rows])
 
 
 def markdown_section(data: Any) -> str:
@@ -104,10 +104,10 @@ def markdown_section(data: Any) -> str:
 
 
 def _text_table(head: tuple[str, ...], rows: list[list[str]]) -> str:
+    """Columns as wide as their widest cell: a terminal table never cuts a number."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
-    widths = [min(w, 40) for w in widths]
-    line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
-    return "\n".join([line] + ["  ".join(c[:w].ljust(w) for c, w in zip(r, widths)) for r in rows])
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
+    return "\n".join([line] + ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows])
 
 
 def term_section(data: Any) -> str:
