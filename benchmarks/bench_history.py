@@ -226,10 +226,10 @@ def spread_lines(values: dict[str, list[list[float]]]) -> list[str]:
     lines = []
     for m in MODELS:
         meds = run_medians(values[m])
-        within = [np.log(p / med) for v, med in zip(values[m], meds) for p in v]
+        within = float(np.sqrt(np.mean([np.var(np.log(v), ddof=1) for v in values[m] if len(v) > 1])))
         lines.append(f"  {m:6s}: run medians {meds.min() / 1e6:.3f}-{meds.max() / 1e6:.3f} ms (max/min "
                      f"{meds.max() / meds.min():.2f}x), run-to-run sd of log {np.std(np.log(meds), ddof=1):.3f}; "
-                     f"processes around their run's median: sd of log {np.sqrt(np.mean(np.square(within)) * 2):.3f}")
+                     f"processes within a run: pooled sd of log {within:.3f}")
     base = run_medians(values["base"])
     for name in NOMINAL:
         ratio = np.log(run_medians(values[name]) / base)
