@@ -34,9 +34,7 @@ import itertools
 import json
 import os
 import platform
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,10 +42,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import _runs  # noqa: E402  (benchmarks/_runs.py: models, scenario and runs shared with bench_history.py)
+
 from reports.compare_settings import DEFAULT_ALPHA as ALPHA  # noqa: E402  (the gate's default)
 
 NOMINAL = {"slow05": 0.05, "slow10": 0.10, "slow20": 0.20}
-PROBE_UNITS = 16  # extra samples in the larger calibration probe (the smaller has half)
+PROBE_UNITS = _runs.PROBE_UNITS  # extra samples in the larger calibration probe (the smaller has half)
 BATCH_SIZES = (64,)  # one cell per comparison; the slowdowns are calibrated at this batch size
 TWIN = "twin"  # the base model once more, under another name, for A/A pairs inside one run
 THREADS = 1  # as scenarios/ci.toml: one intra-op thread (the measured between-process spread is 3-5x smaller)
@@ -56,145 +56,24 @@ RESAMPLED_PAIRS = 200
 SIZES = (5, 10, 20)  # processes per side for the resampled comparisons
 
 
-# ---- 1. models (in a child process: this one never imports TensorFlow) ------------------------------
-
-BUILD = r'''
-import json, sys, time
-from pathlib import Path
-import numpy as np
-import tensorflow as tf
-
-PROBE, BATCH, THREADS = int(sys.argv[2]), int(sys.argv[5]), int(sys.argv[6])
-NOMINAL = json.loads(sys.argv[3])
-out = Path(sys.argv[1])
-
-def graph(extra):
-    g = tf.Graph()
-    with g.as_default():
-        rng = np.random.default_rng(0)
-        x = tf.compat.v1.placeholder(tf.float32, [None, 28, 28, 1], name="x")
-        w1 = tf.constant(rng.normal(0, 0.1, (3, 3, 1, 32)).astype(np.float32))
-        w15 = tf.constant(rng.normal(0, 0.05, (3, 3, 32, 64)).astype(np.float32))
-        w2 = tf.constant(rng.normal(0, 0.01, (14 * 14 * 64, 10)).astype(np.float32))
-        inp = x
-        if extra:
-            # the network runs on `extra` more samples (copies of the first ones), and the extra rows
-            # are dropped from the output: the same kind of work, one sample at a time, so the
-            # slowdown is granular to about 1/batch and has almost no fixed cost (a concat, a slice)
-            inp = tf.concat([x, x[:extra]], axis=0)
-        h = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(inp, w1, 1, "SAME")), 2, 2, "VALID")
-        h = tf.nn.relu(tf.nn.conv2d(h, w15, 1, "SAME"))
-        logits = tf.matmul(tf.reshape(h, [-1, 14 * 14 * 64]), w2)
-        if extra:
-            logits = logits[: tf.shape(x)[0]]
-        tf.nn.softmax(logits, name="y")
-    return g
-
-out.mkdir(parents=True, exist_ok=True)
-sys.path.insert(0, sys.argv[4])
-import infer_core
-from infer_core.model import ModelSpec
-
-def timer(name, extra):
-    # time the model the way a worker does: infer_core.load, then make_runner (its call path)
-    path = out / f"{name}.pb"
-    path.write_bytes(graph(extra).as_graph_def().SerializeToString(deterministic=True))
-    model = infer_core.load(ModelSpec(path=str(path), variant="frozen", inputs=("x",), outputs=("y",),
-                                      intra_op_threads=THREADS))
-    feed = np.random.default_rng(1).random((BATCH, 28, 28, 1), dtype=np.float32)
-    call = model.make_runner({model.inputs[0].name: feed})
-    for _ in range(100):
-        call()
-    def median_s(n=150):
-        ts = []
-        for _ in range(n):
-            t0 = time.perf_counter(); call(); ts.append(time.perf_counter() - t0)
-        return float(np.median(ts))
-    return median_s
-
-base, small, large = timer("base", 0), timer("probe_small", PROBE // 2), timer("probe_large", PROBE)
-b, lo, hi = [], [], []
-for _ in range(12):  # alternate, so drift falls on all three
-    b.append(base()); lo.append(small()); hi.append(large())
-base_s, small_s, large_s = float(np.median(b)), float(np.median(lo)), float(np.median(hi))
-# two points separate the extra work's fixed cost from its cost per extra sample
-unit_s = max((large_s - small_s) / (PROBE - PROBE // 2), 1e-9)
-fixed_s = max(small_s - base_s - unit_s * (PROBE // 2), 0.0)
-units = {name: max(1, round((frac * base_s - fixed_s) / unit_s)) for name, frac in NOMINAL.items()}
-for name, extra in units.items():
-    (out / f"{name}.pb").write_bytes(graph(extra).as_graph_def().SerializeToString(deterministic=True))
-for probe in ("probe_small", "probe_large"):
-    (out / f"{probe}.pb").unlink()
-(out / "calibration.json").write_text(json.dumps({"base_ms": base_s * 1e3, "unit_us": unit_s * 1e6,
-    "fixed_us": fixed_s * 1e6, "batch": BATCH, "threads": THREADS,
-    "units": units, "tensorflow": tf.__version__}, indent=2))
-'''
+# ---- 1. models and 2. real runs (benchmarks/_runs.py, shared with bench_history.py) ------------------
 
 
 def build_models(work: Path) -> dict[str, Any]:
-    models = work / "models"
-    if not (models / "calibration.json").exists():
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
-        args = [sys.executable, "-c", BUILD, str(models), str(PROBE_UNITS), json.dumps(NOMINAL), str(ROOT),
-                str(BATCH_SIZES[0]), str(THREADS)]
-        subprocess.run(args, check=True, env=env, timeout=600)
-    return dict(json.loads((models / "calibration.json").read_text()))
-
-
-# ---- 2. real runs ------------------------------------------------------------------------------------
-
-SCENARIO = """# written by benchmarks/bench_gate_error_rates.py
-[run]
-repetitions = {reps}
-shuffle_seed = {seed}
-timeout = 300
-
-[measure]
-warmup_time = 0.3
-min_time = 0.5
-max_time = 2.0
-
-[sweep]
-formats = ["frozen"]
-batch_sizes = {batch_sizes}
-intra_op_threads = [{threads}]
-"""
-MODEL = """
-[[models]]
-name = "{name}"
-files = {{ frozen = "models/{file}.pb" }}
-inputs = ["x"]
-outputs = ["y"]
-"""
+    return _runs.build_models(work, NOMINAL, BATCH_SIZES[0], THREADS, PROBE_UNITS)
 
 
 def write_scenario(work: Path, reps: int, seed: int, names: Sequence[str] = ("base", *NOMINAL),
                    twin: bool = True) -> Path:
-    text = SCENARIO.format(reps=reps, seed=seed, batch_sizes=list(BATCH_SIZES), threads=THREADS)
-    text += "".join(MODEL.format(name=name, file=name) for name in names)
+    models = [(name, name) for name in names]
     if twin:  # base.pb under another name: an A/A pair interleaved in the same run
-        text += MODEL.format(name=TWIN, file="base")
-    path = work / f"scenario-{seed}.toml"
-    path.write_text(text)
-    return path
-
-
-def _run(work: Path, scenario: Path, run_dir: Path) -> None:
-    cmd = [sys.executable, "-m", "bench.cli", "run", str(scenario), "--out", str(run_dir), "--no-report"]
-    subprocess.run(cmd, check=False, cwd=work, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=3600)
+        models.append((TWIN, "base"))
+    return _runs.write_scenario(work, "bench_gate_error_rates.py", reps, seed, BATCH_SIZES, THREADS, models)
 
 
 def collect(work: Path, runs: int, reps: int) -> list[Path]:
     """RUNS runs of the scenario, one after another (skips runs already complete)."""
-    out = []
-    for i in range(runs):
-        run_dir = work / "runs" / f"run-{i}"
-        if not (run_dir / "results.jsonl").exists():
-            started = time.time()
-            _run(work, write_scenario(work, reps, seed=i + 1), run_dir)
-            print(f"# run {i}: {time.time() - started:.0f} s", file=sys.stderr)
-        out.append(run_dir)
-    return out
+    return _runs.collect(work, runs, lambda i: write_scenario(work, reps, seed=i + 1), lambda i: f"run-{i}")
 
 
 # ---- 3. analysis ---------------------------------------------------------------------------------------

@@ -6,17 +6,17 @@
 2. Dashboard: a database holding 500 commits x 200 series (3 processes per commit), then
    `infer-bench history html` built from it: read, change points per series, page rendered.
 3. Change-point error rates on real history. One scenario is run RUNS times with real `infer-bench run`
-   (fresh worker processes, REPS per run): a small CNN as a frozen GraphDef (built once), measured at batch
-   32 and at batch 37, 40 and 44 in the same worker. Each run is one commit of an unchanged build for the
-   batch-32 cell (false alarms per series over RUNS commits; each of the four batch sizes is such a series).
-   A real slowdown injected at commit k is the batch-32 cell's processes for commits < k and a larger batch's
-   processes of the same runs (relabelled) from commit k on: the same network doing 5/32, 8/32 or 12/32 more
-   work per call, aimed at +10%, +25%, +50% (time is not linear in batch here); the slowdown each really has is measured from the runs and
-   printed (it is what the rates refer to). Detection rate and how far the reported commit is from k, per
-   size, over several k. (The extra-samples graphs of bench_gate_error_rates.py measured about 3x base in
-   workers here whatever their calibration, so they could not give graded sizes.)
+   (fresh worker processes, REPS per model per run, interleaved and shuffled by the runner, 1 intra-op
+   thread): a small CNN as a frozen GraphDef ("base") and slowed copies calibrated to +10%, +25%, +50%
+   at batch 64 (they run the network on k extra samples dropped from the output: benchmarks/_runs.py, as
+   bench_gate_error_rates.py). Each run is one commit of an unchanged build: every model's series over the
+   runs is an A/A series (false change points). A slowdown injected at commit k is base's processes for
+   commits < k and the slowed copy's processes of the same runs from k on. The slowdown each copy really has
+   (per run, against base in the same run) and the run-to-run spread are printed. Detection rate within 2
+   commits and the reported commit's offset from k, per size, over several k, at the detector's default
+   settings and two alternatives; then the same detector on synthetic series at the measured spread.
 
-    python benchmarks/bench_history.py [--runs 30 --reps 2] [--work DIR]
+    python benchmarks/bench_history.py [--runs 32 --reps 2] [--work DIR]
     python benchmarks/bench_history.py --collect-only --work DIR    # just the real runs (slow)
     python benchmarks/bench_history.py --analyse-only --work DIR    # re-analyse stored runs
 
@@ -41,91 +41,31 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BATCH = 32
-SLOW_BATCHES = {37: "+10%", 40: "+25%", 44: "+50%"}  # nominal slowdowns; batch 35/40/48 measured +5/+23/+75% here
+import _runs  # noqa: E402  (benchmarks/_runs.py: models, scenario and runs shared with bench_gate_error_rates.py)
+
+NOMINAL = {"slow10": 0.10, "slow25": 0.25, "slow50": 0.50}  # slowed copies of base, calibrated (benchmarks/_runs.py)
+MODELS = ("base", *NOMINAL)
+BATCH = 64  # the calibration's batch size, as bench_gate_error_rates.py
 THREADS = 1
-SPLITS = (8, 12, 16, 20)  # commits at which a slowdown is injected (0-based: the first slow commit)
+MIN_SPLIT = 5  # the first and last commit at which a slowdown is injected (0-based: the first slow commit) ...
+SPLIT_STEP = 4  # ... and the step between injections
 
 
 # ---- real runs ---------------------------------------------------------------------------------------
 
-SCENARIO = """# written by benchmarks/bench_history.py
-[run]
-repetitions = {reps}
-shuffle_seed = {seed}
-timeout = 300
 
-[measure]
-warmup_time = 0.3
-min_time = 0.5
-max_time = 2.0
-
-[sweep]
-formats = ["frozen"]
-batch_sizes = {batches}
-intra_op_threads = [{threads}]
-"""
-MODEL = """
-[[models]]
-name = "{name}"
-files = {{ frozen = "models/{file}.pb" }}
-inputs = ["x"]
-outputs = ["y"]
-"""
-
-
-BUILD = r'''
-import sys
-from pathlib import Path
-import numpy as np
-import tensorflow as tf
-
-g = tf.Graph()
-with g.as_default():
-    rng = np.random.default_rng(0)
-    x = tf.compat.v1.placeholder(tf.float32, [None, 28, 28, 1], name="x")
-    w1 = tf.constant(rng.normal(0, 0.1, (3, 3, 1, 32)).astype(np.float32))
-    w15 = tf.constant(rng.normal(0, 0.05, (3, 3, 32, 64)).astype(np.float32))
-    w2 = tf.constant(rng.normal(0, 0.01, (14 * 14 * 64, 10)).astype(np.float32))
-    h = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(x, w1, 1, "SAME")), 2, 2, "VALID")
-    h = tf.nn.relu(tf.nn.conv2d(h, w15, 1, "SAME"))
-    tf.nn.softmax(tf.matmul(tf.reshape(h, [-1, 14 * 14 * 64]), w2), name="y")
-out = Path(sys.argv[1])
-out.mkdir(parents=True, exist_ok=True)
-(out / "base.pb").write_bytes(g.as_graph_def().SerializeToString(deterministic=True))
-'''
-
-
-def build_model(work: Path) -> Path:
-    """base.pb, built in a child process (this one never imports TensorFlow)."""
-    models = work / "models"
-    if not (models / "base.pb").exists():
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
-        subprocess.run([sys.executable, "-c", BUILD, str(models)], check=True, env=env, timeout=900)
-    return models / "base.pb"
+def build_models(work: Path) -> dict[str, Any]:
+    return _runs.build_models(work, NOMINAL, BATCH, THREADS)
 
 
 def write_scenario(work: Path, reps: int, seed: int) -> Path:
-    text = SCENARIO.format(reps=reps, seed=seed, batches=[BATCH, *SLOW_BATCHES], threads=THREADS)
-    text += MODEL.format(name="base", file="base")
-    path = work / f"scenario-{seed}.toml"
-    path.write_text(text)
-    return path
+    models = [(name, name) for name in MODELS]
+    return _runs.write_scenario(work, "bench_history.py", reps, seed, (BATCH,), THREADS, models)
 
 
 def collect(work: Path, runs: int, reps: int) -> list[Path]:
     """RUNS real runs, one after another (runs already complete are kept)."""
-    out = []
-    for i in range(runs):
-        run_dir = work / "runs" / f"run-{i:03d}"
-        if not (run_dir / "results.jsonl").exists():
-            started = time.time()
-            cmd = [sys.executable, "-m", "bench.cli", "run", str(write_scenario(work, reps, i + 1)),
-                   "--out", str(run_dir), "--no-report"]
-            subprocess.run(cmd, check=False, cwd=work, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=3600)
-            print(f"# run {i}: {time.time() - started:.0f} s", file=sys.stderr, flush=True)
-        out.append(run_dir)
-    return out
+    return _runs.collect(work, runs, lambda i: write_scenario(work, reps, i + 1), lambda i: f"run-{i:03d}", flush=True)
 
 
 # ---- 1 and 2: ingest and dashboard timings ------------------------------------------------------------
@@ -209,56 +149,92 @@ def time_dashboard(work: Path, commits: int = 500, series: int = 200, processes:
 # ---- 3: change-point error rates on the real runs -------------------------------------------------------
 
 
-def load_values(work: Path) -> tuple[list[str], dict[int, list[list[float]]]]:
-    """Per batch size, per run (in the order made): the per-process medians (ns)."""
+def load_values(work: Path) -> tuple[list[str], dict[str, list[list[float]]], list[float]]:
+    """Per model, per run (in the order made): the per-process medians (ns); and the 1-min load average at each
+    process's start."""
     from bench.results.history.ingest import process_stats
     from reports.schema import read_run_file
 
-    values: dict[int, list[list[float]]] = {b: [] for b in (BATCH, *SLOW_BATCHES)}
-    used = []
+    values: dict[str, list[list[float]]] = {m: [] for m in MODELS}
+    used, loads = [], []
     for run_dir in sorted((work / "runs").glob("run-*")):
         if not (run_dir / "results.jsonl").exists():
             continue
         run = read_run_file(run_dir / "results.jsonl")
-        per: dict[int, list[float]] = {b: [] for b in values}
+        per: dict[str, list[float]] = {m: [] for m in values}
         for cell in run.cells:
-            if cell.get("status") == "ok" and cell.get("latencies_ns"):
-                per[int(cell["batch_size"])].append(float(process_stats(cell["latencies_ns"])[1] or 0))
+            if cell.get("status") == "ok" and cell.get("latencies_ns") and cell.get("model") in per:
+                per[str(cell["model"])].append(float(process_stats(cell["latencies_ns"])[1] or 0))
         if all(per.values()):
             used.append(run_dir.name)
-            for b in values:
-                values[b].append(per[b])
-    return used, values
+            loads += [float(c["loadavg_start"][0]) for c in run.cells if c.get("loadavg_start")]
+            for m in values:
+                values[m].append(per[m])
+    return used, values, loads
 
 
-def error_rates(work: Path, alpha: float, min_size: int) -> list[str]:
-    from reports.changepoints import Settings, detect
+def splits_for(n: int, min_size: int) -> list[int]:
+    """The commits at which a slowdown is injected: every SPLIT_STEP from MIN_SPLIT, MIN_SPLIT from either end."""
+    return [k for k in range(MIN_SPLIT, n - MIN_SPLIT + 1, SPLIT_STEP) if min_size <= k <= n - min_size]
 
-    used, values = load_values(work)
-    n = len(used)
-    settings = Settings(alpha=alpha, min_size=min_size)
-    lines = [f"settings: alpha {alpha}, minimum magnitude {settings.min_magnitude:.0%}, min size {min_size} commits, "
-             f"{settings.permutations} permutations"]
-    false = {b: detect(values[b], settings) for b in values}
+
+def run_medians(series: list[list[float]]) -> Any:
+    return np.array([float(np.median(v)) for v in series])
+
+
+def measured_sizes(values: dict[str, list[list[float]]]) -> dict[str, tuple[float, float, float]]:
+    """Each slowed copy against base in the same run: median, min and max of the per-run ratios."""
+    base = run_medians(values["base"])
+    out = {}
+    for name in NOMINAL:
+        ratios = run_medians(values[name]) / base
+        out[name] = float(np.median(ratios)) - 1, float(ratios.min()) - 1, float(ratios.max()) - 1
+    return out
+
+
+def error_rates(values: dict[str, list[list[float]]], settings: Any, label: str) -> list[str]:
+    from reports.changepoints import detect
+
+    n = len(values["base"])
+    lines = [f"{label}: alpha {settings.alpha}, minimum magnitude {settings.min_magnitude:.0%}, min size "
+             f"{settings.min_size} commits, {settings.permutations} permutations"]
+    false = {m: detect(values[m], settings) for m in MODELS}
     total = sum(len(f) for f in false.values())
-    lines.append(f"  A/A (unchanged build, {n} commits): series with a false change point {sum(bool(f) for f in false.values())}"
-                 f" of {len(false)}; false change points {total} in {len(false) * n} commit-steps"
-                 + "".join(f"; b{b}: {', '.join(f'{c.ratio - 1:+.0%} at {c.index} (p={c.p_value:.3f})' for c in f)}"
-                           for b, f in false.items() if f))
-    for slow, nominal in SLOW_BATCHES.items():
-        base_med = [float(np.median(v)) for v in values[BATCH]]
-        true = float(np.median([float(np.median(v)) / m for v, m in zip(values[slow], base_med)]))
+    lines.append(f"  A/A (each model's series over the {n} commits of the unchanged build): series with a false change "
+                 f"point {sum(bool(f) for f in false.values())} of {len(false)}; false change points {total} in "
+                 f"{len(false) * (n - 1)} commit-steps"
+                 + "".join(f"; {m}: {', '.join(f'{c.ratio - 1:+.0%} at {c.index} (p={c.p_value:.3f})' for c in f)}"
+                           for m, f in false.items() if f))
+    sizes = measured_sizes(values)
+    splits = splits_for(n, settings.min_size)
+    for name, nominal in NOMINAL.items():
         hits, offsets, extra = 0, [], 0
-        splits = [k for k in SPLITS if min_size <= k <= n - min_size]
         for k in splits:
-            found = [c for c in detect(values[BATCH][:k] + values[slow][k:], settings) if c.regression]
+            found = [c for c in detect(values["base"][:k] + values[name][k:], settings) if c.regression]
             near = [c for c in found if abs(c.index - k) <= 2]
             hits += bool(near)
             offsets += [min(near, key=lambda c: abs(c.index - k)).index - k] if near else []
             extra += len(found) - bool(near)
-        lines.append(f"  slowdown {nominal} nominal ({true - 1:+.1%} measured, median per-run ratio): detected within "
-                     f"2 commits in {hits} of {len(splits)} injections (at commits {', '.join(map(str, splits))}); "
-                     f"commit offsets {offsets or '-'}; other change points {extra}")
+        lines.append(f"  +{nominal:.0%} nominal ({sizes[name][0]:+.1%} measured): detected within 2 commits in {hits} of "
+                     f"{len(splits)} injections (at commits {', '.join(map(str, splits))}); commit offsets "
+                     f"{offsets or '-'}; other change points {extra}")
+    return lines
+
+
+def spread_lines(values: dict[str, list[list[float]]]) -> list[str]:
+    """Run-to-run spread (each run's median) and within-run spread (each process around its run) per model."""
+    lines = []
+    for m in MODELS:
+        meds = run_medians(values[m])
+        within = float(np.sqrt(np.mean([np.var(np.log(v), ddof=1) for v in values[m] if len(v) > 1])))
+        lines.append(f"  {m:6s}: run medians {meds.min() / 1e6:.3f}-{meds.max() / 1e6:.3f} ms (max/min "
+                     f"{meds.max() / meds.min():.2f}x), run-to-run sd of log {np.std(np.log(meds), ddof=1):.3f}; "
+                     f"processes within a run: pooled sd of log {within:.3f}")
+    base = run_medians(values["base"])
+    for name in NOMINAL:
+        ratio = np.log(run_medians(values[name]) / base)
+        lines.append(f"  {name} / base in the same run: sd of log {np.std(ratio, ddof=1):.3f} (the part of the "
+                     f"spread a paired comparison would leave)")
     return lines
 
 
@@ -284,25 +260,33 @@ def synthetic_rates(sigma_run: float, commits: int = 30, step_at: int = 15, seri
     return ["  " + "; ".join(parts)]
 
 
-def run_sigma(work: Path) -> float:
-    """The measured run-to-run sd (log) of the unchanged build's batch-32 cell: one value per run."""
-    _, values = load_values(work)
-    return float(np.std(np.log([np.median(v) for v in values[BATCH]]), ddof=1))
+def report(work: Path, calibration: dict[str, Any]) -> int:
+    from reports.changepoints import Settings
 
-
-def report(work: Path) -> int:
-    used, _ = load_values(work)
+    used, values, loads = load_values(work)
     out = [f"# benchmarks/bench_history.py on {platform.node()} ({os.cpu_count()} cores), "
            f"{time.strftime('%Y-%m-%d %H:%M')}", ""]
     out += time_ingest(work) + [""] + time_dashboard(work) + [""]
-    out.append(f"change points on real history: {len(used)} real `infer-bench run`s of one unchanged build (frozen CNN, "
-               f"batch {BATCH}, 1 intra-op thread, {_reps(work)} worker processes per run), runs {used[0] if used else '-'}.."
-               f"{used[-1] if used else '-'}")
-    for alpha, min_size in ((0.01, 3), (0.05, 3), (0.01, 2)):
-        out += error_rates(work, alpha, min_size)
-    sigma = run_sigma(work)
-    out += ["", f"for scale: the runs above moved with a run-to-run sd of {sigma:.2f} (log of each run's median); "
-            f"the same detector (alpha 0.01, 5%, min size 3) on synthetic series:"]
+    sizes = measured_sizes(values)
+    out += [f"change points on real history: {len(used)} real `infer-bench run`s of one unchanged build, runs "
+            f"{used[0] if used else '-'}..{used[-1] if used else '-'}, 1-min load average at the processes' starts "
+            f"{min(loads, default=float('nan')):.2f}-{max(loads, default=float('nan')):.2f}; each run {_reps(work)} "
+            f"worker processes of each of {', '.join(MODELS)} (frozen CNN, batch {BATCH}, {THREADS} intra-op thread), "
+            "interleaved and shuffled",
+            f"calibration (benchmarks/_runs.py, one process): base {calibration['base_ms']:.3f} ms, "
+            f"{calibration['unit_us']:.1f} us per extra sample, fixed {calibration.get('fixed_us', 0):.1f} us; extra "
+            f"samples {calibration['units']}",
+            "slowdowns measured (each slowed copy / base in the same run; median, range over runs): "
+            + "; ".join(f"{name} {m:+.1%} ({lo:+.1%} to {hi:+.1%})" for name, (m, lo, hi) in sizes.items()),
+            "a slowdown injected at commit k: base's processes for commits < k, the slowed copy's processes of the "
+            "same runs from k on",
+            "", "spread of the unchanged build:", *spread_lines(values), ""]
+    for label, settings in (("default settings", Settings()), ("alternative", Settings(alpha=0.05)),
+                            ("alternative", Settings(min_size=2))):
+        out += error_rates(values, settings, label)
+    sigma = float(np.std(np.log(run_medians(values["base"])), ddof=1))
+    out += ["", f"for scale: base's run medians moved with a run-to-run sd of {sigma:.2f} (log); "
+            f"the same detector (default settings) on synthetic series:"]
     out += synthetic_rates(sigma) + synthetic_rates(0.15) + synthetic_rates(0.05)
     print("\n".join(out))
     return 0
@@ -321,7 +305,7 @@ def _reps(work: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=30, help="real runs of the unchanged build (default 30)")
+    parser.add_argument("--runs", type=int, default=32, help="real runs of the unchanged build (default 32)")
     parser.add_argument("--reps", type=int, default=2, help="worker processes per run (default 2)")
     parser.add_argument("--work", type=Path, help="where models and runs are kept (default: a temporary directory)")
     parser.add_argument("--collect-only", action="store_true", help="only make the real runs")
@@ -329,12 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-history-"))
     work.mkdir(parents=True, exist_ok=True)
+    calibration = build_models(work)
     if not args.analyse_only:
-        build_model(work)
         collect(work, args.runs, args.reps)
     if args.collect_only:
         return 0
-    return report(work)
+    return report(work, calibration)
 
 
 if __name__ == "__main__":

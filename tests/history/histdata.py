@@ -28,10 +28,12 @@ def env(host: str = "hostA", commit: str | None = None, branch: str | None = "ma
             "git": git}
 
 
-def write_run(run_dir: Path, run_id: str, processes: Mapping[str, Sequence[Sequence[int]]], **env_args: Any) -> Path:
+def write_run(run_dir: Path, run_id: str, processes: Mapping[str, Sequence[Sequence[int]]], created: str | None = None,
+              **env_args: Any) -> Path:
     """A results.jsonl: for each model, one cell record per process (repetition) with these latencies."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    lines = [dumps({"kind": "header", "run_id": run_id, "created": f"2026-01-01T00:00:{len(run_id) % 60:02d}+00:00",
+    created = created or f"2026-01-01T00:00:{len(run_id) % 60:02d}+00:00"
+    lines = [dumps({"kind": "header", "run_id": run_id, "created": created,
                     "scenario_path": None, "scenario_text": "", "policy": {}, "env": env(**env_args)})]
     for model, procs in processes.items():
         for rep, lat in enumerate(procs):

@@ -6,6 +6,7 @@ repository's scenario in that commit's worktree (TFLite models: the workers need
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,27 @@ def test_bisect_names_the_commit_that_made_the_model_slower(tmp_path: Path, mode
         rows = database.rows("SELECT commit_sha, COUNT(*) FROM runs WHERE branch = 'bisect' GROUP BY commit_sha")
     per_commit = dict(rows)
     assert per_commit[shas[0]] == 3 * 2 and sum(per_commit.values()) == 3 * 2 * 2
+
+
+@pytest.mark.slow
+def test_bisect_stops_inconclusive_rather_than_guess(tmp_path: Path, models: Path) -> None:
+    """A bad commit that changed nothing measurable (commit 2 only edits NOTES), probed with one run of two
+    processes a side and no more rounds allowed: too few processes to call (the gate needs 3 a side), so
+    bisect says how many more it needs and exits 3 instead of naming a commit. Two real runs."""
+    shas = make_repo(tmp_path / "repo", models)
+    done = cli("bisect", "--good", shas[0], "--bad", shas[1], "--scenario", "bench.toml", "--repo", str(tmp_path / "repo"),
+               "--setup", "true", "--work", str(tmp_path / "work"), "--rounds", "1", "--max-rounds", "1",
+               "--repetitions", "2", "--db", str(tmp_path / "h.sqlite"), timeout=600)
+    assert done.returncode == 3, done.stdout + done.stderr[-3000:]
+    (line,) = done.stdout.strip().splitlines()
+    said = re.fullmatch(rf"inconclusive — needs (\d+) more repetitions per side at commit {shas[1][:12]} "
+                        r"\([\d.]+x \[[\d.]+, [\d.]+\]\); rerun with --max-rounds (\d+)", line)
+    assert said, line
+    needs, rounds = int(said[1]), int(said[2])
+    assert needs >= 1 and rounds == 1 + -(-needs // 2)  # rounds of 2 processes that add that many
+    assert "first slower commit" not in done.stdout
+    probes = [line for line in done.stderr.splitlines() if line.startswith("probe ")]
+    assert len(probes) == 1 and "inconclusive" in probes[0] and "(net/tflite/cpu/b1, 1 runs each side)" in probes[0]
 
 
 def test_bisect_refuses_an_unknown_commit(tmp_path: Path) -> None:
