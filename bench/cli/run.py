@@ -138,7 +138,7 @@ def write_reports(run_dir: Path, db: str | None = None) -> str | None:
 def record_history(run_dir: Path, db: str | None) -> str | None:
     """Put the finished run into the history database; a warning line when it cannot (the run stands regardless)."""
     try:
-        from bench.results.history import HistoryError, connect, ingest
+        from bench.results.history import connect, ingest
         from bench.results.history.db import redacted, target
     except ImportError as exc:  # pragma: no cover - a broken install
         return f"warning: run not recorded in the history database ({exc})"
@@ -146,10 +146,9 @@ def record_history(run_dir: Path, db: str | None) -> str | None:
         with connect(db) as database:
             ingest(database, run_dir)
     except Exception as exc:  # noqa: BLE001 - whatever the database does, the run it measured stands
-        if not isinstance(exc, (HistoryError, OSError)):
-            exc = HistoryError(f"{type(exc).__name__}: {exc}")
-        return (f"warning: run not recorded in the history database {redacted(target(db))}: {exc} "
-                "(--no-history skips it)")
+        where, message = redacted(target(db)), (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        text = message if where in message else f"{where}: {message}"
+        return f"warning: run not recorded in the history database {text} (--no-history skips it)"
     return None
 
 

@@ -73,7 +73,10 @@ def test_speedups_rerun_interval_comes_from_five_earlier_runs_on_this_machine(
     assert row["rerun_lo"] == pytest.approx(math.exp(m - half), rel=1e-5)
     assert row["rerun_hi"] == pytest.approx(math.exp(m + half), rel=1e-5)
     md = main(capsys, "report", str(runs[-1]), "--format", "md", "--db", db).stdout
-    assert "rerun interval from 6 runs on this machine" in md
+    assert "rerun interval from 6 runs on this machine" in md and "| 6 runs here (history) |" in md
+    csv = main(capsys, "report", str(runs[-1]), "--format", "csv", "--db", db).stdout
+    frozen = next(line for line in csv.splitlines() if ",frozen," in line)
+    assert "rerun interval from 6 runs on this machine" in frozen and "speedup_rerun_lo" in csv.splitlines()[0]
 
 
 def test_another_machines_runs_are_not_this_ones_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
