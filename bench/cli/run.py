@@ -145,7 +145,7 @@ def record_history(run_dir: Path, db: str | None) -> str | None:
     try:
         with connect(db) as database:
             ingest(database, run_dir)
-    except Exception as exc:  # noqa: BLE001 - whatever the database does, the run it measured stands
+    except Exception as exc:  # whatever the database does, the run it measured stands
         where, message = redacted(target(db)), (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         text = message if where in message else f"{where}: {message}"
         return f"warning: run not recorded in the history database {text} (--no-history skips it)"
