@@ -229,6 +229,21 @@ def from_file(path: Path) -> dict[str, list[float]]:
     return series
 
 
+def reevaluate(root: Path) -> None:
+    """The kept runs of an earlier pass, in order, each with the database's runs made before it (what the report
+    would show for it today): the same summaries as a pass."""
+    runs = sorted(p for p in root.glob("run*") if (p / "results.jsonl").exists())
+    print(f"# bench_calibration.py --reevaluate {root}: {len(runs)} kept runs, rerun intervals as this version's "
+          f"report computes them (commit {_commit()})")
+    per_run = [estimates(run, root / "history.sqlite") for run in runs]
+    print("ratios: the rerun interval the report shows (from the history database once it holds >= 5 earlier runs):")
+    print("\n".join(shown_coverage(per_run)))
+
+
+def _commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
 def header(args: argparse.Namespace) -> list[str]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return [f"# bench_calibration.py  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  commit {commit}  host {platform.node()}",
@@ -244,7 +259,13 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the runs' directories here")
     parser.add_argument("--from", dest="source", type=Path, metavar="FILE",
                         help="no runs: read an earlier output of this script and print what the history predicts")
+    parser.add_argument("--reevaluate", type=Path, metavar="DIR",
+                        help="no runs: evaluate the runs kept in DIR (--keep) with their history database, with the "
+                        "rerun intervals this version of the report shows")
     args = parser.parse_args()
+    if args.reevaluate is not None:
+        reevaluate(args.reevaluate)
+        return
     if args.source is not None:
         print(f"# bench_calibration.py --from {args.source.name}: the ratios of its runs, each predicted from the runs "
               f"before it")

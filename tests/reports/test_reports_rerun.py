@@ -46,3 +46,12 @@ def test_past_runs_give_ratios_of_runs_that_measured_both_cells_oldest_first_new
     got = past.ratios("now", a, b)
     assert got == pytest.approx([2.0 + i for i in range(3, MAX_RUNS + 3)])  # the newest MAX_RUNS, oldest first
     assert past.ratios("another run", a, b) == []
+
+
+def test_the_history_interval_is_never_narrower_than_this_runs_own() -> None:
+    # five past runs at exactly 1.0 and this run at 1.0: the history's interval is [1, 1]; this run's own reaches
+    # 0.9..1.1, and a next run is expected at least as far out as this run's noise allows
+    got = rerun_interval(1.0, [1.0] * 5, (0.9, 1.1), "history database h.sqlite")
+    assert (got.low, got.high, got.runs) == (pytest.approx(0.9), pytest.approx(1.1), 6)
+    nan_within = rerun_interval(1.0, [1.0] * 5, (math.nan, math.nan))
+    assert (nan_within.low, nan_within.high) == (pytest.approx(1.0), pytest.approx(1.0))
