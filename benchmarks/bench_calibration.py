@@ -219,6 +219,40 @@ def history_prediction(series: dict[str, list[float]], first: int = 5) -> list[s
     return lines
 
 
+def combined_prediction(path: Path, first: int = 5) -> list[str]:
+    """From an earlier output's `run NN:` lines (estimate and 95% interval): for each run i >= `first` with a next
+    run, the history's prediction interval, the within-run rerun interval (√2 the 95% half-width on the log scale,
+    as stats.log_t_interval) and the report's rule (the history's, widened to the within-run one where it reaches
+    further, reports.rerun) — how often each held run i+1's estimate. Reconstructed from printed values (3 decimals),
+    and the history here is of the report's pooled-median speedups, not reports.rerun.run_ratio: approximate."""
+    series: dict[str, list[tuple[float, float, float]]] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("run "):
+            for m in re.finditer(r"(\w+/checkpoint b\d+) ([\d.]+) \[([\d.]+)-([\d.]+)\]", line):
+                value, lo, hi = (float(x) for x in m.group(2, 3, 4))
+                series.setdefault(m.group(1), []).append((value, lo, hi))
+    from reports.stats import log_prediction_interval
+
+    lines, totals = [], [0, 0, 0, 0]
+    for name, vals in sorted(series.items()):
+        held = [0, 0, 0]
+        for i in range(first, len(vals) - 1):
+            value, lo, hi = vals[i]
+            half = math.sqrt(2) * max(math.log(hi / value), math.log(value / lo))
+            wlo, whi = value * math.exp(-half), value * math.exp(half)
+            plo, phi = log_prediction_interval([v[0] for v in vals[: i + 1]])
+            nxt = vals[i + 1][0]
+            held = [held[0] + (plo <= nxt <= phi), held[1] + (wlo <= nxt <= whi),
+                    held[2] + (min(plo, wlo) <= nxt <= max(phi, whi))]
+        n = max(len(vals) - 1 - first, 0)
+        totals = [totals[0] + held[0], totals[1] + held[1], totals[2] + held[2], totals[3] + n]
+        lines.append(f"  {name:<28} history {held[0]}/{n}  within-run {held[1]}/{n}  history widened to within-run "
+                     f"(the report's rule) {held[2]}/{n}")
+    lines.append(f"  ALL (next run held, runs {first}.. with a next run): history {totals[0]}/{totals[3]}, within-run "
+                 f"{totals[1]}/{totals[3]}, the report's rule {totals[2]}/{totals[3]}")
+    return lines
+
+
 def from_file(path: Path) -> dict[str, list[float]]:
     """The ratio estimates printed by an earlier run of this script (its `run NN:` lines)."""
     series: dict[str, list[float]] = {}
@@ -270,6 +304,7 @@ def main() -> None:
         print(f"# bench_calibration.py --from {args.source.name}: the ratios of its runs, each predicted from the runs "
               f"before it")
         print("\n".join(history_prediction(from_file(args.source))))
+        print("\n".join(combined_prediction(args.source)))
         return
     print("\n".join(header(args)), flush=True)
     from bench.results.history import connect, ingest
