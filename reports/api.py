@@ -12,11 +12,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reports.aggregate import AggregateOptions, aggregate, public_columns
 from reports.errors import ReportsError
 from reports.load import load_runs
+from reports.rerun import PastRuns
 from reports.schema import VARIANTS
 from reports.views import ReportData, build_report
 
@@ -29,14 +31,16 @@ class ReportOptionError(ReportsError):
 
 
 def build(run_paths: list[Path], baseline_format: str | None = None, slo_ms: float | None = None,
-          options: AggregateOptions | None = None, known: Sequence[str] = ()) -> ReportData:  # fmt: skip
+          options: AggregateOptions | None = None, known: Sequence[str] = (),
+          history: PastRuns | None = None) -> ReportData:  # fmt: skip
     """Load, aggregate and compute every view of a report (what all renderers share); `known`: what the
-    history database says about these cells' run-to-run spread on this machine (bench.results.history.known)."""
+    history database says about these cells' run-to-run spread on this machine, `history`: its past runs of these
+    cells, for the ratios' rerun intervals (both from bench.results.history.known)."""
     _check_options(baseline_format, slo_ms)
     from reports.load_views import split_runs
 
     runs = split_runs(load_runs([Path(p) for p in run_paths]))  # load cells go to their own section
-    data = build_report(runs, aggregate(runs, options), baseline_format, slo_ms)
+    data = build_report(runs, aggregate(runs, options), baseline_format, slo_ms, history)
     data.known = list(known)
     return data
 
@@ -49,6 +53,7 @@ def render_report(
     *,
     color: bool = False,
     known: Sequence[str] = (),
+    history: PastRuns | None = None,
 ) -> str | bytes:
     """The report over one or more runs in `fmt` (term | md | html | csv | parquet | json).
 
@@ -57,7 +62,7 @@ def render_report(
     """
     if fmt not in FORMATS:
         raise ReportOptionError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return _render(build(run_paths, baseline_format, slo_ms, known=known), fmt, color)
+    return _render(build(run_paths, baseline_format, slo_ms, known=known, history=history), fmt, color)
 
 
 def render_reports(
@@ -68,12 +73,13 @@ def render_reports(
     *,
     color: bool = False,
     known: Sequence[str] = (),
+    history: PastRuns | None = None,
 ) -> dict[str, str | bytes]:
     """Several formats of one report, loading and aggregating the results once: {fmt: output}."""
     unknown = [f for f in fmts if f not in FORMATS]
     if unknown:
         raise ReportOptionError(f"unknown report format {unknown[0]!r}; choose one of {', '.join(FORMATS)}")
-    data = build(run_paths, baseline_format, slo_ms, known=known)
+    data = build(run_paths, baseline_format, slo_ms, known=known, history=history)
     return {fmt: _render(data, fmt, color) for fmt in fmts}
 
 
@@ -104,9 +110,24 @@ def _html(data: ReportData) -> str:
     return render_html(data)
 
 
+SPEEDUP_EXPORT = {"speedup": "speedup", "ci_lo": "speedup_ci_lo", "ci_hi": "speedup_ci_hi",
+                  "rerun_lo": "speedup_rerun_lo", "rerun_hi": "speedup_rerun_hi", "rerun_scope": "rerun_scope"}
+
+
 def tidy(data: ReportData) -> pd.DataFrame:
-    """The tidy frame for machines: one row per cell identity and run, no internal columns."""
-    return public_columns(data.agg).reset_index(drop=True)
+    """The tidy frame for machines: one row per cell identity and run, no internal columns; each cell's speedup
+    over the baseline beside it, with its rerun interval and `rerun_scope` (what that interval covers);
+    `p50_rerun_scope` says what the median's rerun interval covers."""
+    frame = public_columns(data.agg).reset_index(drop=True)
+    frame["p50_rerun_scope"] = [MEDIAN_RERUN_SCOPE if pd.notna(v) else "" for v in frame.get("p50_rerun_lo_ms", [])]
+    keys = ["source", "model", "device", "setting", "batch_size", "variant"]
+    if data.speedups.empty or not set(keys) <= set(frame.columns):
+        return frame.assign(**{name: np.nan for name in SPEEDUP_EXPORT.values()})
+    speed = data.speedups[[*keys, *SPEEDUP_EXPORT]].rename(columns=SPEEDUP_EXPORT).drop_duplicates(keys)
+    return frame.merge(speed, on=keys, how="left")
+
+
+MEDIAN_RERUN_SCOPE = "this run's processes only; runs here also drift between runs (report A B C shows it)"
 
 
 def _csv(data: ReportData) -> str:
@@ -134,7 +155,8 @@ def _json(data: ReportData) -> str:
         "baseline": data.baseline,
         "slo_ms": data.slo_ms,
         "cells": _records(tidy(data)),
-        "speedups": _records(data.speedups),
+        "speedups": _records(data.speedups),  # rerun_lo/rerun_hi/rerun_scope: where a next run's ratio is expected
+        "calls": _records(data.calls),
         "best_batch": _records(data.best),
         "failures": _records(data.failures),
         "notes": data.notes,

@@ -121,7 +121,9 @@ def _fastest_cell(row: pd.Series) -> str:
 def _headline_cell(row: pd.Series) -> str:
     style = ("good" if row["speedup"] > 1 else "bad") if row["significant"] else "muted"
     ci = fmt.interval(row["ci_lo"], row["ci_hi"], "×")
-    return f'<span class="{style}">{fmt.ratio(row["speedup"])}</span> <span class="muted small">{ci}</span>'
+    rerun = fmt.interval(row["rerun_lo"], row["rerun_hi"], "×")
+    title = f' title="a rerun: {esc(rerun)} ({esc(str(row["rerun_scope"]))})"' if rerun != "–" else ""
+    return f'<span class="{style}"{title}>{fmt.ratio(row["speedup"])}</span> <span class="muted small">{ci}</span>'
 
 
 def _glance(data: ReportData) -> str:
@@ -213,7 +215,8 @@ def _speedup_section(data: ReportData) -> str:
         )
         return _section("speedup", "Speedup", f"<p>{why}</p>")
     header = [("model · device", False), ("batch", True), ("format", False), (f"speedup vs {esc(data.baseline)}", True),
-              ("95% CI", True), ("interval covers", False), ("output parity", False), ("max abs diff", True), ("top-1 agreement", True)]  # fmt: skip
+              ("95% CI", True), ("interval covers", False), ("a rerun", True), ("rerun interval covers", False),
+              ("output parity", False), ("max abs diff", True), ("top-1 agreement", True)]  # fmt: skip
     rows = []
     last = None
     for _, r in data.speedups.iterrows():
@@ -223,11 +226,14 @@ def _speedup_section(data: ReportData) -> str:
         rows.append(Row([
             _title_of(data, r), str(r["batch_size"]), esc(r["variant"]),
             f'<span class="{style}">{fmt.ratio(r["speedup"])}</span>', fmt.interval(r["ci_lo"], r["ci_hi"], "×"),
-            esc(r["ci_scope"]), _parity_html(str(r["parity"])), fmt.sci(r["parity_max_abs"]), fmt.pct(r["parity_top1"]),
+            esc(r["ci_scope"]), fmt.interval(r["rerun_lo"], r["rerun_hi"], "×"), esc(str(r["rerun_scope"])),
+            _parity_html(str(r["parity"])), fmt.sci(r["parity_max_abs"]), fmt.pct(r["parity_top1"]),
         ], cls))  # fmt: skip
     note = (
         f"Speedup = median latency of <b>{esc(data.baseline)}</b> / median latency of the format; above 1 is faster. "
-        "Coloured where the 95% bootstrap interval excludes 1. Output parity was checked by the run before timing: "
+        "Coloured where the 95% interval excludes 1. “A rerun”: where a next run's speedup is expected — from the "
+        "runs of the history database on this machine once it holds 5 earlier runs of both cells, else from this "
+        "run's processes only (its column says which). Output parity was checked by the run before timing: "
         "a faster format that gives different answers shows “differs”."
     )
     return _section("speedup", f"Speedup vs {data.baseline}", html_table(header, rows), note)

@@ -12,7 +12,8 @@ from reports import hosts, load_render, profiles
 from reports import numbers as fmt
 from reports.environment import environment_rows
 from reports.escape import md_text
-from reports.summary import summarize
+from reports.rerun import short_scope
+from reports.summary import rerun_scopes, summarize
 from reports.tables import md_table
 from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels, pivot
 
@@ -87,18 +88,23 @@ def _speedup_section(data: ReportData, limit: int | None = None) -> str:
             f"**{fmt.ratio(r['speedup'])}**" if r["significant"] else fmt.ratio(r["speedup"]),
             fmt.interval(r["ci_lo"], r["ci_hi"], "×"),
             md_text(r["ci_scope"]),
+            fmt.interval(r["rerun_lo"], r["rerun_hi"], "×"),
+            short_scope(r["rerun_runs"]),
             _parity_md(r),
         ]
         for _, r in shown.iterrows()
     ]
-    header = ["model · device", "batch", "format", f"speedup vs {md_text(data.baseline)}", "95% CI", "interval covers", "output parity"]
+    header = ["model · device", "batch", "format", f"speedup vs {md_text(data.baseline)}", "95% CI", "interval covers",
+              "a rerun", "rerun from", "output parity"]
+    scopes = "; ".join(md_text(s) for s in rerun_scopes(data))
     note = (
         f"Speedup = median latency of {md_text(data.baseline)} / median latency of the format "
-        "(> 1 is faster); **bold** where the interval excludes 1."
+        "(> 1 is faster); **bold** where the interval excludes 1. *A rerun*: where a next run's speedup is expected"
+        + (f" ({scopes})." if scopes else ".")
     )
     cut = len(data.speedups) - len(shown)
     tail = "\n\n" + OMITTED.format(what=f"{cut} more rows") if cut else ""
-    return f"## Speedup vs {md_text(data.baseline)}\n\n{note}\n\n" + md_table(header, rows, "llllrll") + tail
+    return f"## Speedup vs {md_text(data.baseline)}\n\n{note}\n\n" + md_table(header, rows, "llllrlrll") + tail
 
 
 def _parity_md(row: pd.Series) -> str:

@@ -79,8 +79,9 @@ def _panel_table(data: ReportData, key: tuple[str, ...], rows: pd.DataFrame) -> 
     title = Text(panel_title(key, data.many_sources), style="bold")
     if data.baseline:
         title += Text(f"  (speedup = {data.baseline} median / format median; procs = worker processes, * = one)")
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     speed = _speedup_lookup(data, key)
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False,
+                  padding=(0, 1, 0, 0), caption=_rerun_caption(speed), caption_justify="left")
     sections = []
     for batch in sorted(rows["batch_size"].unique()):
         part = rows[rows["batch_size"] == batch]
@@ -125,6 +126,17 @@ PANEL_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
     ("parity", "left"),
     ("procs", "right"),
 )
+
+
+def _rerun_caption(speed: dict[tuple[int, str], pd.Series]) -> Text | None:
+    """Below a panel: where a next run's speedups are expected, and what that interval covers (no column is left
+    in 100 characters for it)."""
+    shown = [(key, r) for key, r in sorted(speed.items()) if fmt.interval(r["rerun_lo"], r["rerun_hi"], "×") != "–"]
+    if not shown:
+        return None
+    scopes = list(dict.fromkeys(str(r["rerun_scope"]) for _, r in shown))
+    body = ", ".join(f"{variant} b{batch} {fmt.interval(r['rerun_lo'], r['rerun_hi'], '×')}" for (batch, variant), r in shown)
+    return Text(f"a rerun (where a next run's speedup is expected): {body} — {'; '.join(scopes)}")
 
 
 def _speedup_lookup(data: ReportData, key: tuple[str, ...]) -> dict[tuple[int, str], pd.Series]:

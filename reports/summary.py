@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from reports import numbers as fmt
+from reports.rerun import scope_from_history, short_scope
 from reports.views import HEADLINE_PAIR, PANEL_KEYS, ReportData, panel_title
 
 
@@ -110,9 +111,20 @@ def _speedup_clause(row: pd.Series) -> str:
     else:
         factor, low, high, word = 1 / row["speedup"], 1 / row["ci_hi"], 1 / row["ci_lo"], "slower"
     head = f"batch {row['batch_size']}: {fmt.ratio(factor)} {word}"
+    rerun = _rerun_clause(row, row["speedup"] < 1)
     if int(row.get("pairs") or 0) < 2:
-        return f"{head} (one worker process: no interval for a rerun; use ≥ 5)"
-    return f"{head} (95% CI {fmt.interval(low, high, '×')}, {int(row['pairs'])} paired processes)"
+        return f"{head} (one worker process: no interval{'; ' + rerun if rerun else ' for a rerun; use ≥ 5'})"
+    return f"{head} (95% CI {fmt.interval(low, high, '×')}, {int(row['pairs'])} paired processes{'; ' + rerun if rerun else ''})"
+
+
+def _rerun_clause(row: pd.Series, inverted: bool) -> str:
+    """"a rerun: 1.80–2.20× (12 runs here (history))": where a next run's ratio is expected ('' without one)."""
+    low, high = row.get("rerun_lo"), row.get("rerun_hi")
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    if inverted:
+        low, high = 1 / high, 1 / low
+    return f"a rerun: {fmt.interval(low, high, '×')}, {short_scope(row.get('rerun_runs'))}"
 
 
 def _speedup_range(part: pd.DataFrame) -> str:
@@ -159,10 +171,14 @@ def _call_clause(row: pd.Series) -> str:
     if "is its fastest" in str(row["call_path"]):
         return f"batch {row['batch_size']}: the idiomatic call is the fastest path"
     pct = f"{row['ratio'] - 1:+.0%}"
+    low, high = row.get("rerun_lo"), row.get("rerun_hi")
+    rerun = ""
+    if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
+        rerun = f"; a rerun: {low - 1:+.0%}…{high - 1:+.0%}, {short_scope(row.get('rerun_runs'))}"
     if not row["significant"]:
-        return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}; within noise)"
+        return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}; within noise{rerun})"
     return (f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}, 95% CI "
-            f"{row['ci_lo'] - 1:+.0%}…{row['ci_hi'] - 1:+.0%})")
+            f"{row['ci_lo'] - 1:+.0%}…{row['ci_hi'] - 1:+.0%}{rerun})")
 
 
 def _call_lines(data: ReportData) -> list[str]:
@@ -251,9 +267,30 @@ def _trust_lines(data: ReportData) -> list[str]:
             f"Largest between-process spread of medians: "
             f"{fmt.ratio(worst['rep_spread'])} ({worst['variant']}, batch {worst['batch_size']})"
         )
-        lines.append("every interval here is this run's: whole runs on a shared machine can shift together, "
-                     "which one run cannot see — compare several runs (report A B C) for the run-to-run spread")
+        lines += _rerun_lines(data)
     return lines + [adaptive_line(label, record) for label, record in data.runs.adaptive.items()] + list(data.known)
+
+
+def rerun_scopes(data: ReportData) -> list[str]:
+    """The distinct scopes of the ratios' rerun intervals (speedups, call overheads), history-based first."""
+    frames = [f for f in (data.speedups, data.calls) if not f.empty and "rerun_scope" in f]
+    found = [str(s) for f in frames for s, lo in zip(f["rerun_scope"], f["rerun_lo"], strict=True)
+             if isinstance(s, str) and s and pd.notna(lo)]
+    return sorted(dict.fromkeys(found), key=lambda s: not scope_from_history(s))
+
+
+def _rerun_lines(data: ReportData) -> list[str]:
+    """What the ratios' rerun intervals cover: the run-to-run history of this machine, or this run's noise only."""
+    scopes = rerun_scopes(data)
+    if not scopes:
+        return ["every interval here is this run's: whole runs on a shared machine can shift together, which one run "
+                "cannot see — compare several runs (report A B C) for the run-to-run spread"]
+    if not scope_from_history(scopes[0]):
+        return [f"the 95% intervals are this run's; the ratios' rerun intervals (where a next run's ratio is expected) "
+                f"cover {scopes[0]}"]
+    rest = [s for s in scopes[1:] if not scope_from_history(s)]
+    tail = f"; ratios without 5 earlier runs here: {rest[0]}" if rest else ""
+    return [f"the ratios' rerun intervals (where a next run's ratio is expected) come from the history: {scopes[0]}{tail}"]
 
 
 def adaptive_line(label: str, record: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports import stats
+from reports import rerun, stats
 from reports.aggregate import TARGET
 from reports.load import Runs
 from reports.schema import VARIANTS
@@ -33,7 +33,8 @@ def ordered_variants(names: Any) -> list[str]:
 
 
 CALL_COLUMNS = [*PANEL_KEYS, "batch_size", "variant", "call_path", "fastest_path", "fastest_ms", "idiomatic_ms",
-                "overhead_ms", "ratio", "ci_lo", "ci_hi", "ci_scope", "significant"]
+                "overhead_ms", "ratio", "ci_lo", "ci_hi", "ci_scope", "significant", "rerun_lo", "rerun_hi",
+                "rerun_scope", "rerun_runs"]
 
 
 INTERPRETER_COLUMNS = ["source", "model", "device", "variant", "batch_size", "base", "other", "speedup", "ci_lo",
@@ -104,18 +105,20 @@ def _fastest(key: tuple[str, ...], batch: int, group: pd.DataFrame) -> dict[str,
     return row
 
 
-def speedups(agg: pd.DataFrame, parity: pd.DataFrame, baseline: str, confidence: float = 0.95) -> pd.DataFrame:
+def speedups(agg: pd.DataFrame, parity: pd.DataFrame, baseline: str, confidence: float = 0.95,
+             history: rerun.PastRuns | None = None) -> pd.DataFrame:
     """Speedup of every variant over `baseline` (baseline median / variant median), per batch size, with
-    an interval at the level of the noise (`paired_speedup`) and the output parity of the pair beside it."""
+    an interval at the level of the noise (`paired_speedup`), a rerun interval (`reports.rerun`: from the past runs
+    in `history` where there are enough, else this run's) and the output parity of the pair beside it."""
     rows = []
     for key, frame in panels(ok_rows(agg)):
-        base = frame[frame["variant"] == baseline].set_index("batch_size")
+        base = frame[frame["variant"] == baseline].set_index("batch_size", drop=False)
         for _, row in frame[frame["variant"] != baseline].iterrows():
             batch = int(row["batch_size"])
             if batch in base.index:
-                rows.append(_speedup_row(key, base.loc[batch], row, parity, baseline, confidence))
+                rows.append(_speedup_row(key, base.loc[batch], row, parity, baseline, confidence, history))
     columns = [*PANEL_KEYS, "batch_size", "variant", "baseline", "speedup", "ci_lo", "ci_hi", "ci_scope", "significant",
-               "rerun_lo", "rerun_hi", "pairs", "procs_needed"]
+               "rerun_lo", "rerun_hi", "rerun_scope", "rerun_runs", "pairs", "procs_needed"]
     frame = pd.DataFrame(rows, columns=[*columns, *PARITY_FIELDS])
     if frame.empty:
         return frame
@@ -160,14 +163,21 @@ def paired_speedup(base: pd.Series, row: pd.Series, confidence: float) -> dict[s
             "significant": False, "procs_needed": None}
 
 
-def _speedup_row(
-    key: tuple[str, ...], base: pd.Series, row: pd.Series, parity: pd.DataFrame, baseline: str, confidence: float
-) -> dict[str, Any]:
+def _speedup_row(key: tuple[str, ...], base: pd.Series, row: pd.Series, parity: pd.DataFrame, baseline: str,
+                 confidence: float, history: rerun.PastRuns | None) -> dict[str, Any]:
     out: dict[str, Any] = dict(zip(PANEL_KEYS, key, strict=True))
     out.update(batch_size=int(row["batch_size"]), variant=row["variant"], baseline=baseline,
                speedup=float(base["p50_ms"] / row["p50_ms"]), **paired_speedup(base, row, confidence))
+    out.update(_rerun_fields(history, base, row, (out["rerun_lo"], out["rerun_hi"]), confidence))
     out.update(parity_of(parity, key[0], key[1], baseline, str(row["variant"])))
     return out
+
+
+def _rerun_fields(history: rerun.PastRuns | None, numerator: pd.Series, denominator: pd.Series,
+                  within: tuple[float, float], confidence: float) -> dict[str, Any]:
+    """rerun_lo/rerun_hi/rerun_scope/rerun_runs of numerator/denominator (`reports.rerun.for_pair`)."""
+    got = rerun.for_pair(history, str(numerator["run_id"]), numerator, denominator, within, confidence)
+    return {"rerun_lo": got.low, "rerun_hi": got.high, "rerun_scope": got.scope, "rerun_runs": got.runs}
 
 
 PARITY_FIELDS = ("parity", "parity_max_abs", "parity_top1")
@@ -283,6 +293,7 @@ class ReportData:
     calls: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CALL_COLUMNS))
     drift: tuple[pd.DataFrame, pd.DataFrame] | None = None  # (cells, ratios) seen in several runs of one host
     known: list[str] = field(default_factory=list)  # run-to-run spread on this machine, from the history database
+    history: rerun.PastRuns | None = None  # past runs of these cells, for the rerun intervals of ratios
     interpreters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INTERPRETER_COLUMNS))
     parity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PARITY_TABLE_COLUMNS))
 
@@ -303,7 +314,7 @@ def choose_baseline(agg: pd.DataFrame, requested: str | None) -> str | None:
     return DEFAULT_BASELINE if DEFAULT_BASELINE in present else None
 
 
-def call_overhead(agg: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+def call_overhead(agg: pd.DataFrame, confidence: float = 0.95, history: rerun.PastRuns | None = None) -> pd.DataFrame:
     """What the user's own (idiomatic) call costs over the fastest path, per variant and batch size, measured
     in the same worker processes: idiomatic/fastest with the paired interval of `paired_speedup`."""
     rows = ok_rows(agg)
@@ -316,11 +327,11 @@ def call_overhead(agg: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     for _, own in rows[rows["call"] != "fastest"].iterrows():
         base = fastest.get(tuple(own[k] for k in keys))
         if base is not None:
-            out.append(_overhead_row(own, base, confidence))
+            out.append(_overhead_row(own, base, confidence, history))
     return pd.DataFrame(out, columns=CALL_COLUMNS)
 
 
-def _overhead_row(own: pd.Series, base: pd.Series, confidence: float) -> dict[str, Any]:
+def _overhead_row(own: pd.Series, base: pd.Series, confidence: float, history: rerun.PastRuns | None) -> dict[str, Any]:
     ratio = paired_speedup(own, base, confidence)  # idiomatic median / fastest median: > 1 = it costs time
     row = {k: own[k] for k in PANEL_KEYS}
     row["setting"] = base["setting"]
@@ -328,6 +339,7 @@ def _overhead_row(own: pd.Series, base: pd.Series, confidence: float) -> dict[st
                fastest_path=base["call_path"], fastest_ms=base["p50_ms"], idiomatic_ms=own["p50_ms"],
                overhead_ms=own["p50_ms"] - base["p50_ms"], ratio=own["p50_ms"] / base["p50_ms"],
                ci_lo=ratio["ci_lo"], ci_hi=ratio["ci_hi"], ci_scope=ratio["ci_scope"], significant=ratio["significant"])
+    row.update(_rerun_fields(history, own, base, (ratio["rerun_lo"], ratio["rerun_hi"]), confidence))
     return row
 
 
@@ -356,13 +368,15 @@ def _interpreter_row(base: pd.Series, other: pd.Series, confidence: float) -> di
             "ci_hi": got["ci_hi"], "ci_scope": got["ci_scope"], "significant": got["significant"], "pairs": got["pairs"]}
 
 
-def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = None, slo_ms: float | None = None) -> ReportData:
-    """All views of one report."""
+def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = None, slo_ms: float | None = None,
+                 history: rerun.PastRuns | None = None) -> ReportData:
+    """All views of one report; `history`: past runs of its cells on their machines (bench.results.history.known)."""
     baseline = choose_baseline(agg, baseline_format)
     notes = list(runs.warnings)
     if baseline_format and baseline is None:
         notes.append(f"baseline format {baseline_format!r} has no measurements in these runs: no speedup table")
     base, new = HEADLINE_PAIR
+    table = speedups(agg, runs.parity, baseline, history=history) if baseline else speedups(agg.iloc[0:0], runs.parity, "-")
     return ReportData(
         runs=runs,
         agg=agg,
@@ -370,15 +384,16 @@ def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = No
         baseline_requested=baseline_format,
         slo_ms=slo_ms,
         fastest=fastest_per_batch(agg),
-        speedups=speedups(agg, runs.parity, baseline) if baseline else speedups(agg.iloc[0:0], runs.parity, "-"),
-        headline=_headline(agg, runs.parity, base, new),
+        speedups=table,
+        headline=_headline(agg, runs.parity, base, new, history),
         best=best_batch(agg, slo_ms),
         failures=failures(runs),
         notes=notes,
-        calls=call_overhead(agg),
+        calls=call_overhead(agg, history=history),
         interpreters=interpreter_speedups(agg),
-        drift=_drift(agg, speedups(agg, runs.parity, baseline) if baseline else None),
+        drift=_drift(agg, table if baseline else None),
         parity=parity_table(runs.parity),
+        history=history,
     )
 
 
@@ -392,10 +407,11 @@ def _drift(agg: pd.DataFrame, table: pd.DataFrame | None) -> tuple[pd.DataFrame,
     return cell_drift(agg), ratio_drift(table if table is not None else pd.DataFrame(), hosts)
 
 
-def _headline(agg: pd.DataFrame, parity: pd.DataFrame, base: str, new: str) -> pd.DataFrame:
+def _headline(agg: pd.DataFrame, parity: pd.DataFrame, base: str, new: str,
+              history: rerun.PastRuns | None = None) -> pd.DataFrame:
     """Frozen graph vs checkpoint, whatever the baseline: the question this tool was built for."""
     if agg.empty:
         return speedups(agg, parity, base)
     pair = agg[agg["variant"].isin((base, new))]
-    table = speedups(pair, parity, base)
+    table = speedups(pair, parity, base, history=history)
     return table[table["variant"] == new].reset_index(drop=True)

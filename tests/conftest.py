@@ -32,3 +32,11 @@ def mnist_dir() -> Path:
     from bench.runner.zoo_export import ensure_exported
 
     return ensure_exported("mnist_cnn")
+
+
+@pytest.fixture(autouse=True)
+def _own_history_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`infer-bench run` records every run in the history database ($INFER_BENCH_DB, else .infer-bench/ under the
+    working directory): each test gets its own, so runs of one test never become another's history (which would
+    change its reports' rerun intervals) and nothing is written into the checkout."""
+    monkeypatch.setenv("INFER_BENCH_DB", str(tmp_path / "run-history.sqlite"))

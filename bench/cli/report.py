@@ -43,7 +43,8 @@ def register(subparsers: Any) -> None:
                    help="format to compute speedups against (default: checkpoint where present)")  # fmt: skip
     p.add_argument("--slo-ms", type=slo_arg, metavar="X", help="also pick the best batch size whose p99 is at most X ms")
     p.add_argument("--db", metavar="PATH|URL", help="history database whose past runs say how much these cells vary on "
-                   "this machine (default: $INFER_BENCH_DB or .infer-bench/history.sqlite, when it exists)")
+                   "this machine and give the ratios' rerun intervals once it holds 5 earlier runs of them "
+                   "(default: $INFER_BENCH_DB or .infer-bench/history.sqlite, when it exists)")
     p.set_defaults(func=main)
 
 
@@ -68,10 +69,12 @@ def main(args: argparse.Namespace) -> int:
     if fmt == "parquet" and args.out is None:
         raise ReportsError("parquet is binary: give --out FILE.parquet")
     colour = fmt == "term" and args.out is None and _colour(sys.stdout)
-    from bench.results.history.known import known_noise
+    from bench.results.history.known import known_noise, rerun_history
 
     known = known_noise(list(args.runs), args.db)
-    content = render_report(list(args.runs), fmt, args.baseline_format, args.slo_ms, color=colour, known=known)
+    history = rerun_history(list(args.runs), args.db)
+    content = render_report(list(args.runs), fmt, args.baseline_format, args.slo_ms, color=colour, known=known,
+                            history=history)
     if args.out is None:
         sys.stdout.write(content if isinstance(content, str) else content.decode())
         return 0

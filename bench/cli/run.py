@@ -48,12 +48,20 @@ def register(subparsers: Any) -> None:
         "run", help="measure a scenario (default: built-in mnist_cnn sweep) in isolated workers",
         description="Measure every cell of a scenario, one fresh worker process per group, and write "
         "results/<run-id>/results.jsonl (results/latest points at it), report.md and report.html. "
+        "Every finished run is recorded in the history database (.infer-bench/history.sqlite unless --db or "
+        "$INFER_BENCH_DB; --no-history skips it): with 5 or more earlier runs of the same cells on this machine, the "
+        "speedups' rerun intervals come from the run-to-run history instead of this run's noise alone. "
         f"--quick: {QUICK_HELP}.",
     )
     add_sweep_flags(p)
     p.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: <scenario out>/<run-id>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="finish an interrupted run: only unfinished cells")
     p.add_argument("--no-report", action="store_true", help="skip report.md / report.html and the summary table")
+    p.add_argument("--db", metavar="PATH|URL", help="history database the finished run is recorded in, and whose earlier "
+                   "runs of the same cells on this machine give the ratios' rerun intervals once it holds 5 of them "
+                   "(default: $INFER_BENCH_DB, else .infer-bench/history.sqlite, created on first use)")
+    p.add_argument("--no-history", action="store_true", help="do not record this run in the history database "
+                   "(also [run] history = false); without recorded runs a rerun interval covers this run's noise only")
     p.set_defaults(func=main)
 
 
@@ -102,7 +110,7 @@ def scenario_from_args(args: argparse.Namespace) -> Path | Scenario | None:
     return from_model_paths(paths, options, present_devices())
 
 
-def write_reports(run_dir: Path) -> str | None:
+def write_reports(run_dir: Path, db: str | None = None) -> str | None:
     """report.md, report.html and the terminal summary; None when the reports cannot be made."""
     from bench.cli.progress import say
     from bench.files import write_text
@@ -114,16 +122,34 @@ def write_reports(run_dir: Path) -> str | None:
         say(f"report not written: reports are not available ({exc})")
         return None
     try:
-        from bench.results.history.known import known_noise
+        from bench.results.history.known import known_noise, rerun_history
 
-        known = known_noise([run_dir])  # the zero-config summary too: past runs of these cells on this machine
-        out = render_reports([run_dir], ["md", "html", "term"], color=sys.stdout.isatty(), known=known)
+        known = known_noise([run_dir], db)  # the zero-config summary too: past runs of these cells on this machine
+        history = rerun_history([run_dir], db)
+        out = render_reports([run_dir], ["md", "html", "term"], color=sys.stdout.isatty(), known=known, history=history)
         write_text(run_dir / "report.md", str(out["md"]))
         write_text(run_dir / "report.html", str(out["html"]))
         return str(out["term"])
     except (ReportsError, ImportError) as exc:
         say(f"report not written: {exc}")
         return None
+
+
+def record_history(run_dir: Path, db: str | None) -> str | None:
+    """Put the finished run into the history database; a warning line when it cannot (the run stands regardless)."""
+    try:
+        from bench.results.history import connect, ingest
+        from bench.results.history.db import redacted, target
+    except ImportError as exc:  # pragma: no cover - a broken install
+        return f"warning: run not recorded in the history database ({exc})"
+    try:
+        with connect(db) as database:
+            ingest(database, run_dir)
+    except Exception as exc:  # whatever the database does, the run it measured stands
+        where, message = redacted(target(db)), (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        text = message if where in message else f"{where}: {message}"
+        return f"warning: run not recorded in the history database {text} (--no-history skips it)"
+    return None
 
 
 def outcome_code(records: list[dict[str, Any]], parity: list[dict[str, Any]]) -> int:
@@ -177,7 +203,11 @@ def main(args: argparse.Namespace) -> int:
             say(f"finished cells are in {store.path}; finish the run with: infer-bench run --resume {store.run_dir}")
             raise
     results = read_run_file(store.path)
-    summary = None if args.no_report else write_reports(store.run_dir)
+    summary = None if args.no_report else write_reports(store.run_dir, args.db)
+    if run.scenario.run.history and not args.no_history:
+        warning = record_history(store.run_dir, args.db)  # after the report: its history is the runs before this one
+        if warning:
+            say(warning)
     for line in closing_lines(summary, results.cells, store.path):
         print(line)
     return outcome_code(results.cells, results.parity)

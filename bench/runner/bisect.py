@@ -183,6 +183,10 @@ class Runner:
         cmd = [python, "-m", "bench.cli", "run", str(scenario), "--out", str(out), "--no-report",
                "--repetitions", str(self.opts.repetitions)]
         env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME")}
+        # `run` records itself into a history database (commits that have that): keep it out of ours, where
+        # _record files the probe under the commit probed and branch "bisect" (flags cannot say so: old commits'
+        # `run` has no --no-history)
+        env["INFER_BENCH_DB"] = str((self.opts.work / "probe-history.sqlite").resolve())
         try:
             done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
         except (OSError, subprocess.TimeoutExpired) as exc:

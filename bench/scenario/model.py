@@ -12,6 +12,7 @@ timeout = 600               # seconds per worker process (its whole group of bat
 out = "results"             # results root; a run writes <out>/<run-id>/results.jsonl
 seed = 0                    # seed for synthesised inputs
 memory_limit_mb = 4096      # address-space limit on top of the loaded model (RLIMIT_AS); absent = none
+history = true              # false: `run` does not record the run in the history database (as --no-history)
 
 [measure]                   # the measurement policy (bench.timing.Policy); all optional
 warmup_iterations = 10
@@ -107,6 +108,7 @@ class RunOptions:
     target: float = 0.03  # ±3%: the half-width every ratio's between-process interval should reach
     max_processes: int = 12  # auto: the most processes per group
     time_budget: float | None = None  # auto: seconds of measuring after which no new round starts
+    history: bool = True  # `run` records the finished run in the history database (--no-history: not)
 
 
 @dataclass(frozen=True)

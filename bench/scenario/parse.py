@@ -183,8 +183,12 @@ def _affinity(where: _Where, value: Any, at: tuple[str | int, ...]) -> str:
 def _run_options(where: _Where, raw: Any) -> RunOptions:
     table = _table(where, raw, ("run",))
     _check_keys(where, table, ("repetitions", "shuffle_seed", "timeout", "out", "seed", "memory_limit_mb", "target",
-                               "min_processes", "max_processes", "time_budget"), ("run",))
+                               "min_processes", "max_processes", "time_budget", "history"), ("run",))
     opts: dict[str, Any] = _adaptive_options(where, table)
+    if "history" in table:
+        if not isinstance(table["history"], bool):
+            raise where.error(("run", "history"), f"must be true or false, got {table['history']!r}")
+        opts["history"] = table["history"]
     if "repetitions" in table and table["repetitions"] == "auto":
         low = _int(where, table["min_processes"], ("run", "min_processes"), 2) if "min_processes" in table else AUTO_MIN_PROCESSES
         opts.update(adaptive=True, repetitions=low)

@@ -108,3 +108,20 @@ def test_resume_rebuilds_the_scenario_and_flags_from_the_header(tmp_path: Path) 
     assert [(j.group.group_id, [(c.key.variant, c.key.call, c.batch_size) for c in j.cells]) for j in jobs] == [
         ("mnist_cnn/frozen,tflite/cpu", [("frozen", "idiomatic", 1), ("tflite", "fastest", 1), ("frozen", "fastest", 8),
                                          ("frozen", "idiomatic", 8), ("tflite", "fastest", 8)])]
+
+
+def test_an_unreachable_history_database_is_one_warning_never_a_failure(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    warning = run_cmd.record_history(tmp_path / "run", str(blocker / "history.sqlite"))  # its directory is a file
+    assert warning is not None and warning.startswith("warning: run not recorded in the history database")
+    assert "\n" not in warning and "--no-history" in warning
+
+
+def test_run_help_says_it_records_into_the_history_database(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "recorded in the history database" in text and "--no-history" in text and "rerun intervals" in text

@@ -41,6 +41,17 @@ zoo = "mnist_cnn"
 """
 
 
+def recorded_runs() -> list[str]:
+    """The run ids in this test's history database ($INFER_BENCH_DB, set per test by tests/conftest.py)."""
+    from bench.results.history import connect
+
+    path = Path(os.environ["INFER_BENCH_DB"])
+    if not path.exists():
+        return []
+    with connect(str(path)) as database:
+        return [str(row[0]) for row in database.rows("SELECT run_id FROM runs")]
+
+
 def scenario_file(tmp_path: Path, reps: int = 1, formats: str = '["frozen", "tflite"]', batch_sizes: str = "[1, 8]",
                   devices: str = '["cpu"]', run_extra: str = "", sweep_extra: str = "") -> Path:
     path = tmp_path / "s.toml"
@@ -78,14 +89,16 @@ def test_run_measures_checks_parity_and_reports(mnist_dir: Path, tmp_path: Path,
     # the last line points at what to open: the HTML report (and the raw results)
     assert printed.out.strip().splitlines()[-1] == (
         f"4 ok; report: {out / 'report.html'} (open it in a browser); results: {out / 'results.jsonl'}")
+    assert recorded_runs() == [run.header["run_id"]]  # recorded in the history database by default
 
 
 def test_run_model_paths_measures_them_with_the_default_sweep(mnist_dir: Path, tmp_path: Path) -> None:
     """`infer-bench run MODEL...`: what a user types first (issue 15, item 3); format detected per path."""
     out = tmp_path / "run"
     code = main(["run", str(mnist_dir / "frozen.pb"), str(mnist_dir / "model.tflite"), "--quick", "--batch-sizes", "1",
-                 "--out", str(out), "--no-report"])
+                 "--out", str(out), "--no-report", "--no-history"])
     assert code == 0
+    assert recorded_runs() == []  # --no-history: nothing recorded (no database created)
     run = read_run_file(out / "results.jsonl")
     assert sorted((c["model"], c["variant"], c["batch_size"], c["status"]) for c in run.cells) == [
         ("frozen.pb", "frozen", 1, "ok"), ("model.tflite", "tflite", 1, "ok")]
@@ -93,6 +106,7 @@ def test_run_model_paths_measures_them_with_the_default_sweep(mnist_dir: Path, t
     assert str(mnist_dir / "frozen.pb") in run.header["scenario_text"]  # kept, so --resume finds the models
     assert main(["run", "--resume", str(out), "--no-report"]) == 0
     assert len(read_run_file(out / "results.jsonl").cells) == 2  # nothing left to measure, nothing measured twice
+    assert recorded_runs() == [run.header["run_id"]]  # the finished run is recorded
 
 
 def test_absent_gpu_is_skipped_with_the_reason(mnist_dir: Path, tmp_path: Path) -> None:

@@ -69,6 +69,11 @@ def test_good_scenario_parses_into_frozen_values() -> None:
         s.run.repetitions = 5  # type: ignore[misc]
 
 
+def test_run_history_key_turns_off_recording_the_run() -> None:
+    assert parse("[[models]]\nzoo = \"mnist_cnn\"\n[run]\nhistory = false\n").run.history is False
+    assert parse("[[models]]\nzoo = \"mnist_cnn\"\n").run.history is True
+
+
 def test_default_scenario_is_the_zero_config_sweep() -> None:
     s = scenario.default(("cpu", "gpu:0"))
     assert s.models[0].zoo == "mnist_cnn"
@@ -94,6 +99,7 @@ def test_default_scenario_is_the_zero_config_sweep() -> None:
         ("[[models]]\nzoo = \"mnist_cnn\"\n[measure]\nmin_time = \"1s\"\n", "s.toml:4: measure.min_time: must be a number >= 0"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[run]\nrepetitions = 0\n", "s.toml:4: run.repetitions: must be an integer >= 1, got 0"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[run]\nrepetitions = true\n", "run.repetitions: must be an integer >= 1, got True"),
+        ("[[models]]\nzoo = \"mnist_cnn\"\n[run]\nhistory = \"no\"\n", "s.toml:4: run.history: must be true or false, got 'no'"),
         ("[sweep]\nbatch_sizes = [1]\n", "s.toml:1: models: no models"),
         ("[[models]]\nzoo = \"resnet\"\n", "s.toml:2: models[0].zoo: unknown zoo model 'resnet'; the zoo has mnist_cnn"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n\n[[models]]\nzoo = \"text_cnn\"\npath = \"a.pb\"\n", "s.toml:4: models[1]: give exactly one of"),

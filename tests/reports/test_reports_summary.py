@@ -45,7 +45,7 @@ def test_a_slower_frozen_graph_is_called_slower_with_its_interval_inverted(tmp_p
     records = [synth.cell(v, 1, [ns] * 50, repetition=r) for v, ns in (("checkpoint", 1_000_000), ("frozen", 1_250_000))
                for r in (0, 1)]
     line = by_heading(synth.write_run(tmp_path / "r", records))["Frozen graph vs checkpoint"][0]
-    assert "batch 1: 1.25× slower (95% CI 1.25–1.25×, 2 paired processes)" in line
+    assert "batch 1: 1.25× slower (95% CI 1.25–1.25×, 2 paired processes; a rerun: 1.25–1.25×, this run only)" in line
 
 
 def test_one_process_gets_no_interval_in_the_summary(tmp_path: Path) -> None:

@@ -2,19 +2,22 @@
 
 With five or more past runs of a cell on the same machine (the fingerprint decides "same"), `report`, `run` and
 `compare` say how much runs of that cell have varied there: the run-to-run spread a single run cannot see
-(`reports.history.run_to_run_spread`, the same function the dashboard and `report A B C` use). Nothing is
-created or written: without a database, or with one that cannot be read, there is simply nothing to say.
+(`reports.history.run_to_run_spread`, the same function the dashboard and `report A B C` use). `rerun_history`
+hands the past runs' per-process medians of a run's cells to the reports, whose ratios then get a rerun interval
+from the history (`reports.rerun`). Nothing is created or written: without a database, or with one that cannot
+be read, there is simply nothing to say.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bench.results.history.db import Database, HistoryError, _is_url, connect, redacted, target
 from bench.results.history.ingest import cell_key, machine_id, machine_of
-from bench.results.history.query import Filter, load_series
+from bench.results.history.query import Filter, load_series, past_medians
 from reports.history import Series, run_to_run_spread, run_values
+from reports.rerun import Identity, Medians, PastRuns, identity_of
 from reports.schema import IDENTITY_FIELDS, read_run_file, resolve_results_path
 
 SHOWN = 3  # the widest few; the rest are counted
@@ -43,6 +46,34 @@ def known_noise(run_dirs: Sequence[Path], db: str | None = None) -> list[str]:
             return _lines(database, run_dirs, source)
     except HistoryError as exc:
         return [f"the run-to-run spread of past runs is not shown: {exc}"]
+
+
+def rerun_history(run_dirs: Sequence[Path], db: str | None = None) -> PastRuns | None:
+    """The earlier runs of these runs' cells on their machines (`--db`, $INFER_BENCH_DB or
+    .infer-bench/history.sqlite), for the rerun intervals of ratios; None without a database or when it cannot be
+    read (the reports then say their rerun intervals cover this run's noise only)."""
+    where = target(db)
+    if not _is_url(where) and not Path(where).is_file():
+        return None
+    try:
+        with connect(db) as database:
+            cells = {run_id: found for run_id, found in (_past_of(database, Path(d)) for d in run_dirs) if run_id}
+    except HistoryError:
+        return None
+    return PastRuns(f"history database {redacted(where)}", cells)
+
+
+def _past_of(database: Database, run_dir: Path) -> tuple[str, dict[Identity, Mapping[str, Medians]]]:
+    """(run id, {cell identity: {past run id: {repetition: median}}}) of one run; ("", {}) without a header."""
+    run = read_run_file(resolve_results_path(run_dir))
+    header = run.header or {}
+    if not header.get("run_id"):
+        return "", {}
+    keys = {cell_key({k: c.get(k) for k in IDENTITY_FIELDS}): identity_of(c) for c in run.cells if c.get("status") == "ok"}
+    mid = machine_id(machine_of(header.get("env") or {}))
+    past = past_medians(database, mid, sorted(keys), str(header["run_id"]),
+                        str(header.get("created") or "9999"))  # no time: every other run counts as earlier
+    return str(header["run_id"]), {keys[key]: runs for key, runs in past.items()}
 
 
 def _lines(database: Database, run_dirs: Sequence[Path], source: str) -> list[str]:

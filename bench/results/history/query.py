@@ -148,3 +148,22 @@ def counts(database: Database) -> dict[str, int]:
 
 def sources(database: Database) -> Sequence[str]:
     return [r[0] for r in database.rows("SELECT source FROM runs ORDER BY created")]
+
+
+def past_medians(database: Database, machine: str, keys: Sequence[str], run_id: str,
+                 created: str) -> dict[str, dict[str, dict[int, float]]]:
+    """Per cell key, the per-process medians (ns) of every run on `machine` other than `run_id` and made no later
+    than `created`: {cell key: {run id: {repetition: median}}}, runs oldest first (what reports.rerun needs)."""
+    if not keys:
+        return {}
+    marks = ", ".join("?" for _ in keys)
+    text = ("SELECT c.cell_key, r.run_id, p.repetition, p.median_ns FROM processes p "
+            "JOIN cells c ON c.run_id = p.run_id AND c.cell_id = p.cell_id JOIN runs r ON r.run_id = p.run_id "
+            f"WHERE r.machine_id = ? AND r.run_id <> ? AND r.created <= ? AND c.cell_key IN ({marks}) "
+            "AND p.status = 'ok' AND p.median_ns IS NOT NULL ORDER BY r.created, r.run_id, p.repetition")
+    with database.errors("read"):
+        rows = database.rows(text, [machine, run_id, created, *keys])
+    out: dict[str, dict[str, dict[int, float]]] = {}
+    for key, past_run, repetition, median in rows:
+        out.setdefault(str(key), {}).setdefault(str(past_run), {})[int(repetition)] = float(median)
+    return out
