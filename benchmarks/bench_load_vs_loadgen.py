@@ -5,6 +5,9 @@ Both generators count a query's latency from its *scheduled* arrival (LoadGen: l
 measure the same thing; what differs is the schedule (each draws its own Poisson arrivals) and the SUT's own
 noise during each run. One process serves both: one executor thread fed from a queue; LoadGen issues from its
 own C++ thread through pybind (taking the GIL per query) and is told of completions from the executor thread.
+Python's cyclic garbage collector is paused during every run of either (bench.worker.load.engine.gc_paused):
+with TensorFlow loaded a full collection holds the GIL ~200 ms (load_vs_loadgen_v2.txt: before the pause,
+infer-bench's p99 was 183-188 ms in 3 of 27 runs whose model queue alone gave under 1 ms).
 
 1. Ground truth (a SUT of known cost): a C loop that spins until SPIN_US have passed (GIL released through
    ctypes; compiled with `cc` at start, the section is skipped without a compiler). With a constant service
@@ -58,7 +61,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
 from bench.load_settings import LoadSettings  # noqa: E402
 from bench.worker.load.cell import load_block  # noqa: E402
-from bench.worker.load.engine import latencies, run_point  # noqa: E402
+from bench.worker.load.engine import gc_paused, latencies, run_point  # noqa: E402
 from bench.worker.load.search import Step, find_capacity  # noqa: E402
 from bench.worker.load.task import passes  # noqa: E402
 from bench.worker.load.validity import nearest_rank  # noqa: E402
@@ -152,7 +155,8 @@ def loadgen(call: Callable[[], Any], qps: float, n: int, seed: int, slo_ms: floa
     with tempfile.TemporaryDirectory() as out:
         log = lg.LogSettings()
         log.log_output.outdir, log.log_output.copy_summary_to_stdout, log.enable_trace = out, False, trace
-        lg.StartTestWithLogSettings(sut, qsl, settings, log)
+        with gc_paused():  # as infer-bench's runs: the same SUT-side conditions for both
+            lg.StartTestWithLogSettings(sut, qsl, settings, log)
         summary = (Path(out) / "mlperf_log_summary.txt").read_text()
         trace_text = (Path(out) / "mlperf_log_trace.json").read_text() if trace else ""
     work.put(None)

@@ -14,11 +14,13 @@ GIL (Session.run, eager functions, LiteRT invoke), so threads overlap in the mod
 
 from __future__ import annotations
 
+import gc
 import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -295,8 +297,29 @@ def run_offline(runner_for: RunnerFor, s: LoadSettings, count: int, clock: Clock
     return result
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: what exists is frozen (a collection forced meanwhile stays cheap)
+    and automatic collection is off; both are restored after. Reference counting still frees acyclic objects,
+    and what a run allocates is bounded by its queries."""
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
 def run_point(runner_for: RunnerFor, s: LoadSettings, clock: Clock = time.perf_counter_ns) -> RunResult:
-    """Run the load point `s` (settings already checked)."""
+    """Run the load point `s` (settings already checked), with the garbage collector paused (module docstring)."""
+    with gc_paused():
+        return _run_point(runner_for, s, clock)
+
+
+def _run_point(runner_for: RunnerFor, s: LoadSettings, clock: Clock) -> RunResult:
     if s.scenario == "server":
         return run_server(runner_for, s, clock)
     if s.scenario in ("concurrency", "single_stream"):
