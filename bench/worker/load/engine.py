@@ -10,6 +10,12 @@ full the run stops, drops what is waiting, and says why, so memory stays bounded
 `runner_for(thread, batch_size)` gives the zero-argument callable that runs one batch (prepared before
 the run: a LiteRT interpreter is not thread-safe, so each thread has its own). Model calls release the
 GIL (Session.run, eager functions, LiteRT invoke), so threads overlap in the model.
+
+Python's cyclic garbage collector is paused for a run (`gc_paused`): with TensorFlow loaded a process tracks
+~355,000 objects, and a full collection, which the run's own allocations trigger now and then, held the GIL
+for ~200 ms (measured, mnist_cnn frozen): the generator and the executors stopped alike, and every query
+scheduled meanwhile had the pause in its latency (p99 164-188 ms where the model's own queue gave under 1 ms,
+in 3 runs of 27: benchmarks/results/load_vs_loadgen_v2.txt; LoadGen, which never showed it, allocates little).
 """
 
 from __future__ import annotations
