@@ -90,7 +90,8 @@ def main(args: argparse.Namespace) -> int:
     store = open_run(args.out, "infer-bench tune " + " ".join(shlex.quote(a) for a in sys.argv[2:]))
     by_variant = {s.variant: s for s in specs}
     with store:
-        tuner = tune.Tuner(name, by_variant, base, store.append, say, args.objective, args.qps, args.confirm, args.timeout, args.rule)
+        tuner = tune.Tuner(name, by_variant, base, store.append, say, args.objective, args.qps, args.confirm,
+                           min(1, args.confirm), args.timeout, args.rule)
         result = tuner.run(candidates)
         rec = tune.record(result, name, base, by_variant)
         store.append(rec)

@@ -4,6 +4,11 @@ Candidates: format x intra-op threads x executor threads x batching parameters (
 (model_analyzer's way) measures every one fully; here every candidate gets a short capacity search, the
 better half goes on to a search twice as long, and so on until two are left; the finalists are searched
 at full length and repeated in fresh worker processes, so the ranking of the top comes with intervals.
+A short round is noisy, so it measures its own noise: each candidate's trial runs in `round_confirm` fresh
+processes besides the first, and its interval spans their estimates (widened by the search's precision,
+the bracket it stops at). A candidate outside the better half is kept anyway while its interval reaches
+the best one's: a difference within the round's noise drops nobody (`survivors`). When nobody can be
+dropped at full length, all that are left go to the final.
 Objective "qps": the most QPS with the percentile within the SLO (default). Objective "p99": the lowest
 percentile latency at a given QPS. The baseline is today's measurement, single-stream batch 1 on the
 first format: its QPS counts only if its percentile meets the SLO.
@@ -49,8 +54,22 @@ class Row:
     candidate: Candidate
     score: float  # qps objective: capacity (0 = none); p99 objective: -p99 ms (higher is better)
     rounds: int
-    interval: tuple[float, float] | None = None
+    interval: tuple[float, float] | None = None  # the final's estimates, or the last round's noise interval
     estimates: list[float] = field(default_factory=list)
+
+
+def _reaches(row: Row, best: Row) -> bool:
+    """Row's interval reaches the best's: the two are not told apart by the round's noise."""
+    return row.interval is not None and best.interval is not None and row.interval[1] >= best.interval[0]
+
+
+def survivors(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
+    """(kept, dropped) after a round: the better half by score (at least 2), plus any other whose interval
+    reaches the best one's, best first. A candidate with no interval (nothing passed) is not kept for noise."""
+    ranked = sorted(rows, key=lambda r: r.score, reverse=True)
+    keep = max(2, len(ranked) // 2)
+    tied = [r for r in ranked[keep:] if _reaches(r, ranked[0])]
+    return ranked[:keep] + tied, [r for r in ranked[keep:] if not _reaches(r, ranked[0])]
 
 
 @dataclass
@@ -92,6 +111,7 @@ class Tuner:
     objective: str = "qps"
     qps: float | None = None  # the p99 objective's rate
     confirm: int = 2
+    round_confirm: int = 1  # fresh processes besides the first in each halving round: the round's noise
     timeout_s: float = 1800.0
     rule: str = "observed"
     _rep: int = 0
@@ -104,19 +124,22 @@ class Tuner:
         return Request(self.model, enforce_threads(spec, s), s, rule=self.rule, confirm=confirm, first_rep=self._rep,
                        precision=0.05 if scale >= 1 else 0.15, max_steps=14 if scale >= 1 else 8, timeout_s=self.timeout_s)
 
-    def trial(self, c: Candidate, scale: float, confirm: int) -> tuple[float, list[float]]:
-        """(score, estimates over processes) of one candidate at a trial length."""
+    def trial(self, c: Candidate, scale: float, confirm: int) -> tuple[float, list[float], tuple[float, float] | None]:
+        """(score, estimates over processes, interval) of one candidate at a trial length. The interval spans the
+        processes' estimates; a capacity's top is widened by the search's precision (it stops within that bracket)."""
         r = self.request(c, scale, confirm)
         if self.objective == "qps":
             out = capacity(r, self.append)
-            return out.capacity or 0.0, out.estimates
+            est = [e for e in out.estimates if e > 0]
+            return out.capacity or 0.0, out.estimates, (min(est), max(est) * (1 + r.precision)) if est else None
         scores = []
         for k in range(confirm + 1):
             rec = run_point(r, f"server:{self.qps:g}", r.first_rep + k, self.append)
             block = (rec or {}).get("load") or {}
             ok = block.get("valid") and block.get("observed_ns") is not None
             scores.append(-block["observed_ns"] / 1e6 if ok else -math.inf)
-        return sorted(scores)[len(scores) // 2], scores
+        finite = [x for x in scores if math.isfinite(x)]
+        return sorted(scores)[len(scores) // 2], scores, (min(finite), max(finite)) if finite else None
 
     def run(self, candidates: list[Candidate]) -> TuneResult:
         alive = [Row(c, 0.0, 0) for c in candidates]
@@ -124,15 +147,17 @@ class Tuner:
         while len(alive) > 2:
             for row in alive:
                 self.say(f"tune: round {row.rounds + 1} ({scale:g} x length): {row.candidate.label()}")
-                row.score, _ = self.trial(row.candidate, scale, 0)
+                row.score, _, row.interval = self.trial(row.candidate, scale, self.round_confirm)
                 row.rounds += 1
-            alive.sort(key=lambda r: r.score, reverse=True)
-            keep = max(2, len(alive) // 2)
-            finished += alive[keep:]
-            alive, scale = alive[:keep], min(1.0, scale * 2)
+            alive, dropped = survivors(alive)
+            finished += dropped
+            if not dropped and scale >= 1.0:
+                self.say(f"tune: {len(alive)} candidates within each other's noise at full length: all go to the final")
+                break
+            scale = min(1.0, scale * 2)
         for row in alive:
             self.say(f"tune: final ({self.confirm} fresh processes): {row.candidate.label()}")
-            row.score, row.estimates = self.trial(row.candidate, 1.0, self.confirm)
+            row.score, row.estimates, _ = self.trial(row.candidate, 1.0, self.confirm)
             row.rounds += 1
             finite = [e for e in row.estimates if math.isfinite(e)]
             row.interval = (min(finite), max(finite)) if finite else None

@@ -5,6 +5,7 @@ early), and the capacity of a 1-thread server whose calls take 4 ms cannot excee
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import Counter
@@ -106,3 +107,16 @@ def test_capacity_search_on_a_server_of_known_capacity() -> None:
     result = find_capacity(measure, 40.0, precision=0.1, max_steps=9)
     assert result.capacity is not None and result.capacity <= 1 / SERVICE_S  # 1 thread x 4 ms = 250 QPS at most
     assert result.failed_at is not None and result.failed_at > result.capacity
+
+
+def test_garbage_collection_is_paused_during_a_run_and_restored_after() -> None:
+    # a full collection with TensorFlow loaded held the GIL ~200 ms and landed in the p99 (engine's docstring)
+    seen: list[bool] = []
+
+    def runner_for(thread: int, size: int) -> object:
+        return lambda: seen.append(gc.isenabled())
+
+    s = LoadSettings(scenario="server", qps=2000.0, min_queries=20, min_duration=0.01, seed=0).check()
+    assert gc.isenabled()
+    run_point(runner_for, s)  # type: ignore[arg-type]
+    assert seen and not any(seen) and gc.isenabled() and gc.get_freeze_count() == 0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bench.load_settings import Batching, LoadSettings, LoadValueError, canonical_point, parse_point
+from bench.runner.tune import Candidate, Row, Tuner, survivors
 from bench.worker.load import validity
 from bench.worker.load.batcher import BatchQueue, Query, simulate
 from bench.worker.load.engine import issue_schedule
@@ -214,6 +215,62 @@ def test_halving_stops_when_a_lower_rate_no_longer_lowers_the_latency() -> None:
 
     assert find_capacity(measure, 100.0, floor=1.0).capacity is None
     assert tried == [100, 50, 25]  # 25 QPS was no better than 50: no point in 12.5
+
+
+# ---------------------------------------------------------------- tune's successive halving (fake trials)
+
+
+def _row(name: str, score: float, interval: tuple[float, float] | None) -> Row:
+    return Row(Candidate(name, 0, 1), score, 1, interval)
+
+
+def test_survivors_keep_the_better_half_and_whoever_is_within_the_noise_of_the_best() -> None:
+    rows = [_row("c", 80, (75, 96)), _row("a", 100, (95, 115)), _row("d", 50, (45, 57)), _row("b", 90, (85, 104)),
+            _row("e", 0, None)]
+    kept, dropped = survivors(rows)
+    # half of 5 is 2 (a, b); c's top 96 reaches a's bottom 95: a 20% gap, but within the round's noise
+    assert [r.candidate.variant for r in kept] == ["a", "b", "c"]
+    assert [r.candidate.variant for r in dropped] == ["d", "e"]
+
+
+class FakeTuner(Tuner):
+    """Trials from a table: score and interval per (candidate, round scale); no worker processes."""
+
+    def __init__(self, table: dict[str, dict[float, tuple[float, float]]]) -> None:
+        super().__init__("m", {}, LoadSettings(slo_ms=5.0), lambda _: None)
+        self.table = table
+        self.calls: list[tuple[str, float, int]] = []
+
+    def trial(self, c: Candidate, scale: float, confirm: int) -> tuple[float, list[float], tuple[float, float] | None]:
+        self.calls.append((c.variant, scale, confirm))
+        lo, hi = self.table[c.variant][scale]
+        return (lo + hi) / 2 / 1.075, [lo, hi / 1.15], (lo, hi)
+
+    def baseline(self, first: Candidate) -> tuple[float | None, float | None]:
+        return 50.0, 4.0
+
+
+def test_tune_keeps_a_candidate_whose_short_round_was_within_the_noise() -> None:
+    # "batch" is the best at length, but its quarter-length round came out below two others, inside their noise;
+    # "slow" is clearly worse (its interval ends below the best's) and is dropped in round one.
+    table: dict[str, dict[float, tuple[float, float]]] = {"batch": {0.25: (60, 140), 0.5: (240, 300), 1.0: (300, 320)},
+             "fast": {0.25: (100, 120), 0.5: (150, 170), 1.0: (160, 170)},
+             "mid": {0.25: (95, 115), 0.5: (140, 160), 1.0: (150, 160)},
+             "slow": {0.25: (40, 60)}}
+    tuner = FakeTuner(table)
+    result = tuner.run([Candidate(v, 0, 1) for v in table])
+    assert result.winner is not None and result.winner.candidate.variant == "batch"
+    assert [r.candidate.variant for r in result.rows] == ["batch", "fast", "mid", "slow"]
+    assert ("slow", 0.5, 1) not in tuner.calls and ("batch", 0.5, 1) in tuner.calls  # rounds measure their noise
+    assert ("mid", 1.0, 2) not in tuner.calls  # round two told mid from batch apart: only two in the final
+
+
+def test_tune_ends_when_nobody_can_be_dropped_at_full_length() -> None:
+    same = {0.25: (90.0, 110.0), 0.5: (90.0, 110.0), 1.0: (90.0, 110.0)}
+    tuner = FakeTuner({v: same for v in "abc"})
+    result = tuner.run([Candidate(v, 0, 1) for v in "abc"])
+    assert len(result.rows) == 3 and all(r.rounds == 4 for r in result.rows)  # 3 rounds, then all three in the final
+    assert sorted(c for c in tuner.calls if c[1] == 1.0 and c[2] == 2) == [("a", 1.0, 2), ("b", 1.0, 2), ("c", 1.0, 2)]
 
 
 # ---------------------------------------------------------------- settings

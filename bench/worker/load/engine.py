@@ -10,15 +10,23 @@ full the run stops, drops what is waiting, and says why, so memory stays bounded
 `runner_for(thread, batch_size)` gives the zero-argument callable that runs one batch (prepared before
 the run: a LiteRT interpreter is not thread-safe, so each thread has its own). Model calls release the
 GIL (Session.run, eager functions, LiteRT invoke), so threads overlap in the model.
+
+Python's cyclic garbage collector is paused for a run (`gc_paused`): with TensorFlow loaded a process tracks
+~355,000 objects, and a full collection, which the run's own allocations trigger now and then, held the GIL
+for ~200 ms (measured, mnist_cnn frozen): the generator and the executors stopped alike, and every query
+scheduled meanwhile had the pause in its latency (p99 164-188 ms where the model's own queue gave under 1 ms,
+in 3 runs of 27: benchmarks/results/load_vs_loadgen_v2.txt; LoadGen, which never showed it, allocates little).
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -295,8 +303,29 @@ def run_offline(runner_for: RunnerFor, s: LoadSettings, count: int, clock: Clock
     return result
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: what exists is frozen (a collection forced meanwhile stays cheap)
+    and automatic collection is off; both are restored after. Reference counting still frees acyclic objects,
+    and what a run allocates is bounded by its queries."""
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
 def run_point(runner_for: RunnerFor, s: LoadSettings, clock: Clock = time.perf_counter_ns) -> RunResult:
-    """Run the load point `s` (settings already checked)."""
+    """Run the load point `s` (settings already checked), with the garbage collector paused (module docstring)."""
+    with gc_paused():
+        return _run_point(runner_for, s, clock)
+
+
+def _run_point(runner_for: RunnerFor, s: LoadSettings, clock: Clock) -> RunResult:
     if s.scenario == "server":
         return run_server(runner_for, s, clock)
     if s.scenario in ("concurrency", "single_stream"):
