@@ -85,7 +85,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--paired", action="store_true",
                    help="the runs were alternated round by round (baseline 1, current 1, baseline 2, ...): pair "
                    "the k-th baseline run with the k-th current run and, within a cell, processes of the same "
-                   "repetition; the test becomes a signed-rank test on per-pair ratios (give the runs in order)")
+                   "repetition; the test becomes a signed-rank test on per-pair ratios (give the runs in order). Measured: "
+                   "it helps when a pair's processes ran close in time, not when rounds are whole runs apart (README)")
     p.add_argument("--across-hosts", action="store_true",
                    help="match cells of different cluster hosts (by default a host's cells match only that host's)")
     p.set_defaults(func=main)
