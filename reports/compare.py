@@ -221,9 +221,17 @@ class Rounds:
         return cls({r: k for k, r in enumerate(b_ids)}, {r: k for k, r in enumerate(c_ids)}, names,
                    _alternated(baseline, current, b_ids, c_ids))
 
-    def key(self, side: str, process: Process) -> tuple[int, int] | None:
-        found = (self.baseline if side == "baseline" else self.current).get(process.source)
-        return None if found is None else (found, process.repetition)
+    def baseline_key(self, process: Process) -> tuple[int, int] | None:
+        """(round, repetition) of a baseline process, None for a run outside the rounds."""
+        return _round_key(self.baseline, process)
+
+    def current_key(self, process: Process) -> tuple[int, int] | None:
+        return _round_key(self.current, process)
+
+
+def _round_key(rounds: dict[str, int], process: Process) -> tuple[int, int] | None:
+    found = rounds.get(process.source)
+    return None if found is None else (found, process.repetition)
 
 
 def _run_order(runs: Runs) -> list[str]:
@@ -423,8 +431,8 @@ def _unpaired(base_groups: list[np.ndarray], cur_groups: list[np.ndarray], b_val
 def process_pairs(base: Side, cur: Side, rounds: Rounds, metric: str, batch: int) -> tuple[np.ndarray, int]:
     """Per-pair ratios current/baseline of the metric (processes matched by round and repetition) and how
     many ok processes found no partner."""
-    b = {rounds.key("baseline", p): p for p in base.ok}
-    c = {rounds.key("current", p): p for p in cur.ok}
+    b = {rounds.baseline_key(p): p for p in base.ok}
+    c = {rounds.current_key(p): p for p in cur.ok}
     matched = sorted(k for k in set(b) & set(c) if k is not None)
     ratios = [process_value(c[k].latencies_ns, metric, batch) / process_value(b[k].latencies_ns, metric, batch)
               for k in matched]

@@ -23,6 +23,8 @@ ci_target = 0.01            # 95% CI of the median within +-1%
 max_time = 10.0
 max_iterations = 100000     # optional cap
 profile = false             # true: after timing each cell, a profiled pass (op breakdown, FLOPs, % of peak)
+mode = "interleaved"        # "interleaved" | "duet" | "separate": how a model's variants share processes
+switch_warmup = 1           # interleaved: untimed calls a variant makes on its turn before the timed one
 
 [sweep]
 formats = ["checkpoint", "frozen", "saved_model", "keras", "tflite"]

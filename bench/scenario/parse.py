@@ -232,7 +232,7 @@ def _adaptive_options(where: _Where, table: Mapping[str, Any]) -> dict[str, Any]
     return opts
 
 
-POLICY_INTS = ("warmup_iterations", "min_iterations", "max_iterations")
+POLICY_INTS = ("warmup_iterations", "min_iterations", "max_iterations", "switch_warmup")
 POLICY_FLOATS = ("warmup_time", "min_time", "ci_target", "max_time")
 
 

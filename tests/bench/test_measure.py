@@ -166,7 +166,8 @@ class Calls:
 def test_interleaved_rounds_pair_samples_and_alternate_the_order() -> None:
     clock = FakeClock(constant(0))
     calls = Calls(clock, [1_000_000, 3_000_000])  # 1 ms and 3 ms
-    policy = Policy(warmup_iterations=2, warmup_time=0, min_time=0.1, min_iterations=10, ci_target=0.01, max_time=1.0)
+    policy = Policy(warmup_iterations=2, warmup_time=0, min_time=0.1, min_iterations=10, ci_target=0.01, max_time=1.0,
+                    switch_warmup=0)
     a, b = measure.measure_interleaved([calls.make(0), calls.make(1)], policy, clock=clock)
     assert a.latencies_ns == [1_000_000] * len(a.latencies_ns) and b.latencies_ns == [3_000_000] * len(b.latencies_ns)
     assert len(a.latencies_ns) == len(b.latencies_ns) == 50  # constant: the interval is a point; 50 rounds = 0.2 s = k x min_time
@@ -184,11 +185,46 @@ def test_interleaved_time_limits_scale_with_the_number_of_calls() -> None:
         clock.now += next(noisy)
 
     calls = Calls(clock, [5_000_000, 5_000_000])
-    policy = Policy(warmup_iterations=0, warmup_time=0, min_time=0.1, min_iterations=5, ci_target=0.001, max_time=0.5)
+    policy = Policy(warmup_iterations=0, warmup_time=0, min_time=0.1, min_iterations=5, ci_target=0.001, max_time=0.5,
+                    switch_warmup=0)
     results = measure.measure_interleaved([jittery, calls.make(0), calls.make(1)], policy, clock=clock)
     assert {r.stop_reason for r in results} == {"max_time"}  # the jittery call never meets ±0.1%
     elapsed = sum(sum(r.latencies_ns) for r in results) / NS
     assert 1.5 <= elapsed <= 1.5 + 0.02  # 3 calls x max_time 0.5 s, stopped within a round
+
+
+class ColdAfterSwitch(Calls):
+    """A call right after another member's is cold (cache evicted): 5x its warm latency."""
+
+    def make(self, i: int) -> Callable[[], None]:
+        def call() -> None:
+            cold = bool(self.log) and self.log[-1] != i
+            self.log.append(i)
+            self.clock.now += self.latencies[i] * (5 if cold else 1)
+        return call
+
+
+@pytest.mark.parametrize(("switch_warmup", "factors"), [(0, {1, 5}), (1, {1}), (2, {1})])
+def test_switch_warmup_times_only_the_warm_call_of_each_turn(switch_warmup: int, factors: set[int]) -> None:
+    clock = FakeClock(constant(0))
+    calls = ColdAfterSwitch(clock, [1_000_000, 3_000_000])
+    policy = Policy(warmup_iterations=2, warmup_time=0, min_time=0.1, min_iterations=10, ci_target=0.01, max_time=1.0,
+                    switch_warmup=switch_warmup)
+    a, b = measure.measure_interleaved([calls.make(0), calls.make(1)], policy, clock=clock)
+    # strict A B / B A: half the calls follow the other member's (cold); with a lead-in call, none is timed cold
+    assert set(a.latencies_ns) == {f * 1_000_000 for f in factors} and set(b.latencies_ns) == {f * 3_000_000 for f in factors}
+    per_turn = switch_warmup + 1
+    timed = calls.log[2 + 2 * 2:]  # after the first calls and two warmup rounds
+    assert timed[:4 * per_turn] == [0] * per_turn + [1] * per_turn + [1] * per_turn + [0] * per_turn
+    assert len(timed) == per_turn * (len(a.latencies_ns) + len(b.latencies_ns))  # every call but the timed is untimed
+    if switch_warmup:  # the time limits count the untimed calls too: stopped once 0.2 s (k x min_time) of calls ran
+        assert a.stop_reason == "ci_target" and (sum(a.latencies_ns) + sum(b.latencies_ns)) / NS < 0.2 / per_turn
+
+
+def test_switch_warmup_is_checked() -> None:
+    with pytest.raises(PolicyValueError) as info:
+        Policy(switch_warmup=-1)
+    assert info.value.key == "switch_warmup"
 
 
 def test_three_calls_are_shuffled_per_round_with_a_seed() -> None:
