@@ -56,13 +56,16 @@ class Policy:
     max_iterations: int | None = None
     profile: bool = False  # after timing, one profiled pass per cell (never during timed iterations)
     mode: str = "interleaved"  # how variants of a model share processes: MODES
-    # interleaved: untimed calls a variant makes when its turn comes, before its timed one, so the timed call
-    # does not pay for the caches the other variant's call evicted (benchmarks/results/switch_warmup.txt)
+    # interleaved: untimed calls a variant makes when its turn comes, before its timed ones, so no timed call
+    # pays for the caches the other variant's call evicted (benchmarks/results/switch_warmup.txt)
     switch_warmup: int = 1
+    turn_calls: int = 3  # interleaved: timed calls a variant makes in a row on its turn, after its lead-in calls
 
     def __post_init__(self) -> None:
         self._check_times()
         _non_negative("switch_warmup", self.switch_warmup)
+        if self.turn_calls < 1:
+            raise PolicyValueError("turn_calls", f"must be at least 1, got {self.turn_calls}")
         if self.mode not in MODES:
             raise PolicyValueError("mode", f"must be one of {', '.join(MODES)}, got {self.mode!r}")
 
@@ -253,26 +256,29 @@ def round_order(k: int, round_index: int, rng: random.Random) -> list[int]:
 def interleaved_loop(
     calls: Sequence[Callable[[], object]], policy: Policy, clock: Clock, seed: int = 0, progress: Progress | None = None
 ) -> tuple[list[list[int]], str]:
-    """Time k calls in rounds (each call once per round, order per `round_order`) until a rule fires.
+    """Time k calls in rounds (each call has one turn per round, order per `round_order`) until a rule fires.
 
-    Sample i of every call comes from round i: the calls are paired by round, so a ratio of two calls
-    is measured under the same interference (what duet benchmarking aims at, inside one process). When its
-    turn comes, a call first runs `policy.switch_warmup` times untimed: the call timed right after another
-    model's finds its weights evicted from the caches (a 0.03 ms LiteRT call timed right after a TensorFlow
-    session's took 1.1-2.2x as long as alone), which is no user's steady state."""
+    On its turn a call runs `policy.switch_warmup` times untimed, then `policy.turn_calls` times timed: the
+    call timed right after another model's finds its weights evicted from the caches (a 0.03 ms LiteRT call
+    timed right after a TensorFlow session's took up to 2.6x as long as alone), which is no user's steady
+    state. Samples t*i .. t*i+t-1 of every call (t = turn_calls) come from round i: the calls are paired by
+    round, so a ratio of two calls is measured under the same interference (what duet benchmarking aims at,
+    inside one process)."""
     rng = random.Random(seed)
     samples: list[list[int]] = [[] for _ in calls]
-    k, lead_in = len(calls), range(policy.switch_warmup)
+    k, lead_in, turn = len(calls), range(policy.switch_warmup), range(policy.turn_calls)
     min_ns, max_ns = int(policy.min_time * NS * k), int(policy.max_time * NS * k)
     start = clock()
     next_check, next_progress, next_deadline = 1, PROGRESS_EVERY_NS, min_ns if min_ns > 0 else max_ns
     while True:
-        for i in round_order(k, len(samples[0]), rng):
+        for i in round_order(k, len(samples[0]) // policy.turn_calls, rng):
+            call, times = calls[i], samples[i]
             for _ in lead_in:
-                calls[i]()
-            t0 = clock()
-            calls[i]()
-            samples[i].append(clock() - t0)
+                call()
+            for _ in turn:
+                t0 = clock()
+                call()
+                times.append(clock() - t0)
         elapsed = clock() - start  # once a round, between timed calls
         if len(samples[0]) < next_check and elapsed < next_deadline:
             continue

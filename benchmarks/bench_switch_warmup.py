@@ -7,7 +7,8 @@ loaded together as an interleaved worker loads them), at batch 1 and 32, in PROC
 process, PASSES passes, each timing, in a rotating order:
   alone  every variant by itself (`bench.timing.measure`, one after another): a user's steady state;
   sw0    the three interleaved, strict alternation (`switch_warmup = 0`, the loop before this benchmark);
-  sw1    the three interleaved, one untimed call per turn before the timed one (`switch_warmup = 1`, the default).
+  sw1    the three interleaved, one untimed call per turn before the timed one (`switch_warmup = 1`);
+  sw1x3  the same with three timed calls per turn (`turn_calls = 3`).
 Each configuration times every variant for SECONDS (fixed: min_time = max_time). Printed per process: each
 variant's median (median over passes) per configuration; then over processes: each interleaved variant's median
 relative to the same process's `alone` (the bias), and each ratio's spread between processes (min-max and the
@@ -33,15 +34,16 @@ sys.path.insert(0, str(ROOT))
 
 VARIANTS = ("checkpoint", "frozen", "tflite")
 BATCHES = (1, 32)
-CONFIGS = ("alone", "sw0", "sw1")
+CONFIGS = ("alone", "sw0", "sw1", "sw1x3")
+TURNS = {"sw0": (0, 1), "sw1": (1, 1), "sw1x3": (1, 3)}  # (untimed lead-in calls, timed calls) per turn
 RATIOS = (("checkpoint", "frozen"), ("checkpoint", "tflite"))  # speedups: checkpoint median / variant median
 
 
-def _policy(seconds: float, switch_warmup: int) -> Any:
+def _policy(seconds: float, turn: tuple[int, int]) -> Any:
     from bench.timing import Policy
 
     return Policy(warmup_iterations=10, warmup_time=0.05, min_time=seconds, min_iterations=30, ci_target=0.001,
-                  max_time=seconds, switch_warmup=switch_warmup)
+                  max_time=seconds, switch_warmup=turn[0], turn_calls=turn[1])
 
 
 def _time_config(config: str, runners: dict[str, Any], seconds: float) -> dict[str, float]:
@@ -49,8 +51,8 @@ def _time_config(config: str, runners: dict[str, Any], seconds: float) -> dict[s
     from bench import timing
 
     if config == "alone":
-        return {v: timing.measure(r, _policy(seconds, 0)).median_ns / 1e6 for v, r in runners.items()}
-    got = timing.measure_interleaved(list(runners.values()), _policy(seconds, int(config[2:])), seed=int(time.time()))
+        return {v: timing.measure(r, _policy(seconds, (0, 1))).median_ns / 1e6 for v, r in runners.items()}
+    got = timing.measure_interleaved(list(runners.values()), _policy(seconds, TURNS[config]), seed=int(time.time()))
     return {v: m.median_ns / 1e6 for v, m in zip(runners, got, strict=True)}
 
 
@@ -65,7 +67,7 @@ def worker(model_dir: Path, passes: int, seconds: float) -> dict[str, Any]:
         runners = {v: m.make_runner(synthesize_for(m, batch, seed=batch)) for v, m in models.items()}
         per_pass: dict[str, list[dict[str, float]]] = {c: [] for c in CONFIGS}
         for p in range(passes):
-            for config in CONFIGS[p % 3:] + CONFIGS[:p % 3]:  # the order rotates pass by pass
+            for config in CONFIGS[p % len(CONFIGS):] + CONFIGS[:p % len(CONFIGS)]:  # the order rotates pass by pass
                 per_pass[config].append(_time_config(config, runners, seconds))
         out[str(batch)] = {c: {v: statistics.median(d[v] for d in per_pass[c]) for v in VARIANTS} for c in CONFIGS}
     return out
@@ -88,14 +90,14 @@ def _spread(values: list[float]) -> str:
 def summarise(results: list[dict[str, Any]]) -> list[str]:
     lines = []
     for batch in map(str, BATCHES):
-        lines.append(f"batch {batch}, per process: median ms (alone | sw0 strict alternation | sw1 lead-in call)")
+        lines.append(f"batch {batch}, per process: median ms ({' | '.join(CONFIGS)})")
         for i, r in enumerate(results):
             cells = "  ".join(f"{v} " + " | ".join(f"{r[batch][c][v]:.4f}" for c in CONFIGS) for v in VARIANTS)
             lines.append(f"  proc {i}: {cells}")
         lines.append(f"batch {batch}, interleaved median / alone median in the same process, median [min-max] over processes:")
         for v in VARIANTS:
-            bias = {c: _spread([r[batch][c][v] / r[batch]["alone"][v] for r in results]) for c in ("sw0", "sw1")}
-            lines.append(f"  {v:11s} sw0 {bias['sw0']}   sw1 {bias['sw1']}")
+            bias = {c: _spread([r[batch][c][v] / r[batch]["alone"][v] for r in results]) for c in TURNS}
+            lines.append(f"  {v:11s} " + "   ".join(f"{c} {b}" for c, b in bias.items()))
         lines.append(f"batch {batch}, speedups between processes: median [min-max], 95% t-interval half-width:")
         for a, b in RATIOS:
             row = "   ".join(f"{c} {_spread([r[batch][c][a] / r[batch][c][b] for r in results])}" for c in CONFIGS)

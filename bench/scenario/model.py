@@ -24,7 +24,8 @@ max_time = 10.0
 max_iterations = 100000     # optional cap
 profile = false             # true: after timing each cell, a profiled pass (op breakdown, FLOPs, % of peak)
 mode = "interleaved"        # "interleaved" | "duet" | "separate": how a model's variants share processes
-switch_warmup = 1           # interleaved: untimed calls a variant makes on its turn before the timed one
+switch_warmup = 1           # interleaved: untimed calls a variant makes on its turn before its timed ones
+turn_calls = 3              # interleaved: timed calls a variant makes in a row on its turn
 
 [sweep]
 formats = ["checkpoint", "frozen", "saved_model", "keras", "tflite"]

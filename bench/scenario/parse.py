@@ -232,7 +232,7 @@ def _adaptive_options(where: _Where, table: Mapping[str, Any]) -> dict[str, Any]
     return opts
 
 
-POLICY_INTS = ("warmup_iterations", "min_iterations", "max_iterations", "switch_warmup")
+POLICY_INTS = ("warmup_iterations", "min_iterations", "max_iterations", "switch_warmup", "turn_calls")
 POLICY_FLOATS = ("warmup_time", "min_time", "ci_target", "max_time")
 
 
@@ -250,7 +250,7 @@ def _policy(where: _Where, raw: Any, base: Policy | None = None) -> Policy:
                 raise where.error(at, f"must be true or false, got {value!r}")
             values[key] = value
             continue
-        values[key] = _int(where, value, at, 1 if key == "max_iterations" else 0) if key in POLICY_INTS else _number(where, value, at)
+        values[key] = _int(where, value, at, 1 if key in ("max_iterations", "turn_calls") else 0) if key in POLICY_INTS else _number(where, value, at)
     try:
         return Policy(**values)
     except PolicyValueError as exc:

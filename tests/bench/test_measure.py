@@ -167,7 +167,7 @@ def test_interleaved_rounds_pair_samples_and_alternate_the_order() -> None:
     clock = FakeClock(constant(0))
     calls = Calls(clock, [1_000_000, 3_000_000])  # 1 ms and 3 ms
     policy = Policy(warmup_iterations=2, warmup_time=0, min_time=0.1, min_iterations=10, ci_target=0.01, max_time=1.0,
-                    switch_warmup=0)
+                    switch_warmup=0, turn_calls=1)
     a, b = measure.measure_interleaved([calls.make(0), calls.make(1)], policy, clock=clock)
     assert a.latencies_ns == [1_000_000] * len(a.latencies_ns) and b.latencies_ns == [3_000_000] * len(b.latencies_ns)
     assert len(a.latencies_ns) == len(b.latencies_ns) == 50  # constant: the interval is a point; 50 rounds = 0.2 s = k x min_time
@@ -186,7 +186,7 @@ def test_interleaved_time_limits_scale_with_the_number_of_calls() -> None:
 
     calls = Calls(clock, [5_000_000, 5_000_000])
     policy = Policy(warmup_iterations=0, warmup_time=0, min_time=0.1, min_iterations=5, ci_target=0.001, max_time=0.5,
-                    switch_warmup=0)
+                    switch_warmup=0, turn_calls=1)
     results = measure.measure_interleaved([jittery, calls.make(0), calls.make(1)], policy, clock=clock)
     assert {r.stop_reason for r in results} == {"max_time"}  # the jittery call never meets ±0.1%
     elapsed = sum(sum(r.latencies_ns) for r in results) / NS
@@ -209,7 +209,7 @@ def test_switch_warmup_times_only_the_warm_call_of_each_turn(switch_warmup: int,
     clock = FakeClock(constant(0))
     calls = ColdAfterSwitch(clock, [1_000_000, 3_000_000])
     policy = Policy(warmup_iterations=2, warmup_time=0, min_time=0.1, min_iterations=10, ci_target=0.01, max_time=1.0,
-                    switch_warmup=switch_warmup)
+                    switch_warmup=switch_warmup, turn_calls=1)
     a, b = measure.measure_interleaved([calls.make(0), calls.make(1)], policy, clock=clock)
     # strict A B / B A: half the calls follow the other member's (cold); with a lead-in call, none is timed cold
     assert set(a.latencies_ns) == {f * 1_000_000 for f in factors} and set(b.latencies_ns) == {f * 3_000_000 for f in factors}
@@ -221,10 +221,23 @@ def test_switch_warmup_times_only_the_warm_call_of_each_turn(switch_warmup: int,
         assert a.stop_reason == "ci_target" and (sum(a.latencies_ns) + sum(b.latencies_ns)) / NS < 0.2 / per_turn
 
 
-def test_switch_warmup_is_checked() -> None:
+def test_turn_calls_time_several_warm_calls_in_a_row() -> None:
+    clock = FakeClock(constant(0))
+    calls = ColdAfterSwitch(clock, [1_000_000, 3_000_000])
+    policy = Policy(warmup_iterations=2, warmup_time=0, min_time=0.1, min_iterations=10, ci_target=0.01, max_time=1.0,
+                    switch_warmup=1, turn_calls=3)
+    a, b = measure.measure_interleaved([calls.make(0), calls.make(1)], policy, clock=clock)
+    assert set(a.latencies_ns) == {1_000_000} and set(b.latencies_ns) == {3_000_000}
+    assert len(a.latencies_ns) == len(b.latencies_ns) and len(a.latencies_ns) % 3 == 0  # whole turns
+    timed = calls.log[2 + 2 * 2:]
+    assert timed[:16] == [0] * 4 + [1] * 4 + [1] * 4 + [0] * 4  # A B / B A by round, each turn 1 untimed + 3 timed
+
+
+@pytest.mark.parametrize(("kwargs", "key"), [({"switch_warmup": -1}, "switch_warmup"), ({"turn_calls": 0}, "turn_calls")])
+def test_turn_settings_are_checked(kwargs: dict[str, int], key: str) -> None:
     with pytest.raises(PolicyValueError) as info:
-        Policy(switch_warmup=-1)
-    assert info.value.key == "switch_warmup"
+        Policy(**kwargs)  # type: ignore[arg-type]
+    assert info.value.key == key
 
 
 def test_three_calls_are_shuffled_per_round_with_a_seed() -> None:

@@ -97,6 +97,8 @@ def test_default_scenario_is_the_zero_config_sweep() -> None:
         ("[[models]]\nzoo = \"mnist_cnn\"\n\n[measure]\nmax_time = 0.5\nmin_time = 2\n", "s.toml:5: measure.max_time: must be >= min_time (2.0), got 0.5"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[measure]\nci_target = 5\n", "s.toml:4: measure.ci_target: must be a fraction between 0 and 1"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[measure]\nmin_time = \"1s\"\n", "s.toml:4: measure.min_time: must be a number >= 0"),
+        ("[[models]]\nzoo = \"mnist_cnn\"\n[measure]\nturn_calls = 0\n", "s.toml:4: measure.turn_calls: must be an integer >= 1, got 0"),
+        ("[[models]]\nzoo = \"mnist_cnn\"\n[measure]\nswitch_warmup = -1\n", "s.toml:4: measure.switch_warmup: must be an integer >= 0, got -1"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[run]\nrepetitions = 0\n", "s.toml:4: run.repetitions: must be an integer >= 1, got 0"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[run]\nrepetitions = true\n", "run.repetitions: must be an integer >= 1, got True"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[run]\nhistory = \"no\"\n", "s.toml:4: run.history: must be true or false, got 'no'"),
