@@ -1,8 +1,9 @@
 """Worker side of a measurement: load the group's variants, measure each batch size, stream records.
 
 Cells of one batch size are measured together: their calls (each variant's fastest path and, where asked,
-the user's idiomatic call) alternate round by round, so sample i of every cell comes from round i and a
-ratio of two cells is paired (`bench.timing.measure_interleaved`). One cell alone is timed as before.
+the user's idiomatic call) take turns round by round (an untimed lead-in call, then `turn_calls` timed ones),
+so the samples of every cell come from the same rounds and a ratio of two cells is paired
+(`bench.timing.measure_interleaved`). One cell alone is timed as before.
 
 Registered in bench.worker.main.TASKS as "measure". The task is a `bench.worker.protocol.MeasureTask`
 (built by bench.runner.jobs). Messages sent back:
