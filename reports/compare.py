@@ -551,8 +551,9 @@ class EnvDifference:
 
 
 def env_differences(baseline: Runs, current: Runs) -> list[EnvDifference]:
-    """Fingerprint entries whose values differ between the sides (every run of a side pooled)."""
-    base, cur = _env_values(baseline), _env_values(current)
+    """Fingerprint entries whose values differ between the sides (every run of a side pooled), and how interleaved
+    variants took turns (`_turns`): strict alternation timed medians 1.15-1.31x above the default turns."""
+    base, cur = {**_env_values(baseline), **_turns(baseline)}, {**_env_values(current), **_turns(current)}
     out = []
     for key in sorted(set(base) | set(cur)):
         b, c = base.get(key, ("(absent)",)), cur.get(key, ("(absent)",))
@@ -563,6 +564,21 @@ def env_differences(baseline: Runs, current: Runs) -> list[EnvDifference]:
 
 def like_for_like(differences: Sequence[EnvDifference]) -> bool:
     return not any(not d.informational for d in differences)
+
+
+TURNS_KEY = "measure.interleaved turns"
+
+
+def _turns(runs: Runs) -> dict[str, tuple[str, ...]]:
+    """How the interleaved runs' variants took turns; runs from before `switch_warmup`/`turn_calls` alternated
+    strictly (absent = 0 untimed + 1 timed). Runs in another mode (separate, duet), imported or load-only runs
+    add nothing."""
+    values = set()
+    for header in runs.headers.values():
+        policy = header.get("policy") or {}
+        if "min_time" in policy and policy.get("mode", "interleaved") == "interleaved":  # a timing loop's policy
+            values.add(f"{policy.get('switch_warmup', 0)} untimed + {policy.get('turn_calls', 1)} timed calls per turn")
+    return {TURNS_KEY: tuple(sorted(values))} if values else {}
 
 
 def _env_values(runs: Runs) -> dict[str, tuple[str, ...]]:

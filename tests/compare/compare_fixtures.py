@@ -40,11 +40,11 @@ WriteRun = Callable[..., Path]
 
 
 def write_run_file(run_dir: Path, name: str, cells: Sequence[Sequence[dict[str, Any]]], env: Mapping[str, Any] | None = None,
-                   created: str = "2026-01-01T00:00:00Z") -> Path:
+                   created: str = "2026-01-01T00:00:00Z", policy: Mapping[str, Any] | None = None) -> Path:
     """A results.jsonl in run_dir: header, then the cells' records."""
     run_dir.mkdir(parents=True)
     header = {"kind": "header", "run_id": name, "created": created, "scenario_path": "ci.toml",
-              "scenario_text": "", "policy": {}, "env": dict(env if env is not None else ENV)}
+              "scenario_text": "", "policy": dict(policy or {}), "env": dict(env if env is not None else ENV)}
     lines = [dumps(header)]
     for records in cells:
         lines.extend(dumps({**r, "run_id": name}) for r in records)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from compare_fixtures import ENV, WriteRun, cell
+from compare_fixtures import ENV, WriteRun, cell, write_run_file
 from scipy.stats import mannwhitneyu
 
-from reports.compare import compare, counts, env_differences, like_for_like
+from reports.compare import TURNS_KEY, compare, counts, env_differences, like_for_like
 from reports.errors import CompareError
 from reports.load import load_runs
 from reports.power import (
@@ -261,6 +261,21 @@ def test_only_commit_differs_is_like_for_like(write_run: WriteRun) -> None:
     diffs = env_differences(b, c)
     assert {d.key for d in diffs} == {"git.commit", "loadavg"}
     assert like_for_like(diffs)
+
+
+def test_interleaved_runs_that_took_turns_differently_are_not_like_for_like(tmp_path: Path) -> None:
+    strict = {"mode": "interleaved", "min_time": 0.2}  # a run from before switch_warmup/turn_calls existed
+    turns = {"mode": "interleaved", "min_time": 0.2, "switch_warmup": 1, "turn_calls": 3}
+    b = load_runs([write_run_file(tmp_path / "b", "b", [cell("m", STEADY)], policy=strict)])
+    c = load_runs([write_run_file(tmp_path / "c", "c", [cell("m", STEADY)], policy=turns)])
+    diffs = {d.key: d for d in env_differences(b, c)}
+    assert diffs[TURNS_KEY].baseline == ("0 untimed + 1 timed calls per turn",)
+    assert diffs[TURNS_KEY].current == ("1 untimed + 3 timed calls per turn",)
+    assert not like_for_like(list(diffs.values()))
+    separate = {"mode": "separate", "min_time": 0.2}  # one variant per worker: no turns, old or new
+    b = load_runs([write_run_file(tmp_path / "bs", "bs", [cell("m", STEADY)], policy=separate)])
+    c = load_runs([write_run_file(tmp_path / "cs", "cs", [cell("m", STEADY)], policy={**separate, **turns, "mode": "separate"})])
+    assert env_differences(b, c) == []
 
 
 def test_several_current_runs_pool_processes(write_run: WriteRun, tmp_path: Path) -> None:
