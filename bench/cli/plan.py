@@ -79,7 +79,9 @@ def render(s: Scenario, e: Expansion) -> list[str]:
     for model, variant in e.unavailable:
         lines.append(f"not run: {model} has no file for {variant}")
     lines.append("")
-    lines.append(f"groups (one worker process each; batch sizes run inside it; measure mode {s.policy.mode}):")
+    turns = (f"; each variant's turn: {s.policy.switch_warmup} untimed + {s.policy.turn_calls} timed calls"
+             if s.policy.mode == "interleaved" else "")
+    lines.append(f"groups (one worker process each; batch sizes run inside it; measure mode {s.policy.mode}{turns}):")
     for i, g in enumerate(e.groups, start=1):
         points = list(dict.fromkeys(c.load_point for c in g.cells if c.load_point))  # serving load points, if any
         lines.append(f"  {i:>3}. {g.group_id:<50} batch {', '.join(str(b) for b in _batches(g))}{_members(g)}"

@@ -38,6 +38,15 @@ def test_plan_lists_groups_and_order(capsys: pytest.CaptureFixture[str]) -> None
     assert "6 cells in 3 worker groups x 10 repetition(s) = 30 worker processes (order shuffled, seed 3)" in out
     assert "mnist_cnn/frozen/cpu" in out and "batch 1, 32" in out
     assert "worker order (first rounds):" in out
+    assert "measure mode separate):" in out  # one variant per worker: no turns to state
+
+
+def test_plan_states_the_interleaved_turns(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["plan"]) == 0
+    assert "measure mode interleaved; each variant's turn: 1 untimed + 3 timed calls" in capsys.readouterr().out
+    (tmp_path / "s.toml").write_text('[[models]]\nzoo = "mnist_cnn"\n[measure]\nswitch_warmup = 0\nturn_calls = 1\n')
+    assert main(["plan", str(tmp_path / "s.toml")]) == 0
+    assert "each variant's turn: 0 untimed + 1 timed calls" in capsys.readouterr().out
 
 
 def test_plan_applies_overrides(capsys: pytest.CaptureFixture[str]) -> None:
