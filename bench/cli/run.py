@@ -16,10 +16,10 @@ if TYPE_CHECKING:
     from bench.scenario import Overrides, Scenario
     from bench.scenario.from_paths import ModelOptions
 
-QUICK_HELP = ("smoke-run preset: batch sizes 1 and 8, warmup 0.1 s, min_time 0.2 s, max_time 1 s. Not free: every "
-              "group still starts its own worker process, plus the parity workers, each importing TensorFlow "
-              "(~5 s); the default scenario (5 groups + 2 parity workers) took 47 s on a quiet 2-core machine, "
-              "116 s at load average 9")
+QUICK_HELP = ("smoke-run preset: one process per group, batch sizes 1 and 8, warmup 0.1 s, min_time 0.2 s, "
+              "max_time 1 s. Not free: every group still starts its own worker process, plus a parity worker, each "
+              "importing TensorFlow (~5 s); the default scenario (one interleaved worker + one parity worker) took "
+              "30 s on this 2-core machine")
 
 
 def add_sweep_flags(p: argparse.ArgumentParser) -> None:
