@@ -68,6 +68,11 @@ NEEDS_OUTSIDE = {
     "infer-bench capacity models/mnist/frozen.pb --slo-ms 5 --max-batch-size 8 --allowed-batch-sizes 2,4,8":
         "the same search with batching: minutes",
     "infer-bench tune mobilenet_v2 --slo-ms 20": "successive halving over many candidates: minutes (tests/load runs one)",
+    "infer-bench profile-diff models/mnist/checkpoint models/mnist/frozen.pb --batch 32 --coldstart --repeat 3":
+        "3 cold starts per side in fresh workers (46 s here); tests/profiling/test_cli_zoo.py runs the same diff "
+        "with --repeat 2",
+    "infer-bench profile mobilenet_v2 --format saved_model --batch 32 --trace trace.json":
+        "exports and profiles mobilenet_v2 (20 s here); tests/profiling profiles mobilenet_v2 and writes a trace",
 }
 TAKES_MINUTES = {**TAKES_MINUTES, **NEEDS_OUTSIDE}
 
