@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 SETTINGS = {"strict": (0, 1), "turns": (1, 3)}  # (switch_warmup, turn_calls)
 
 
-def scenario(turn: tuple[int, int], procs: int) -> str:
+def scenario(turn: tuple[int, int]) -> str:
+    """The built-in default scenario with the turn settings added to its [measure] table."""
     from bench.scenario.parse import DEFAULT_TEXT
 
-    text = DEFAULT_TEXT.replace("{devices}", '["cpu"]').replace('repetitions = "auto"\ntime_budget = 90',
-                                                                 f"repetitions = {procs}")
-    return text.replace("ci_target = 0.02\n", f"ci_target = 0.02\nswitch_warmup = {turn[0]}\nturn_calls = {turn[1]}\n")
+    text = DEFAULT_TEXT.replace("{devices}", '["cpu"]')
+    return text.replace("[measure]\n", f"[measure]\nswitch_warmup = {turn[0]}\nturn_calls = {turn[1]}\n")
 
 
 def one_run(root: Path, name: str, turn: tuple[int, int], procs: int) -> tuple[list[float], dict[str, float], float]:
@@ -40,10 +40,10 @@ def one_run(root: Path, name: str, turn: tuple[int, int], procs: int) -> tuple[l
     from reports.schema import IDENTITY_FIELDS, read_run_file
 
     path = root / f"{name}.toml"
-    path.write_text(scenario(turn, procs), encoding="utf-8")
+    path.write_text(scenario(turn), encoding="utf-8")
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(root / name), "--no-history",
-                    "--no-report"], check=True, capture_output=True, text=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "bench.cli", "run", str(path), "--repetitions", str(procs), "--out",
+                    str(root / name), "--no-history", "--no-report"], check=True, capture_output=True, text=True, cwd=ROOT)
     wall = time.monotonic() - started
     records = list(read_run_file(root / name / "results.jsonl").cells)
     widths = [w.half_width for w in ratio_widths(records)]
