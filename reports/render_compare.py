@@ -190,12 +190,16 @@ def render_markdown(comparison: Comparison, result: GateResult, differences: Seq
     return "\n".join(lines)
 
 
+VERDICT_RULES = (
+    "slower/faster need significance and a change beyond the threshold; unchanged needs the interval inside the "
+    "threshold. 'detectable' is the smallest slowdown the comparison would catch with 80% power."
+)
+
 METHOD = (
     "Each cell's value pools the samples of its worker processes. The change is current vs baseline "
     "(positive = slower). The 95% interval is a seeded bootstrap that resamples processes, then samples. "
     "Significance is a one-sided Mann-Whitney U test on one value per worker process, Holm-corrected across "
-    "cells. slower/faster need significance and a change beyond the threshold; unchanged needs the interval "
-    "inside the threshold. 'detectable' is the smallest slowdown the comparison would catch with 80% power."
+    "cells. " + VERDICT_RULES
 )
 
 METHOD_PAIRED = (
@@ -203,9 +207,7 @@ METHOD_PAIRED = (
     "baseline process of each round and repetition is paired with the current one, so drift between rounds "
     "falls on both members of a pair. The change is the geometric mean of the per-pair ratios (positive = "
     "slower) with a Student-t 95% interval on their logs. Significance is a one-sided Wilcoxon signed-rank "
-    "test on the per-pair log ratios, Holm-corrected across cells. slower/faster need significance and a "
-    "change beyond the threshold; unchanged needs the interval inside the threshold. 'detectable' is the "
-    "smallest slowdown the comparison would catch with 80% power."
+    "test on the per-pair log ratios, Holm-corrected across cells. " + VERDICT_RULES
 )
 
 
