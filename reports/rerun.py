@@ -33,8 +33,8 @@ Medians = Mapping[int, float]  # repetition -> that worker process's median (any
 Identity = tuple[str, ...]
 
 HISTORY_SCOPE = "rerun interval from {runs} runs on this machine"  # + ", history database PATH"
-WITHIN_SCOPE = ("this run's noise only; runs here also drift between runs — 5 recorded runs of these cells (`run` "
-                "records each) give the run-to-run interval")
+WITHIN_SCOPE = ("this run's noise only; runs here also drift between runs — 5 recorded runs of these cells (infer-bench "
+                "run records each) give the run-to-run interval")
 
 
 def identity_of(values: Mapping[str, Any]) -> Identity:
