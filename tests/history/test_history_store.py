@@ -7,8 +7,10 @@ does not know. Each ends with nothing lost and one clear line.
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +113,10 @@ def test_corrupt_sqlite_file_then_rebuild(capsys: pytest.CaptureFixture[str], tm
     assert len(runs) == 3
 
 
-def test_postgres_unreachable(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_postgres_unreachable(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                              require_service: Callable[[bool, str], None]) -> None:
+    # without psycopg the same command names the extra instead (test_psycopg_missing_names_the_extra)
+    require_service(importlib.util.find_spec("psycopg") is not None, "psycopg not installed (pip install 'infer-bench[postgres]')")
     url = f"postgresql://postgres@/nothing?host={tmp_path}&port=5999"
     done = main(capsys, "history", "--db", url, "list")
     assert done.returncode == 2
