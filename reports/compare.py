@@ -410,7 +410,9 @@ def _row(key: Key, base: Side, cur: Side, settings: Settings, index: int, rounds
     if rounds is None:
         row.update(_unpaired(base_groups, cur_groups, b_vals, c_vals, c_pool / b_pool, settings, batch, index))
     else:
-        row.update(_paired(base, cur, rounds, settings, batch))
+        paired = _paired(base, cur, rounds, settings, batch)
+        paired["note"] = "; ".join(n for n in (row["note"], paired.pop("note", "")) if n)
+        row.update(paired)
     return row
 
 

@@ -105,3 +105,15 @@ def test_cli_paired_summary(tmp_path: Path) -> None:
     assert "paired by round (2 rounds: main-1 ↔ pr-1, main-2 ↔ pr-2)" in done.stdout
     assert "Wilcoxon signed-rank" in done.stdout
     assert "10 pairs" in done.stdout
+
+
+def test_a_failed_baseline_process_is_named_beside_its_unpartnered_partner(tmp_path: Path) -> None:
+    """Round 1's baseline repetition 4 crashed: its current partner is left out, and the row says both things."""
+    base, cur = _rounds(tmp_path, 1.0, ALTERNATED)
+    crashed = cell("m", SPREAD[:4], seed=10) + cell("m", [1.0], status="failed", error="worker crashed")
+    crashed[-1]["repetition"] = 4
+    write_run_file(tmp_path / "main-1b", "main-1", [crashed], created=ALTERNATED[0])
+    row = compare(load_runs([tmp_path / "main-1b", base[1]]), load_runs(cur), paired=True).frame.iloc[0]
+    assert row["pairs"] == 9
+    assert "1 baseline process(es) not ok, left out" in row["note"]
+    assert "1 process(es) without a partner of the same round and repetition, left out" in row["note"]
