@@ -8,6 +8,7 @@ Two workers build it: a Keras 3 one (Keras, SavedModel, TFLite files) and a lega
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -128,17 +129,27 @@ def ensure_exported(name: str, cache_dir: Path | None = None) -> Path:
     if (target / "manifest.json").exists():
         return target
     cache.mkdir(parents=True, exist_ok=True)
+    # One export per model at a time: a second run (or test process) started meanwhile waits for the first
+    # instead of exporting the same files again; the lock dies with its holder.
+    with (cache / f".{cache_key(name)}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "manifest.json").exists():
+            _export_into(name, cache, target)
+    return target
+
+
+def _export_into(name: str, cache: Path, target: Path) -> None:
+    """Export into a temporary directory of the cache, then rename it into place (atomic)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache))
     try:
         export(name, tmp / "model")
         try:
             os.replace(tmp / "model", target)
         except OSError:
-            if not (target / "manifest.json").exists():  # lost a race with an equal export: fine
+            if not (target / "manifest.json").exists():  # another exporter without the lock got there: fine
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:

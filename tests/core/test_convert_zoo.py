@@ -192,3 +192,45 @@ def test_zoo_export_copies_the_cached_export_cut_to_the_formats_asked(tmp_path: 
     assert json.loads((out / "manifest.json").read_text())["files"] == {"frozen": "frozen.pb", "tflite": "model.tflite"}
     assert (out / "frozen.pb").read_bytes() == (mnist_dir / "frozen.pb").read_bytes()
     assert main(["zoo", "export", "mnist_cnn", "--out", str(out)]) == 2  # never over an existing export
+
+
+WAITS_FOR_THE_LOCK = """
+import json, sys
+from pathlib import Path
+from bench.runner.zoo_export import ensure_exported
+print(json.dumps({"target": str(ensure_exported("mnist_cnn", Path(sys.argv[1])))}))
+"""
+
+
+def _blocked_on_a_lock(pid: int) -> bool:
+    return any(line.split()[1] == "->" and f" {pid} " in line for line in Path("/proc/locks").read_text().splitlines())
+
+
+def test_a_second_exporter_waits_for_the_first_and_exports_nothing(tmp_path: Path, mnist_dir: Path) -> None:
+    """While one process holds the model's export lock, another asking for the same model waits; once the first
+    has put the export in place and let go, the second returns it without exporting again (no temp dir left)."""
+    import fcntl
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from bench.runner.zoo_export import cache_key
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    target = cache / cache_key("mnist_cnn")
+    with (cache / f".{cache_key('mnist_cnn')}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        second = subprocess.Popen([sys.executable, "-c", WAITS_FOR_THE_LOCK, str(cache)], stdout=subprocess.PIPE,
+                                  text=True)
+        deadline = time.monotonic() + 120
+        while not _blocked_on_a_lock(second.pid):  # the kernel lists a waiter as "-> FLOCK ... PID"
+            assert second.poll() is None and time.monotonic() < deadline, "the second exporter never waited"
+            time.sleep(0.1)
+        assert [p.name for p in cache.iterdir()] == [lock.name.rsplit("/", 1)[-1]]  # it started no export
+        shutil.copytree(mnist_dir, target)  # what the first exporter's rename puts in place
+    out, _ = second.communicate(timeout=120)
+    assert second.returncode == 0
+    assert json.loads(out) == {"target": str(target)}
+    assert sorted(p.name for p in cache.iterdir()) == sorted([target.name, f".{target.name}.lock"])
