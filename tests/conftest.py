@@ -9,6 +9,16 @@ from pathlib import Path
 import pytest
 
 REQUIRE_ENV = "INFER_BENCH_REQUIRE_SERVICES"
+# Tests that share one service instance per test process run in the same xdist worker (`--dist loadgroup`):
+# the Ray cluster's head takes fixed ports (the client server's 10001), so two clusters cannot run side by side.
+SHARED_SERVICE_GROUPS = {"fleet": "ray-cluster"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = SHARED_SERVICE_GROUPS.get(item.path.parent.name)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

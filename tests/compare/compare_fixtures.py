@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,3 +51,9 @@ def write_run_file(run_dir: Path, name: str, cells: Sequence[Sequence[dict[str, 
         lines.extend(dumps({**r, "run_id": name}) for r in records)
     (run_dir / "results.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return run_dir
+
+
+def own_session_env(**extra: str) -> dict[str, str]:
+    """The environment for a pytest a test starts: its own session, not an xdist worker (pytest-benchmark turns
+    itself off where it sees PYTEST_XDIST_WORKER, which this suite's workers set)."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}, **extra}

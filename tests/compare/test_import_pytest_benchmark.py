@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from compare_fixtures import own_session_env
 
 from bench.errors import ImportFileError
 from bench.integrations.import_pytest_benchmark import import_files, read_document
@@ -39,7 +40,7 @@ def run_pytest_benchmark(where: Path, name: str, save_data: bool = True) -> Path
             "--benchmark-min-rounds=10", "--benchmark-max-time=0.02", "--benchmark-warmup=off"]
     if save_data:
         args.append("--benchmark-save-data")
-    done = subprocess.run(args, cwd=where, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(args, cwd=where, env=own_session_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     (saved,) = storage.glob(f"*/*_{name}.json")
     return saved

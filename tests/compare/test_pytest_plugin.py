@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from compare_fixtures import own_session_env
 
 from reports.schema import dumps, read_run_file
 
@@ -54,7 +55,7 @@ def _plugin_args() -> list[str]:
 
 
 def pytest_run(where: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = own_session_env(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
     cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *_plugin_args(), *map(str, args)]
     return subprocess.run(cmd, cwd=where, env=env, capture_output=True, text=True, timeout=300)
 
