@@ -96,7 +96,8 @@ def measure_run(out: Path, procs: int, seed: int, quick: bool) -> Path:
     from bench.runner.zoo_export import ensure_exported
     from bench.scenario import sweep
 
-    timing = (0.05, 0.1, 0.2) if quick else (0.1, 0.2, 0.4)
+    zero_config = scenario.default().policy  # the zero-config loops, read where they are set
+    timing = ((0.05, 0.1, 0.2) if quick else (zero_config.warmup_time, zero_config.min_time, zero_config.max_time))
     text = SCENARIO.format(procs=procs, seed=seed, warmup=timing[0], min_time=timing[1], max_time=timing[2])
     s = scenario.parse(text, "calibration.toml", out.parent)
     e = sweep.expand(s)

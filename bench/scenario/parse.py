@@ -585,7 +585,8 @@ DEFAULT_TEXT = """\
 # The built-in default: mnist_cnn in the five base formats, on every device present. The formats share
 # one worker and alternate (interleaved); rounds of fresh workers until every ratio is known to +-3%
 # (at least 5 processes, at most 12, no new round after 90 s of measuring). Short timed loops: processes differ far
-# more than the samples inside one do, so the time goes to more processes.
+# more than the samples inside one do, so the time goes to more processes (0.1-0.2 s loops: 7 processes in the
+# budget, median ratio intervals ±2.4-4.5% where 0.2-0.4 s loops gave 5-6 and ±4.8-8.9%: benchmarks/results/loop_length.txt).
 [[models]]
 zoo = "mnist_cnn"
 
