@@ -596,8 +596,8 @@ time_budget = 90
 
 [measure]
 warmup_time = 0.1
-min_time = 0.2
-max_time = 0.4
+min_time = 0.1
+max_time = 0.2
 ci_target = 0.02
 
 [sweep]

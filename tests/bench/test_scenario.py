@@ -81,6 +81,9 @@ def test_default_scenario_is_the_zero_config_sweep() -> None:
     assert s.sweep.batch_sizes == (1, 8, 32, 128)
     assert s.sweep.devices == ("cpu", "gpu:0")
     assert "mnist_cnn" in s.text
+    # the measured choice (benchmarks/results/loop_length.txt): short loops, the time goes to more processes
+    assert (s.policy.warmup_time, s.policy.min_time, s.policy.max_time) == (0.1, 0.1, 0.2)
+    assert (s.run.repetitions, s.run.time_budget) == (5, 90)
 
 
 @pytest.mark.parametrize(
