@@ -3,7 +3,8 @@
 `--compare turns` (default): strict alternation vs the default turns. `bench_switch_warmup.py` measures the turn
 settings inside one process on three formats; this runs the real thing. `--compare loops`: timed loops of
 0.2-0.4 s (the default until loop_length.txt) against 0.1-0.2 s (the default since), with the default adaptive number of processes (`--procs auto`, the 90 s
-budget): does time moved from loops to processes narrow the ratio intervals?
+budget): does time moved from loops to processes narrow the ratio intervals? `--compare warmup`: the interleaved
+warmup of 0.1 s per variant and batch size (2.8 s of a zero-config worker) against 0.05 s.
 
 Each run is the built-in default scenario (mnist_cnn, five formats + two idiomatic calls in one interleaved
 worker, batch 1/8/32/128) with the setting's [measure] keys, PROCS worker processes (or "auto"), RUNS runs per
@@ -14,6 +15,7 @@ format's median at batch 1 and 32.
 
     python benchmarks/bench_turns.py --runs 3 | tee benchmarks/results/turns_zero_config.txt
     python benchmarks/bench_turns.py --compare loops --procs auto --runs 3 | tee benchmarks/results/loop_length.txt
+    python benchmarks/bench_turns.py --compare warmup --procs auto --runs 3 | tee benchmarks/results/warmup_length.txt
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ Setting = dict[str, float]  # [measure] keys set (or replaced) in the default sc
 COMPARISONS: dict[str, dict[str, Setting]] = {
     "turns": {"strict": {"switch_warmup": 0, "turn_calls": 1}, "turns": {"switch_warmup": 1, "turn_calls": 3}},
     "loops": {"loops 0.2-0.4 s": {"min_time": 0.2, "max_time": 0.4}, "loops 0.1-0.2 s": {"min_time": 0.1, "max_time": 0.2}},
+    "warmup": {"warmup 0.1 s": {"warmup_time": 0.1}, "warmup 0.05 s": {"warmup_time": 0.05}},
 }
 
 
