@@ -2,8 +2,8 @@
 
 `--compare turns` (default): strict alternation vs the default turns. `bench_switch_warmup.py` measures the turn
 settings inside one process on three formats; this runs the real thing. `--compare loops`: timed loops of
-0.2-0.4 s (the default until loop_length.txt) against 0.1-0.2 s (the default since), with the default adaptive number of processes (`--procs auto`, the 90 s
-budget): does time moved from loops to processes narrow the ratio intervals? `--compare warmup`: the interleaved
+0.2-0.4 s (the default until loop_length.txt) against 0.1-0.2 s (the default since), with the adaptive number of
+processes (`--procs auto`, the 90 s budget): does time moved from loops to processes narrow the ratio intervals? `--compare warmup`: the interleaved
 warmup of 0.1 s per variant and batch size (2.8 s of a zero-config worker) against 0.05 s.
 
 Each run is the built-in default scenario (mnist_cnn, five formats + two idiomatic calls in one interleaved
@@ -94,8 +94,8 @@ def main() -> None:
     summary: dict[str, list[tuple[float, int, int, float]]] = {name: [] for name in settings}
     for i in range(args.runs):
         for name, setting in (settings.items() if i % 2 == 0 else reversed(settings.items())):
-            widths, frozen, medians, processes, wall = one_run(root, f"run{i}-{len(summary[name])}-{name.split()[0]}"
-                                                               f"{list(settings).index(name)}", setting, args.procs)
+            widths, frozen, medians, processes, wall = one_run(root, f"run{i}-{list(settings).index(name)}", setting,
+                                                               args.procs)
             finite = [w for w in widths if w != float("inf")]
             within = sum(w <= 0.03 for w in finite)
             summary[name].append((statistics.median(finite), within, processes, frozen))

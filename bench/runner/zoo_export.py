@@ -131,11 +131,16 @@ def ensure_exported(name: str, cache_dir: Path | None = None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     # One export per model at a time: a second run (or test process) started meanwhile waits for the first
     # instead of exporting the same files again; the lock dies with its holder.
-    with (cache / f".{cache_key(name)}.lock").open("w") as lock:
+    with export_lock(cache, name).open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (target / "manifest.json").exists():
             _export_into(name, cache, target)
     return target
+
+
+def export_lock(cache: Path, name: str) -> Path:
+    """The file whose lock one exporter of `name` into `cache` holds."""
+    return cache / f".{cache_key(name)}.lock"
 
 
 def _export_into(name: str, cache: Path, target: Path) -> None:

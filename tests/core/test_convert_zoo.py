@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import shutil
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -209,18 +214,12 @@ def _blocked_on_a_lock(pid: int) -> bool:
 def test_a_second_exporter_waits_for_the_first_and_exports_nothing(tmp_path: Path, mnist_dir: Path) -> None:
     """While one process holds the model's export lock, another asking for the same model waits; once the first
     has put the export in place and let go, the second returns it without exporting again (no temp dir left)."""
-    import fcntl
-    import shutil
-    import subprocess
-    import sys
-    import time
-
-    from bench.runner.zoo_export import cache_key
+    from bench.runner.zoo_export import cache_key, export_lock
 
     cache = tmp_path / "cache"
     cache.mkdir()
-    target = cache / cache_key("mnist_cnn")
-    with (cache / f".{cache_key('mnist_cnn')}.lock").open("w") as lock:
+    target, lock_file = cache / cache_key("mnist_cnn"), export_lock(cache, "mnist_cnn")
+    with lock_file.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         second = subprocess.Popen([sys.executable, "-c", WAITS_FOR_THE_LOCK, str(cache)], stdout=subprocess.PIPE,
                                   text=True)
@@ -228,9 +227,9 @@ def test_a_second_exporter_waits_for_the_first_and_exports_nothing(tmp_path: Pat
         while not _blocked_on_a_lock(second.pid):  # the kernel lists a waiter as "-> FLOCK ... PID"
             assert second.poll() is None and time.monotonic() < deadline, "the second exporter never waited"
             time.sleep(0.1)
-        assert [p.name for p in cache.iterdir()] == [lock.name.rsplit("/", 1)[-1]]  # it started no export
+        assert list(cache.iterdir()) == [lock_file]  # it started no export
         shutil.copytree(mnist_dir, target)  # what the first exporter's rename puts in place
     out, _ = second.communicate(timeout=120)
     assert second.returncode == 0
     assert json.loads(out) == {"target": str(target)}
-    assert sorted(p.name for p in cache.iterdir()) == sorted([target.name, f".{target.name}.lock"])
+    assert sorted(cache.iterdir()) == sorted([target, lock_file])
