@@ -90,7 +90,18 @@ def worker_env(spec: ModelSpec, legacy_keras: bool | None = None) -> dict[str, s
     if legacy_keras is None:
         need = required_keras(base, spec.builder)
         legacy_keras = need == "1" if need is not None else base in PREFER_LEGACY
-    env = {"TF_USE_LEGACY_KERAS": "1" if legacy_keras else "0"}
+    env = {"TF_USE_LEGACY_KERAS": "1" if legacy_keras else "0", **thread_env(spec)}
     if spec.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = "-1"
+    return env
+
+
+def thread_env(spec: ModelSpec) -> dict[str, str]:
+    """The spec's thread counts for what reads them from the environment at start-up: the eager runtime of
+    SavedModel and Keras functions (sessions take theirs from their ConfigProto) and OpenMP."""
+    env: dict[str, str] = {}
+    if spec.intra_op_threads > 0:
+        env.update(TF_NUM_INTRAOP_THREADS=str(spec.intra_op_threads), OMP_NUM_THREADS=str(spec.intra_op_threads))
+    if spec.inter_op_threads > 0:
+        env["TF_NUM_INTEROP_THREADS"] = str(spec.inter_op_threads)
     return env

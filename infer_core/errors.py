@@ -40,6 +40,10 @@ class DeviceUnavailable(InferCoreError):
     """The device asked for is not present on this machine."""
 
 
+class UnsupportedSetting(InferCoreError):
+    """A setting the model's format cannot honour (e.g. the caller's thread for an eager function)."""
+
+
 class ConversionError(InferCoreError):
     """A converter cannot produce the requested format from this model."""
 

@@ -42,6 +42,9 @@ class TensorInfo:
         return cls(name=d["name"], dtype=d["dtype"], shape=shape, batch_dim=d.get("batch_dim", 0))
 
 
+CALLER_THREAD = -1  # inter_op_threads: TensorFlow's own convention (a negative ConfigProto value)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """How to load a model: where it is, which format/variant, and the user's overrides.
@@ -58,7 +61,7 @@ class ModelSpec:
     shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # values for dynamic dims
     device: str = "cpu"
     intra_op_threads: int = 0
-    inter_op_threads: int = 0
+    inter_op_threads: int = 0  # CALLER_THREAD (-1): a session runs each call in the caller's thread
     tflite_threads: int | None = None  # None = follow intra_op_threads (0 -> LiteRT default)
     safe_mode: bool = True
     vocab_size: int | None = None  # upper bound for synthesised integer inputs, when known

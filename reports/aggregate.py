@@ -85,6 +85,11 @@ def interpreter_names(headers: dict[str, dict[str, Any]]) -> dict[tuple[str, str
     return names
 
 
+def threads_text(intra: int, inter: int) -> str:
+    """"threads 1/2": intra-op/inter-op, 0 = TensorFlow's default; inter-op -1 = each call in the caller's thread."""
+    return f"threads {intra}/{'caller' if inter < 0 else inter}"
+
+
 def setting_labels(frame: pd.DataFrame, pythons: dict[tuple[str, str], str] | None = None) -> pd.Series:
     """A short label for the identity fields other than model/variant/device/batch ('' = defaults);
     interpreters by their TensorFlow version where the run compared several."""
@@ -98,7 +103,7 @@ def setting_labels(frame: pd.DataFrame, pythons: dict[tuple[str, str], str] | No
                                             named, strict=True):
         bits = [] if call == "fastest" else [f"{call} call"]  # the user's own call: a panel of its own
         if a or b:
-            bits.append(f"threads {a}/{b}")
+            bits.append(threads_text(a, b))
         if env:
             bits.append(str(env))
         if aff:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from reports import changepoints
+from reports.aggregate import threads_text
 from reports.changepoints import ChangePoint
 from reports.escape import md_text
 
@@ -54,7 +55,8 @@ class Series:
     @property
     def label(self) -> str:
         i = self.identity
-        threads = f" · threads {i.get('intra_op_threads')}/{i.get('inter_op_threads')}" if i.get("intra_op_threads") or i.get("inter_op_threads") else ""
+        intra, inter = int(i.get("intra_op_threads") or 0), int(i.get("inter_op_threads") or 0)
+        threads = f" · {threads_text(intra, inter)}" if intra or inter else ""
         extra = "".join(f" · {i[k]}" for k in ("env_toggles", "affinity", "python") if i.get(k))
         return f"{i.get('model')} · {i.get('variant')} · {i.get('device')} · batch {i.get('batch_size')}{threads}{extra} · {self.metric}"
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from reports.aggregate import threads_text
 from reports.compare import VERDICTS, Comparison, EnvDifference, counts, like_for_like
 from reports.escape import md_text
 from reports.gate import GateResult
@@ -73,7 +74,7 @@ def cell_label(row: pd.Series) -> str:
     """model · variant · device · batch, then only the settings that are not defaults (raw text)."""
     parts = [str(row["model"]), str(row["variant"]), str(row["device"]), f"b{row['batch_size']}"]
     if row["intra_op_threads"] or row["inter_op_threads"]:
-        parts.append(f"threads {row['intra_op_threads']}/{row['inter_op_threads']}")
+        parts.append(threads_text(int(row["intra_op_threads"]), int(row["inter_op_threads"])))
     for name in ("env_toggles", "affinity", "python"):
         if row[name]:
             parts.append(str(row[name]))

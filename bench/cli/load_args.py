@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from bench.cli.model_args import inter_op_threads
 from bench.errors import BenchError
 
 
@@ -33,8 +34,9 @@ def add_settings_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--formats", default=None, metavar="F,F",
                    help="formats to search (zoo default: frozen,saved_model,tflite; a file: its own)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="intra-op threads (0 = TensorFlow's default)")
-    p.add_argument("--inter-op-threads", type=int, default=0, metavar="N",
-                   help="TensorFlow inter-op threads (0 = default); raised to the executor threads where fewer")
+    p.add_argument("--inter-op-threads", type=inter_op_threads, default=0, metavar="N",
+                   help="TensorFlow inter-op threads (0 = default; -1 = each session call in the calling thread);"
+                        " a count is raised to the executor threads where fewer")
     p.add_argument("--executor-threads", type=int, default=1, metavar="N",
                    help="threads calling the model; inter-op threads are raised to match (default 1)")
     g = p.add_argument_group("server-side batching (TF Serving's batching_parameters; on with --max-batch-size)")

@@ -59,3 +59,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def inter_op_threads(text: str) -> int:
+    """-1 (a session runs each call in the caller's thread), 0 (TensorFlow's default) or a count."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"must be -1 (the caller's thread), 0 (the default) or a count, got {value}")
+    return value

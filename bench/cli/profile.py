@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.cli.model_args import positive_int
+from bench.cli.model_args import inter_op_threads, positive_int
 from bench.errors import BenchError
 from bench.files import write_text
 
@@ -31,8 +31,9 @@ def _model_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--device", default="cpu", help="cpu, gpu or gpu:N (default cpu)")
     p.add_argument("--runs", type=positive_int, default=5, help="traced runs; op time = their median (default 5)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="intra-op threads (0 = TensorFlow's default)")
-    p.add_argument("--inter-op-threads", type=int, default=0, metavar="N",
-                   help="inter-op threads: ops run side by side (0 = TensorFlow's default)")
+    p.add_argument("--inter-op-threads", type=inter_op_threads, default=0, metavar="N",
+                   help="inter-op threads: ops run side by side (0 = TensorFlow's default; -1 = a session runs each"
+                        " call in the calling thread)")
     p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME",
                    help="input tensor name (repeat for several; default: discovered, as in check)")
     p.add_argument("--output", dest="outputs", action="append", default=[], metavar="NAME",

@@ -22,7 +22,7 @@ from bench.errors import BenchError
 from bench.load_settings import LoadSettings
 from bench.runner.client import error_from_message, first_error
 from bench.runner.procs import Message, WorkerSpec
-from infer_core.model import ModelSpec
+from infer_core.model import CALLER_THREAD, ModelSpec
 
 Append = Callable[[dict[str, Any]], None]
 Say = Callable[[str], None]
@@ -38,21 +38,12 @@ def scenario_load(scenario: Any) -> LoadSettings:
 
 
 def enforce_threads(spec: ModelSpec, s: LoadSettings) -> ModelSpec:
-    """N executor threads need inter-op >= N (sessions share one inter-op pool); LiteRT has one interpreter per thread."""
+    """N executor threads need inter-op >= N (sessions share one inter-op pool); LiteRT has one interpreter per thread;
+    a session that runs in its caller's thread (CALLER_THREAD) runs in each executor thread and needs no pool."""
     n = s.threads_needed()
-    if n <= 1 or spec.variant and spec.variant.startswith("tflite"):
+    if n <= 1 or spec.variant and spec.variant.startswith("tflite") or spec.inter_op_threads == CALLER_THREAD:
         return spec
     return dataclasses.replace(spec, inter_op_threads=max(spec.inter_op_threads, n))
-
-
-def thread_env(spec: ModelSpec) -> dict[str, str]:
-    """Eager formats take their pools from the environment at start-up."""
-    env = {}
-    if spec.inter_op_threads > 0:
-        env["TF_NUM_INTEROP_THREADS"] = str(spec.inter_op_threads)
-    if spec.intra_op_threads > 0:
-        env.update(TF_NUM_INTRAOP_THREADS=str(spec.intra_op_threads), OMP_NUM_THREADS=str(spec.intra_op_threads))
-    return env
 
 
 @dataclass(frozen=True)
@@ -148,7 +139,7 @@ def run_search(r: Request, repetition: int, phase: str, start: float | None, fac
         elif m.get("kind") == "search":
             final.append(m)
 
-    env = {**worker_env(r.spec), **thread_env(r.spec)}
+    env = worker_env(r.spec)
     outcome = run_with_keras_retry(WorkerSpec(task=_search_task(r, repetition, phase, start, factor, point), env=env,
                                               timeout_s=r.timeout_s), on_message, retry_ok=lambda: not steps)
     error = first_error(outcome)

@@ -65,10 +65,6 @@ def model_spec(entry: ModelEntry, key: GroupKey, zoo_dir: Path | None) -> ModelS
     )
 
 
-def thread_env(key: GroupKey) -> dict[str, str]:
-    return {"OMP_NUM_THREADS": str(key.intra_op_threads)} if key.intra_op_threads > 0 else {}
-
-
 def cell_ref(cell: Cell, job: Job) -> CellRef:
     return CellRef(cell.cell_id, job.group.group_id, job.repetition, cell.identity())
 
@@ -109,18 +105,14 @@ class TaskBuilder:
         return dataclasses.replace(task, **self.extra(job)) if self.extra is not None else task
 
     def env(self, job: Job, specs: Mapping[str, ModelSpec]) -> dict[str, str]:
-        """The first spec's environment, with the Keras flavour that every variant of the process accepts (and,
-        for serving load points, the enforced inter-op pool that eager formats read from the environment)."""
+        """The first spec's environment (its threads; for serving load points, the enforced inter-op pool), with
+        the Keras flavour that every variant of the process accepts."""
         first = next(iter(specs.values()))
         env = worker_env(first)
         needs = {required_keras(s.variant or v, s.builder) for v, s in specs.items()} - {None}
         if needs:
             env["TF_USE_LEGACY_KERAS"] = "1" if "1" in needs else "0"
-        if any(c.load_point for c in job.cells):
-            from bench.runner.capacity import thread_env as load_thread_env
-
-            env.update(load_thread_env(first))
-        return {**env, **thread_env(job.group.key), **parse_env(job.group.key.env_toggles)}
+        return {**env, **parse_env(job.group.key.env_toggles)}
 
     def worker_spec(self, job: Job) -> WorkerSpec:
         task = self.task(job)

@@ -29,6 +29,7 @@ from bench.scenario.model import (
     Sweep,
 )
 from bench.timing import Policy, PolicyValueError
+from infer_core.model import CALLER_THREAD
 from infer_core.variants import VARIANTS
 
 _T = TypeVar("_T")
@@ -128,6 +129,17 @@ def _check_keys(where: _Where, table: Mapping[str, Any], allowed: tuple[str, ...
 def _int(where: _Where, value: Any, at: tuple[str | int, ...], minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise where.error(at, f"must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _threads(where: _Where, value: Any, key: str, at: tuple[str | int, ...]) -> int:
+    """A thread count; 0 = TensorFlow's default; inter-op -1 = run each session call in the caller's thread."""
+    if key == "inter_op_threads" and value == CALLER_THREAD and not isinstance(value, bool):
+        return CALLER_THREAD
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        allowed = "-1 (the caller's thread), 0 (TensorFlow's default) or a count" if key == "inter_op_threads" else \
+            "0 (TensorFlow's default) or a count"
+        raise where.error(at, f"must be {allowed}, got {value!r}")
     return value
 
 
@@ -274,7 +286,7 @@ def _sweep(where: _Where, raw: Any, scenario_dir: Path) -> tuple[Sweep, dict[str
         axes["batch_sizes"] = _int_axis(where, table, "batch_sizes", 1)
     for key in ("intra_op_threads", "inter_op_threads"):
         if key in table:
-            axes[key] = _int_axis(where, table, key, 0)
+            axes[key] = tuple(_threads(where, v, key, ("sweep", key)) for v in _list(where, table[key], ("sweep", key)))
     if "devices" in table:
         axes["devices"] = _unique(where, [_device(where, v, ("sweep", "devices")) for v in _list(where, table["devices"], ("sweep", "devices"))], ("sweep", "devices"))
     if "affinity" in table:
@@ -478,7 +490,9 @@ def _exclude_value(where: _Where, key: str, value: Any, at: tuple[str | int, ...
         return _variant(where, value, at)
     if key == "device":
         return _device(where, value, at)
-    if key in ("batch_size", "intra_op_threads", "inter_op_threads"):
+    if key in ("intra_op_threads", "inter_op_threads"):
+        return _threads(where, value, key, at)
+    if key == "batch_size":
         return _int(where, value, at, 0)
     if key == "affinity":
         return _affinity(where, value, at)

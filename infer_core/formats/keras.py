@@ -20,7 +20,7 @@ from typing import Any
 
 from infer_core import devices
 from infer_core.errors import CorruptModel, LegacyKerasRequired, ModelNotFound, UnknownFormat, UnsafeModel
-from infer_core.formats.signature import SignatureModel
+from infer_core.formats.signature import SignatureModel, require_thread_pool
 from infer_core.model import ModelSpec
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -114,6 +114,7 @@ def load(spec: ModelSpec, variant: str) -> SignatureModel:
 
     path = Path(spec.path)
     devices.require(spec.device)
+    require_thread_pool(spec, "Keras")
     check_file(path)
     phases: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from infer_core import devices
 from infer_core.errors import CorruptModel, ModelNotFound, TensorNotFound
-from infer_core.formats.signature import SignatureModel
+from infer_core.formats.signature import SignatureModel, require_thread_pool
 from infer_core.model import ModelSpec
 
 CALL_PATH = "signature(**kwargs)"
@@ -45,6 +45,7 @@ def load(spec: ModelSpec, variant: str) -> SignatureModel:
 
     path = Path(spec.path)
     devices.require(spec.device)
+    require_thread_pool(spec, "SavedModel")
     check_dir(path)
     phases: dict[str, float] = {}
     t0 = time.perf_counter()

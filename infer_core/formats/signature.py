@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infer_core import devices
-from infer_core.errors import TensorNotFound
-from infer_core.model import Feeds, Model, ModelSpec, Outputs, TensorInfo
+from infer_core.errors import TensorNotFound, UnsupportedSetting
+from infer_core.model import CALLER_THREAD, Feeds, Model, ModelSpec, Outputs, TensorInfo
 
 if TYPE_CHECKING:
     from infer_core.profiling.hooks import InferenceGraph, SessionTarget
@@ -36,6 +36,14 @@ def _select(infos: tuple[TensorInfo, ...], names: tuple[str, ...], role: str, so
     if missing:
         raise TensorNotFound(f"{source}: no {role} named {missing[0]!r}; the signature's {role}s are {sorted(by_name)}")
     return tuple(by_name[n.split(":")[0]] for n in names)
+
+
+def require_thread_pool(spec: ModelSpec, what: str) -> None:
+    """Eager functions always run on TensorFlow's inter-op pool: the caller's thread is a session setting."""
+    if spec.inter_op_threads == CALLER_THREAD:
+        raise UnsupportedSetting(
+            f"{spec.path}: inter_op_threads = -1 (the caller's thread) applies to sessions (checkpoint, frozen graph); "
+            f"{what} functions run on TensorFlow's inter-op pool: give 0 or a count, or exclude this combination")
 
 
 class SignatureModel(Model):

@@ -92,6 +92,10 @@ def test_default_scenario_is_the_zero_config_sweep() -> None:
         ("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\nformats = [\"frozn\"]\n", "s.toml:4: sweep.formats: unknown format 'frozn'"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\nbatch_sizes = [1, 0]\n", "s.toml:4: sweep.batch_sizes: must be an integer >= 1, got 0"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\nbatch_sizes = []\n", "s.toml:4: sweep.batch_sizes: must be a non-empty list"),
+        ("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\ninter_op_threads = [-2]\n",
+         "s.toml:4: sweep.inter_op_threads: must be -1 (the caller's thread), 0 (TensorFlow's default) or a count, got -2"),
+        ("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\nintra_op_threads = [-1]\n",
+         "s.toml:4: sweep.intra_op_threads: must be 0 (TensorFlow's default) or a count, got -1"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\nbatch_sizes = [8, 8]\n", "lists a value twice"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\ndevices = [\"tpu\"]\n", "s.toml:4: sweep.devices: unknown device 'tpu'; use cpu, gpu or gpu:N"),
         ("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\naffinity = [\"zero\"]\n", "s.toml:4: sweep.affinity: 'zero' is not a CPU list"),
@@ -123,6 +127,13 @@ def test_default_scenario_is_the_zero_config_sweep() -> None:
 )
 def test_each_mistake_names_file_key_and_line(text: str, expected: str) -> None:
     assert expected in error_of(text)
+
+
+def test_inter_op_minus_one_is_the_callers_thread_in_the_sweep_and_in_exclusions() -> None:
+    s = parse("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\nintra_op_threads = [1]\ninter_op_threads = [0, -1]\n"
+              "[[exclude]]\nformat = \"tflite\"\ninter_op_threads = -1\n")
+    assert s.sweep.inter_op_threads == (0, -1)
+    assert s.exclude[0].match["inter_op_threads"] == (-1,)
 
 
 def test_second_model_entry_is_located_not_the_first() -> None:

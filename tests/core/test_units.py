@@ -91,3 +91,10 @@ def test_worker_env_separates_legacy_keras(tmp_path: Path) -> None:
 def test_model_spec_round_trips_through_json() -> None:
     spec = ModelSpec("m.pb", variant="frozen", inputs=("x:0",), shapes={"x": (1, 3)}, intra_op_threads=2)
     assert ModelSpec.from_json(spec.to_json()) == spec
+
+
+def test_worker_env_carries_the_thread_counts_eager_formats_read(tmp_path: Path) -> None:
+    env = worker_env(ModelSpec(str(tmp_path / "m.keras"), variant="keras", intra_op_threads=1, inter_op_threads=2))
+    assert (env["TF_NUM_INTRAOP_THREADS"], env["OMP_NUM_THREADS"], env["TF_NUM_INTEROP_THREADS"]) == ("1", "1", "2")
+    defaults = worker_env(ModelSpec(str(tmp_path / "m.pb"), variant="frozen", inter_op_threads=-1))
+    assert not {"TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTEROP_THREADS"} & set(defaults)
