@@ -52,6 +52,19 @@ def records(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return next(r for r in lines if r["kind"] == "header"), [r for r in lines if r["kind"] == "cell"]
 
 
+def cells_written(run_dir: Path) -> int:
+    """Cell records on disk so far, read while the run writes: the file may have no header yet (it is created
+    before the header goes in) or a partial last line."""
+    path = run_dir / "results.jsonl"
+    count = 0
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            count += json.loads(line).get("kind") == "cell"
+        except ValueError:
+            continue
+    return count
+
+
 def job_intervals(cells: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
     """fleet host -> sorted (start, end) of each worker run (a group's repetition) measured there."""
     jobs: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)

@@ -18,6 +18,7 @@ import pytest
 from tests.fleet.conftest import INFER_BENCH, Cluster, wait_until
 from tests.fleet.helpers import (
     ZOO_MODEL,
+    cells_written,
     file_model,
     job_intervals,
     no_orphans,
@@ -84,7 +85,7 @@ def _stop_after_a_record(cluster: Cluster, driver: subprocess.Popen[str], run_di
                          how: signal.Signals) -> tuple[int, str]:
     """Once the run holds more than `kept` records and the next job's worker runs on machine a: signal the driver."""
     try:
-        wait_until(lambda: (run_dir / "results.jsonl").exists() and len(records(run_dir)[1]) > kept, 90, "a new record")
+        wait_until(lambda: cells_written(run_dir) > kept, 90, "a new record")
         wait_until(lambda: worker_on(mark, cluster.root / "a"), 30, "the next job's worker")
     finally:
         driver.send_signal(how)
