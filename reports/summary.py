@@ -34,7 +34,7 @@ def summarize(data: ReportData) -> list[SummaryItem]:
     items += [
         SummaryItem("Most throughput", _best_lines(data)),
         *([SummaryItem("Your call vs the fastest path", _call_lines(data))] if not data.calls.empty else []),
-        *([SummaryItem("Interpreter vs interpreter", _interpreter_lines(data))] if not data.interpreters.empty else []),
+        *([SummaryItem("Setting vs setting", _setting_lines(data))] if not data.settings.empty else []),
         SummaryItem("How far to trust these numbers", _trust_lines(data)),
         *([SummaryItem("Run to run", _drift_lines(data))] if data.drift is not None else []),
     ]
@@ -157,12 +157,14 @@ def _drift_lines(data: ReportData) -> list[str]:
     return lines
 
 
-def _interpreter_lines(data: ReportData) -> list[str]:
+def _setting_lines(data: ReportData) -> list[str]:
     """"TF 2.20.0 vs TF 2.21.0 — mnist_cnn frozen: batch 1: 1.05× faster (95% CI …, 5 paired processes)"."""
     lines = []
-    for (model, variant, base, other), part in data.interpreters.groupby(["model", "variant", "base", "other"], sort=True):
+    for (model, variant, call, base, other), part in data.settings.groupby(["model", "variant", "call", "base", "other"],
+                                                                          sort=True):
         clauses = "; ".join(_speedup_clause(row) for _, row in part.sort_values("batch_size").iterrows())
-        lines.append(f"{other} vs {base} — {model} {variant}: {clauses}")
+        what = variant if call == "fastest" else f"{variant} ({call} call)"
+        lines.append(f"{other} vs {base} — {model} {what}: {clauses}")
     return lines
 
 

@@ -37,8 +37,9 @@ CALL_COLUMNS = [*PANEL_KEYS, "batch_size", "variant", "call_path", "fastest_path
                 "rerun_scope", "rerun_runs"]
 
 
-INTERPRETER_COLUMNS = ["source", "model", "device", "variant", "batch_size", "base", "other", "speedup", "ci_lo",
-                       "ci_hi", "ci_scope", "significant", "pairs"]
+SETTING_COLUMNS = ["source", "model", "device", "call", "variant", "batch_size", "base", "other", "speedup", "ci_lo",
+                   "ci_hi", "ci_scope", "significant", "pairs"]
+PROCESS_SETTINGS = ("intra_op_threads", "inter_op_threads", "env_toggles", "affinity", "python")
 
 
 def ok_rows(agg: pd.DataFrame) -> pd.DataFrame:
@@ -294,7 +295,7 @@ class ReportData:
     drift: tuple[pd.DataFrame, pd.DataFrame] | None = None  # (cells, ratios) seen in several runs of one host
     known: list[str] = field(default_factory=list)  # run-to-run spread on this machine, from the history database
     history: rerun.PastRuns | None = None  # past runs of these cells, for the rerun intervals of ratios
-    interpreters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INTERPRETER_COLUMNS))
+    settings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SETTING_COLUMNS))
     parity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PARITY_TABLE_COLUMNS))
 
     @property
@@ -343,29 +344,39 @@ def _overhead_row(own: pd.Series, base: pd.Series, confidence: float, history: r
     return row
 
 
-def interpreter_speedups(agg: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Several interpreters in one run (`[sweep] python`): each one's speed against the harness's own, per
-    cell, as base median / other median with the paired interval of `paired_speedup` (by round, or duets)."""
+def setting_speedups(agg: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """A sweep over process settings (threads, environment toggles, CPU affinity, interpreters): every other setting
+    of a cell against its defaults (else the first setting), as base median / other median with the paired
+    interval of `paired_speedup` (by round, or duets)."""
     rows = ok_rows(agg)
-    if rows.empty or rows["python"].nunique() < 2:
-        return pd.DataFrame(columns=INTERPRETER_COLUMNS)
-    keys = ["source", "model", "device", "intra_op_threads", "inter_op_threads", "env_toggles", "affinity", "call",
-            "variant", "batch_size"]
+    if rows.empty or len(rows[list(PROCESS_SETTINGS)].drop_duplicates()) < 2:
+        return pd.DataFrame(columns=SETTING_COLUMNS)
+    keys = ["source", "model", "device", "fleet_target", "call", "variant", "batch_size"]
     out = []
-    for _, part in rows.groupby(keys, sort=True):
-        base = part[part["python"] == ""]
-        for _, other in part[part["python"] != ""].iterrows():
-            if not base.empty:
-                out.append(_interpreter_row(base.iloc[0], other, confidence))
-    return pd.DataFrame(out, columns=INTERPRETER_COLUMNS)
+    for _, part in rows.groupby([k for k in keys if k in rows], sort=True):
+        if len(part) < 2:
+            continue
+        defaults = part[(part["intra_op_threads"] == 0) & (part["inter_op_threads"] == 0) & (part["env_toggles"] == "")
+                        & (part["affinity"] == "") & (part["python"] == "")]
+        base = defaults.iloc[0] if not defaults.empty else part.sort_values("setting").iloc[0]
+        out += [_setting_row(base, other, confidence) for i, other in part.iterrows() if i != base.name]
+    return pd.DataFrame(out, columns=SETTING_COLUMNS)
 
 
-def _interpreter_row(base: pd.Series, other: pd.Series, confidence: float) -> dict[str, Any]:
+def _setting_label(row: pd.Series) -> str:
+    """The row's setting without its call (the call is named beside the variant): '' = the defaults."""
+    label = str(row["setting"] or "")
+    call = f"{row.get('call', 'fastest')} call"
+    return label.removeprefix(call).lstrip(", ") if call != "fastest call" else label
+
+
+def _setting_row(base: pd.Series, other: pd.Series, confidence: float) -> dict[str, Any]:
     got = paired_speedup(base, other, confidence)
-    return {"source": base["source"], "model": base["model"], "device": base["device"], "variant": base["variant"],
-            "batch_size": int(base["batch_size"]), "base": base["setting"] or "default interpreter",
-            "other": other["setting"], "speedup": float(base["p50_ms"] / other["p50_ms"]), "ci_lo": got["ci_lo"],
-            "ci_hi": got["ci_hi"], "ci_scope": got["ci_scope"], "significant": got["significant"], "pairs": got["pairs"]}
+    return {"source": base["source"], "model": base["model"], "device": base["device"], "call": base.get("call", "fastest"),
+            "variant": base["variant"], "batch_size": int(base["batch_size"]), "base": _setting_label(base) or "defaults",
+            "other": _setting_label(other) or "defaults", "speedup": float(base["p50_ms"] / other["p50_ms"]),
+            "ci_lo": got["ci_lo"], "ci_hi": got["ci_hi"], "ci_scope": got["ci_scope"], "significant": got["significant"],
+            "pairs": got["pairs"]}
 
 
 def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = None, slo_ms: float | None = None,
@@ -390,7 +401,7 @@ def build_report(runs: Runs, agg: pd.DataFrame, baseline_format: str | None = No
         failures=failures(runs),
         notes=notes,
         calls=call_overhead(agg, history=history),
-        interpreters=interpreter_speedups(agg),
+        settings=setting_speedups(agg),
         drift=_drift(agg, table if baseline else None),
         parity=parity_table(runs.parity),
         history=history,

@@ -172,8 +172,34 @@ def test_two_interpreters_are_labelled_by_tensorflow_version_and_compared(tmp_pa
     agg = aggregate(runs)
     assert sorted(agg["setting"]) == ["TF 2.20.0", "TF 2.21.0"]
     report = build_report(runs, agg)
-    row = report.interpreters.iloc[0]
+    row = report.settings.iloc[0]
     assert (row["base"], row["other"]) == ("TF 2.21.0", "TF 2.20.0")
     assert row["speedup"] == pytest.approx(0.40 / 0.44, rel=1e-3) and (row["ci_lo"], row["ci_hi"]) == pytest.approx((0.40 / 0.44,) * 2, rel=1e-3)
-    lines = {i.heading: i.lines for i in summarize(report)}["Interpreter vs interpreter"]
+    lines = {i.heading: i.lines for i in summarize(report)}["Setting vs setting"]
     assert lines == ["TF 2.20.0 vs TF 2.21.0 — mnist_cnn frozen: batch 1: 1.10× slower (95% CI 1.10–1.10×, 3 paired processes)"]
+
+
+def test_thread_settings_are_compared_with_the_defaults_paired_by_round(tmp_path: Path) -> None:
+    """A sweep of threads 0/0 and 1/caller: each format's speed under the other setting against the defaults,
+    the ratio of medians with a t interval over the per-round ratios (here 2.0, 2.5 and 2.0 in the three rounds)
+    centred on it,
+    the idiomatic call named beside its variant rather than in the setting."""
+    from reports import stats
+    from reports.summary import summarize
+
+    base_ms, caller_ms = {0: 0.20, 1: 0.25, 2: 0.18}, {0: 0.10, 1: 0.10, 2: 0.09}
+    records = [synth.cell("frozen", 1, [int(ms[r] * 1e6)] * 20, repetition=r, call=call, intra_op_threads=intra,
+                          inter_op_threads=inter)
+               for intra, inter, ms in ((0, 0, base_ms), (1, -1, caller_ms)) for r in ms for call in ("fastest", "idiomatic")]
+    runs = load_runs([synth.write_run(tmp_path / "r", records)])
+    report = build_report(runs, aggregate(runs))
+    rows = report.settings.set_index("call")
+    assert set(rows.index) == {"fastest", "idiomatic"}
+    row = rows.loc["fastest"]
+    expected = stats.log_t_interval([2.0, 2.5, 2.0])
+    shift = 2.0 / expected.center  # the geometric mean of the rounds, 2.154, moved onto the ratio of medians
+    assert (row["base"], row["other"], row["pairs"]) == ("defaults", "threads 1/caller", 3)
+    assert row["speedup"] == pytest.approx(0.20 / 0.10) and (row["ci_lo"], row["ci_hi"]) == pytest.approx((expected.low * shift, expected.high * shift))
+    lines = {i.heading: i.lines for i in summarize(report)}["Setting vs setting"]
+    assert lines[0].startswith("threads 1/caller vs defaults — mnist_cnn frozen: batch 1: 2.00× faster (95% CI ")
+    assert lines[1].startswith("threads 1/caller vs defaults — mnist_cnn frozen (idiomatic call): batch 1: 2.00× faster")
