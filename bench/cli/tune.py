@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from bench.cli.load_args import add_load_options
+from bench.cli.model_args import inter_op_threads
 
 
 def register(subparsers: Any) -> None:
@@ -29,8 +30,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--qps", type=float, metavar="QPS", help="the rate of the p99 objective")
     p.add_argument("--formats", metavar="F,F", help="formats to try (zoo default: frozen,saved_model,tflite)")
     p.add_argument("--threads", default="0", metavar="N,N", help="intra-op thread counts to try (default 0 = TF's)")
-    p.add_argument("--inter-op-threads", type=int, default=0, metavar="N",
-                   help="TensorFlow inter-op threads (0 = default); raised to the executor threads where fewer")
+    p.add_argument("--inter-op-threads", type=inter_op_threads, default=0, metavar="N",
+                   help="TensorFlow inter-op threads (0 = default; -1 = each session call in the calling thread, for"
+                        " checkpoint and frozen graph only); a count is raised to the executor threads where fewer")
     p.add_argument("--executor-threads", default="1,2", metavar="N,N", help="executor / batch thread counts (default 1,2)")
     p.add_argument("--batching", default="none,8:1000,32:2000", metavar="SPEC,SPEC",
                    help="batching settings to try: none or MAX_BATCH:TIMEOUT_US (default none,8:1000,32:2000); "

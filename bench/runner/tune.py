@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.load_settings import Batching, LoadSettings
 from bench.runner.capacity import Append, Request, Say, capacity, enforce_threads, run_point
-from infer_core.model import ModelSpec
+from infer_core.model import CALLER_THREAD, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,10 @@ class TuneResult:
 
 def serving_text(c: Candidate, spec: ModelSpec) -> str:
     """What to give TF Serving: the batching_parameters file and the thread flags."""
+    inter = spec.inter_op_threads if spec.inter_op_threads == CALLER_THREAD else max(spec.inter_op_threads, c.threads)
     lines = [f"# {c.label()}",
              f"# tensorflow_model_server --tensorflow_intra_op_parallelism={c.intra_op_threads} "
-             f"--tensorflow_inter_op_parallelism={max(spec.inter_op_threads, c.threads)}"
+             f"--tensorflow_inter_op_parallelism={inter}"
              + (" --enable_batching --batching_parameters_file=batching_parameters.txt" if c.batching else "")]
     applied = c.settings(LoadSettings()).batching
     return "\n".join(lines) + "\n" + (applied.to_text() if applied is not None else "")

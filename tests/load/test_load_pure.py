@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from bench.load_settings import Batching, LoadSettings, LoadValueError, canonical_point, parse_point
-from bench.runner.tune import Candidate, Row, Tuner, survivors
+from bench.runner.capacity import enforce_threads
+from bench.runner.tune import Candidate, Row, Tuner, serving_text, survivors
 from bench.worker.load import validity
 from bench.worker.load.batcher import BatchQueue, Query, simulate
 from bench.worker.load.engine import issue_schedule
 from bench.worker.load.schedule import NS, poisson_offsets_ns, realised_rate, server_schedule
 from bench.worker.load.search import Step, find_capacity
+from infer_core.model import CALLER_THREAD, ModelSpec
 
 US = 1000
 
@@ -294,3 +296,12 @@ def test_points_and_settings() -> None:
     assert LoadSettings(scenario="server", qps=None).problems()[0][0] == "qps"
     assert {k for k, _ in LoadSettings(scenario="server", qps=1, slo_ms=0, percentile=100).problems()} == {"slo_ms", "percentile"}
     assert LoadSettings.from_json(LoadSettings(batching=Batching(4)).to_json()).batching == Batching(4)
+
+
+def test_executor_threads_raise_the_pool_but_leave_a_session_in_its_callers_thread() -> None:
+    two = LoadSettings(executor_threads=2)
+    assert enforce_threads(ModelSpec("m.pb", variant="frozen"), two).inter_op_threads == 2
+    assert enforce_threads(ModelSpec("m.pb", variant="frozen", inter_op_threads=CALLER_THREAD), two).inter_op_threads == -1
+    assert "--tensorflow_inter_op_parallelism=2" in serving_text(Candidate("frozen", 1, 2), ModelSpec("m.pb"))
+    caller = serving_text(Candidate("frozen", 1, 2), ModelSpec("m.pb", inter_op_threads=CALLER_THREAD))
+    assert "--tensorflow_inter_op_parallelism=-1" in caller
