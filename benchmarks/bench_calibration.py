@@ -20,6 +20,7 @@ Printed:
   median half-width of the intervals, for ratios and for absolute medians.
 
     python benchmarks/bench_calibration.py --runs 25 --procs 5 | tee benchmarks/results/calibration_3.txt
+    python benchmarks/bench_calibration.py --runs 25 --procs 5 --threads 1/-1 | tee benchmarks/results/calibration_caller.txt
 (25 runs: runs 5..23 have a history of >= 5 runs and a next run, so 19 predicted pairs per ratio.)
 The test suite runs `--runs 2 --procs 2 --quick` to keep the script working.
 """
@@ -58,7 +59,7 @@ ci_target = 0.02
 formats = ["checkpoint", "frozen", "tflite"]
 batch_sizes = [1, 32]
 devices = ["cpu"]
-
+{threads}
 [[models]]
 zoo = "mnist_cnn"
 """
@@ -88,7 +89,15 @@ class Estimate:
         return max(hi / self.value - 1, 1 - lo / self.value)
 
 
-def measure_run(out: Path, procs: int, seed: int, quick: bool) -> Path:
+def threads_lines(threads: str | None) -> str:
+    """--threads INTRA/INTER ("1/-1": one intra-op thread, the session in the caller's thread) as [sweep] lines."""
+    if not threads:
+        return ""
+    intra, inter = (int(x) for x in threads.split("/"))
+    return f"intra_op_threads = [{intra}]\ninter_op_threads = [{inter}]\n"
+
+
+def measure_run(out: Path, procs: int, seed: int, quick: bool, threads: str | None = None) -> Path:
     """One real run: fresh worker processes, interleaved formats, no report (the aggregation is below)."""
     from bench import scenario
     from bench.results.store import RunStore
@@ -98,7 +107,8 @@ def measure_run(out: Path, procs: int, seed: int, quick: bool) -> Path:
 
     zero_config = scenario.default().policy  # the zero-config loops, read where they are set
     timing = ((0.05, 0.1, 0.2) if quick else (zero_config.warmup_time, zero_config.min_time, zero_config.max_time))
-    text = SCENARIO.format(procs=procs, seed=seed, warmup=timing[0], min_time=timing[1], max_time=timing[2])
+    text = SCENARIO.format(procs=procs, seed=seed, warmup=timing[0], min_time=timing[1], max_time=timing[2],
+                           threads=threads_lines(threads))
     s = scenario.parse(text, "calibration.toml", out.parent)
     e = sweep.expand(s)
     builder = TaskBuilder(s, {"mnist_cnn": ensure_exported("mnist_cnn")})
@@ -283,7 +293,8 @@ def header(args: argparse.Namespace) -> list[str]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return [f"# bench_calibration.py  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  commit {commit}  host {platform.node()}",
             f"# {args.runs} consecutive runs x {args.procs} fresh worker processes; mnist_cnn checkpoint/frozen/tflite, "
-            f"batch 1 and 32; interleaved; load average at start {os.getloadavg()[0]:.1f}"]
+            f"batch 1 and 32; interleaved; threads {args.threads or 'TensorFlow default'}; load average at start "
+            f"{os.getloadavg()[0]:.1f}"]
 
 
 def main() -> None:
@@ -292,6 +303,8 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=5, help="worker processes per run (default 5)")
     parser.add_argument("--quick", action="store_true", help="shorter timed loops (for the test suite)")
     parser.add_argument("--keep", type=Path, help="keep the runs' directories here")
+    parser.add_argument("--threads", metavar="INTRA/INTER", help="thread settings of every worker, e.g. 1/-1 (one intra-op "
+                        "thread, each session call in the caller's thread); default: TensorFlow's")
     parser.add_argument("--from", dest="source", type=Path, metavar="FILE",
                         help="no runs: read an earlier output of this script and print what the history predicts")
     parser.add_argument("--reevaluate", type=Path, metavar="DIR",
@@ -318,7 +331,7 @@ def main() -> None:
     per_run = []
     for i in range(args.runs):
         started = time.monotonic()
-        run = measure_run(root / f"run{i:02d}", args.procs, seed=i, quick=args.quick)
+        run = measure_run(root / f"run{i:02d}", args.procs, seed=i, quick=args.quick, threads=args.threads)
         per_run.append(estimates(run, db))
         with connect(str(db)) as database:  # after its report, as `infer-bench run` records it
             ingest(database, run)

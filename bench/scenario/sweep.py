@@ -59,7 +59,8 @@ class GroupKey:
         if self.call != "fastest":
             parts.append(f"call={self.call}")
         if self.intra_op_threads or self.inter_op_threads:
-            parts.append(f"t{self.intra_op_threads}x{self.inter_op_threads}")
+            inter = "caller" if self.inter_op_threads < 0 else self.inter_op_threads  # -1: the caller's thread
+            parts.append(f"t{self.intra_op_threads}x{inter}")
         if self.env_toggles:
             parts.append(self.env_toggles)
         if self.affinity:

@@ -134,6 +134,10 @@ def test_inter_op_minus_one_is_the_callers_thread_in_the_sweep_and_in_exclusions
               "[[exclude]]\nformat = \"tflite\"\ninter_op_threads = -1\n")
     assert s.sweep.inter_op_threads == (0, -1)
     assert s.exclude[0].match["inter_op_threads"] == (-1,)
+    from bench.scenario.sweep import expand
+
+    ids = {g.key.group_id.split("/")[-1] for g in expand(s).groups}
+    assert ids == {"t1x0", "t1xcaller"}
 
 
 def test_second_model_entry_is_located_not_the_first() -> None:
