@@ -5,8 +5,8 @@ each way. With `inter_op_parallelism_threads = -1` it runs the call in the calli
 setting; it gives up running independent ops side by side, so it suits small graphs). The effect of intra-op
 threads is separate, so four worker groups: intra 0 (TensorFlow's default) or 1 x inter 0 (the pool) or -1.
 
-One `infer-bench run` of mnist_cnn checkpoint/frozen/TFLite at batch 1 and 32 with the zero-config [measure]
-settings, REPS repetitions; each repetition starts one process per group, so the groups' processes alternate.
+One `infer-bench run` of `scenarios/threads.toml` (mnist_cnn checkpoint/frozen/TFLite at batch 1 and 32, the
+zero-config loops) with REPS repetitions; each repetition starts one process per group, so the groups' processes alternate.
 Printed:
 - the run's terminal report (format ratios inside each group, with their between-process intervals);
 - per group and cell: the spread of the per-process medians (SD of their logs) and the format ratios' 95%
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -32,26 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SCENARIO = """\
-[run]
-repetitions = {reps}
-history = false
-
-[measure]
-warmup_time = {warmup}
-min_time = {min_time}
-max_time = {max_time}
-
-[sweep]
-formats = ["checkpoint", "frozen", "tflite"]
-batch_sizes = [1, 32]
-devices = ["cpu"]
-intra_op_threads = [0, 1]
-inter_op_threads = [0, -1]
-
-[[models]]
-zoo = "mnist_cnn"
-"""
+SCENARIO = ROOT / "scenarios" / "threads.toml"  # the shipped scenario; this script sets its repetitions
 
 
 def group_name(intra: int, inter: int) -> str:
@@ -63,17 +45,15 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=8, help="worker processes per group (default 8)")
     args = parser.parse_args()
     from bench.runner.zoo_export import ensure_exported
-    from bench.scenario import default
     from reports import stats
     from reports.adaptive import per_process, ratio_widths
     from reports.schema import IDENTITY_FIELDS, read_run_file
 
     ensure_exported("mnist_cnn")
-    policy = default().policy
     root = Path(tempfile.mkdtemp(prefix="infer-bench-caller-"))
     path = root / "s.toml"
-    path.write_text(SCENARIO.format(reps=args.reps, warmup=policy.warmup_time, min_time=policy.min_time,
-                                    max_time=policy.max_time), encoding="utf-8")
+    text = re.sub(r"^repetitions = \d+$", f"repetitions = {args.reps}\nhistory = false", SCENARIO.read_text(), flags=re.M)
+    path.write_text(text, encoding="utf-8")
     print(f"# bench_caller_thread.py  {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}  host "
           f"{os.uname().nodename}, {os.cpu_count()} cpus, load average at start {os.getloadavg()[0]:.2f}")
     print("# scenario:\n" + "".join(f"#   {line}\n" for line in path.read_text().splitlines()), end="", flush=True)
