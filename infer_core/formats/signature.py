@@ -43,7 +43,7 @@ def require_thread_pool(spec: ModelSpec, what: str) -> None:
     if spec.inter_op_threads == CALLER_THREAD:
         raise UnsupportedSetting(
             f"{spec.path}: inter_op_threads = -1 (the caller's thread) applies to sessions (checkpoint, frozen graph); "
-            f"{what} functions run on TensorFlow's inter-op pool: give 0 or a count, or exclude this combination")
+            f"{what} functions run on TensorFlow's inter-op pool: give 0 or a count (in a scenario, exclude the combination)")
 
 
 class SignatureModel(Model):
