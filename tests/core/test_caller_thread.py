@@ -1,12 +1,14 @@
 """inter_op_threads = -1: a session runs each call in the caller's thread (TensorFlow's negative ConfigProto value).
 
 Checked where it happens: a frozen graph whose one op is a Python function that notes the thread it runs in.
-The function is registered in this process, so the graph loads and runs here, in the test's own process.
+The function is registered in this process, so the graph loads and runs here, in the test's own process; the
+registry holds it only while the graph that made it lives, so the fixture keeps that graph.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def probe_graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
+def probe_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[int]]]:
     import tensorflow as tf
 
     seen: list[int] = []
@@ -37,7 +39,8 @@ def probe_graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[in
         tf.identity(y, name="y")
     path = tmp_path_factory.mktemp("probe") / "probe.pb"
     path.write_bytes(graph.as_graph_def().SerializeToString())
-    return path, seen
+    yield path, seen
+    del graph  # until here: TensorFlow's registry of Python functions keeps `note` only as long as its graph
 
 
 @pytest.mark.parametrize(("inter", "in_caller"), [(0, False), (1, False), (CALLER_THREAD, True)])
