@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,6 +176,22 @@ def open_fleet(address: str, scenario: Scenario, fingerprints: bool = True) -> F
 # ------------------------------------------------------------------ dispatch
 
 
+@contextlib.contextmanager
+def _interrupt_flag() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C as a flag the driver's loop checks between Ray calls. A KeyboardInterrupt raised inside Ray's client
+    calls was lost once under load (the run went on to its end after SIGINT and exited 0); the flag does not depend
+    on how Ray's client handles it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hit = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: hit.set())
+    try:
+        yield hit.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def host_lost(name: str) -> dict[str, Any]:
     return {"status": "failed", "error": f"host lost: machine {name} left the cluster (its node died) before this "
             "job finished; --resume runs it again"}
@@ -202,15 +220,22 @@ class RayExecutor:
         running: dict[Any, _Running] = {}
         results: list[JobResult] = []
         try:
-            while queue or running:
-                self._watch_nodes(running, results)
-                self._fail_orphans(queue, append, reporter, results)
-                self._submit(queue, running, builder, append, reporter, len(jobs))
-                self._collect(running, results)
+            with _interrupt_flag() as interrupted:
+                while (queue or running) and not interrupted():
+                    self._step(queue, running, builder, append, reporter, results, len(jobs))
+                if interrupted():
+                    raise KeyboardInterrupt
         except BaseException:
             self._cancel(running)
             raise
         return results
+
+    def _step(self, queue: list[tuple[int, Job]], running: dict[Any, _Running], builder: TaskBuilder, append: Append,
+              reporter: Reporter, results: list[JobResult], total: int) -> None:
+        self._watch_nodes(running, results)
+        self._fail_orphans(queue, append, reporter, results)
+        self._submit(queue, running, builder, append, reporter, total)
+        self._collect(running, results)
 
     def _pool(self, job: Job) -> tuple[str, ...]:
         return self.fleet.targets.get(job.group.key.fleet_target, ())
