@@ -102,12 +102,25 @@ def model_specs(args: argparse.Namespace, formats: tuple[str, ...] | None) -> tu
         from infer_core.zoo import ZOO
 
         name = args.model if args.model in ZOO else zoo_dir.name
-        return name, [spec_for(zoo_dir, v, **threads) for v in formats or ("frozen", "saved_model", "tflite")]
+        return name, _sessions_only([spec_for(zoo_dir, v, **threads) for v in formats or ("frozen", "saved_model", "tflite")])
     from infer_core.detect import resolve_variant
 
     spec = ModelSpec(path=args.model, variant=formats[0] if formats and len(formats) == 1 else None, **threads)
     variant = resolve_variant(spec)  # a missing file or unknown format fails here, before a worker starts
-    return Path(args.model).stem or "model", [ModelSpec.from_json({**spec.to_json(), "variant": variant})]
+    return Path(args.model).stem or "model", _sessions_only([ModelSpec.from_json({**spec.to_json(), "variant": variant})])
+
+
+def _sessions_only(specs: list[Any]) -> list[Any]:
+    """--inter-op-threads -1 is a session setting: refuse SavedModel/Keras before a worker starts."""
+    from bench.scenario.sweep import EAGER_BASES
+    from infer_core.model import CALLER_THREAD
+
+    eager = [s.variant for s in specs if s.inter_op_threads == CALLER_THREAD and s.variant.split("+")[0] in EAGER_BASES]
+    if eager:
+        raise BenchError(f"--inter-op-threads -1 (the caller's thread) applies to sessions (checkpoint, frozen graph), "
+                         f"but {', '.join(eager)} run on TensorFlow's inter-op pool: give --formats without them, e.g. "
+                         "--formats frozen,tflite")
+    return specs
 
 
 def open_run(out: Path | None, command: str) -> Any:

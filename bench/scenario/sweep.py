@@ -177,8 +177,30 @@ def expand(scenario: Scenario) -> Expansion:
     def flavour(cell: Cell) -> str | None:
         return required_keras(cell.key.variant, builders.get(cell.key.model))
 
+    _check_caller_thread(scenario, kept)
     groups = group(kept, flavour if scenario.policy.mode == "interleaved" else None)
     return Expansion(tuple(kept), tuple(groups), len(cells) - len(kept), tuple(unavailable))
+
+
+EAGER_BASES = ("saved_model", "keras")  # functions on TensorFlow's inter-op pool: no caller's-thread setting
+
+
+def _check_caller_thread(scenario: Scenario, cells: Iterable[Cell]) -> None:
+    """inter_op_threads = -1 is a session setting: a SavedModel or Keras cell with it is a scenario mistake,
+    named before anything runs (the worker would refuse it)."""
+    eager = sorted({(c.key.model, c.key.variant) for c in cells
+                    if c.key.inter_op_threads < 0 and c.key.variant.split("+")[0] in EAGER_BASES})
+    if not eager:
+        return
+    from bench.errors import ScenarioError
+    from bench.scenario.parse import locate
+
+    line = locate(scenario.text, ("sweep", "inter_op_threads"))
+    named = ", ".join(f"{m} {v}" for m, v in eager)
+    raise ScenarioError(
+        f"{scenario.path or 'scenario'}:{line}: sweep.inter_op_threads: -1 (the caller's thread) applies to sessions "
+        f"(checkpoint, frozen graph), but {named} run on TensorFlow's inter-op pool: leave them out or add "
+        f'[[exclude]] format = "{eager[0][1]}" and inter_op_threads = -1')
 
 
 def process_key(cell: Cell, flavour: Callable[[Cell], str | None] | None) -> tuple[Any, ...]:

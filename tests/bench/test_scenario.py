@@ -130,14 +130,19 @@ def test_each_mistake_names_file_key_and_line(text: str, expected: str) -> None:
 
 
 def test_inter_op_minus_one_is_the_callers_thread_in_the_sweep_and_in_exclusions() -> None:
-    s = parse("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\nintra_op_threads = [1]\ninter_op_threads = [0, -1]\n"
-              "[[exclude]]\nformat = \"tflite\"\ninter_op_threads = -1\n")
-    assert s.sweep.inter_op_threads == (0, -1)
-    assert s.exclude[0].match["inter_op_threads"] == (-1,)
     from bench.scenario.sweep import expand
 
+    text = ("[[models]]\nzoo = \"mnist_cnn\"\n[sweep]\nformats = [\"frozen\", \"saved_model\"]\n"
+            "intra_op_threads = [1]\ninter_op_threads = [0, -1]\n")
+    s = parse(text + "[[exclude]]\nformat = \"saved_model\"\ninter_op_threads = -1\n")
+    assert s.sweep.inter_op_threads == (0, -1)
+    assert s.exclude[0].match["inter_op_threads"] == (-1,)
     ids = {g.key.group_id.split("/")[-1] for g in expand(s).groups}
     assert ids == {"t1x0", "t1xcaller"}
+    with pytest.raises(ScenarioError) as info:  # a SavedModel's functions run on the pool: refused before anything runs
+        expand(parse(text))
+    assert str(info.value).startswith("s.toml:6: sweep.inter_op_threads: -1 (the caller's thread) applies to sessions "
+                                      "(checkpoint, frozen graph), but mnist_cnn saved_model run on")
 
 
 def test_second_model_entry_is_located_not_the_first() -> None:

@@ -105,3 +105,12 @@ def test_tune_ranks_candidates_and_writes_tf_serving_text(tmp_path: Path, zoo: P
     md = (tmp_path / "t" / "report.md").read_text()
     assert "Tune: mnist\\_cnn" in md and "single-stream batch-1" in md
     json.dumps(record)
+
+
+def test_the_callers_thread_is_refused_for_eager_formats_before_a_worker_starts(tmp_path: Path) -> None:
+    done = cli("capacity", "mnist_cnn", "--formats", "frozen,saved_model", "--inter-op-threads", "-1", "--slo-ms", "5",
+               "--out", str(tmp_path / "never"))
+    assert done.returncode == 2 and not (tmp_path / "never").exists()
+    assert done.stderr.strip() == ("infer-bench: error: --inter-op-threads -1 (the caller's thread) applies to sessions "
+                                   "(checkpoint, frozen graph), but saved_model run on TensorFlow's inter-op pool: give "
+                                   "--formats without them, e.g. --formats frozen,tflite")
