@@ -36,10 +36,6 @@ sys.path.insert(0, str(ROOT))
 SCENARIO = ROOT / "scenarios" / "threads.toml"  # the shipped scenario; this script sets its repetitions
 
 
-def group_name(intra: int, inter: int) -> str:
-    return f"{intra}/{'caller' if inter < 0 else inter}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=8, help="worker processes per group (default 8)")
@@ -47,6 +43,7 @@ def main() -> None:
     from bench.runner.zoo_export import ensure_exported
     from reports import stats
     from reports.adaptive import per_process, ratio_widths
+    from reports.aggregate import threads_text
     from reports.schema import IDENTITY_FIELDS, read_run_file
 
     ensure_exported("mnist_cnn")
@@ -77,7 +74,7 @@ def main() -> None:
                     spreads.append(f"{i['variant']} b{i['batch_size']} {statistics.median(m for _, m in procs.values()) / 1e6:.4f} ms"
                                    f" (SD {statistics.stdev(logs):.3f})")
             widths = ", ".join(f"{w.label.split(' ', 1)[1]} ±{w.half_width * 100:.1f}%" for w in ratio_widths(mine))
-            print(f"  threads {group_name(intra, inter)}: medians {'; '.join(spreads)}")
+            print(f"  {threads_text(intra, inter)}: medians {'; '.join(spreads)}")
             print(f"      ratio half-widths: {widths}")
     print("\nagainst the default group (0/0), same repetition: median (range) [95% t interval on logs]")
     base = {(i["variant"], i["batch_size"]): cells[k] for k, i in ident.items() if (i["intra_op_threads"], i["inter_op_threads"]) == (0, 0)}
@@ -89,7 +86,7 @@ def main() -> None:
             other = base[(i["variant"], i["batch_size"])]
             ratios = [other[r][1] / procs[r][1] for r in sorted(set(procs) & set(other))]
             ci = stats.log_t_interval(ratios)
-            print(f"  threads {group_name(intra, inter)} {i['variant']:<10} b{i['batch_size']:<3} speedup "
+            print(f"  {threads_text(intra, inter)} {i['variant']:<10} b{i['batch_size']:<3} speedup "
                   f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) [{ci.low:.2f}-{ci.high:.2f}] "
                   f"n={len(ratios)}")
     print(f"# load average at end {os.getloadavg()[0]:.2f}")

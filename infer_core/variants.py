@@ -27,3 +27,14 @@ def split_variant(variant: str) -> tuple[str, str]:
         raise UnknownFormat(f"unknown format {variant!r}; known formats: {', '.join(VARIANTS)}")
     base, _, option = variant.partition("+")
     return base, option
+
+
+# Formats whose calls run on TensorFlow's inter-op pool whatever the setting (eager functions): the caller's thread
+# (inter_op_threads = -1) is a session setting, which they refuse.
+POOL_ONLY_BASES = ("saved_model", "keras")
+CALLER_THREAD_SCOPE = "-1 (the caller's thread) applies to sessions (checkpoint, frozen graph)"
+
+
+def pool_only(variant: str) -> bool:
+    """Whether the variant cannot run in the caller's thread (SavedModel and Keras functions)."""
+    return split_variant(variant)[0] in POOL_ONLY_BASES

@@ -112,14 +112,13 @@ def model_specs(args: argparse.Namespace, formats: tuple[str, ...] | None) -> tu
 
 def _sessions_only(specs: list[Any]) -> list[Any]:
     """--inter-op-threads -1 is a session setting: refuse SavedModel/Keras before a worker starts."""
-    from bench.scenario.sweep import EAGER_BASES
     from infer_core.model import CALLER_THREAD
+    from infer_core.variants import CALLER_THREAD_SCOPE, pool_only
 
-    eager = [s.variant for s in specs if s.inter_op_threads == CALLER_THREAD and s.variant.split("+")[0] in EAGER_BASES]
+    eager = [s.variant for s in specs if s.inter_op_threads == CALLER_THREAD and pool_only(s.variant)]
     if eager:
-        raise BenchError(f"--inter-op-threads -1 (the caller's thread) applies to sessions (checkpoint, frozen graph), "
-                         f"but {', '.join(eager)} run on TensorFlow's inter-op pool: give --formats without them, e.g. "
-                         "--formats frozen,tflite")
+        raise BenchError(f"--inter-op-threads {CALLER_THREAD_SCOPE}, but {', '.join(eager)} run on TensorFlow's "
+                         "inter-op pool: give --formats without them, e.g. --formats frozen,tflite")
     return specs
 
 

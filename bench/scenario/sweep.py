@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.scenario import ExcludeRule, ModelEntry, Scenario
 from infer_core.detect import required_keras
-from infer_core.variants import VARIANTS
+from infer_core.variants import CALLER_THREAD_SCOPE, VARIANTS, pool_only
 
 
 def canonical_env(env: Mapping[str, str]) -> str:
@@ -182,14 +182,10 @@ def expand(scenario: Scenario) -> Expansion:
     return Expansion(tuple(kept), tuple(groups), len(cells) - len(kept), tuple(unavailable))
 
 
-EAGER_BASES = ("saved_model", "keras")  # functions on TensorFlow's inter-op pool: no caller's-thread setting
-
-
 def _check_caller_thread(scenario: Scenario, cells: Iterable[Cell]) -> None:
     """inter_op_threads = -1 is a session setting: a SavedModel or Keras cell with it is a scenario mistake,
     named before anything runs (the worker would refuse it)."""
-    eager = sorted({(c.key.model, c.key.variant) for c in cells
-                    if c.key.inter_op_threads < 0 and c.key.variant.split("+")[0] in EAGER_BASES})
+    eager = sorted({(c.key.model, c.key.variant) for c in cells if c.key.inter_op_threads < 0 and pool_only(c.key.variant)})
     if not eager:
         return
     from bench.errors import ScenarioError
@@ -198,8 +194,8 @@ def _check_caller_thread(scenario: Scenario, cells: Iterable[Cell]) -> None:
     line = locate(scenario.text, ("sweep", "inter_op_threads"))
     named = ", ".join(f"{m} {v}" for m, v in eager)
     raise ScenarioError(
-        f"{scenario.path or 'scenario'}:{line}: sweep.inter_op_threads: -1 (the caller's thread) applies to sessions "
-        f"(checkpoint, frozen graph), but {named} run on TensorFlow's inter-op pool: leave them out or add "
+        f"{scenario.path or 'scenario'}:{line}: sweep.inter_op_threads: {CALLER_THREAD_SCOPE}, but {named} run on "
+        "TensorFlow's inter-op pool: leave them out or add "
         f'[[exclude]] format = "{eager[0][1]}" and inter_op_threads = -1')
 
 

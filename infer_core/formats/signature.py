@@ -15,6 +15,7 @@ import numpy as np
 from infer_core import devices
 from infer_core.errors import TensorNotFound, UnsupportedSetting
 from infer_core.model import CALLER_THREAD, Feeds, Model, ModelSpec, Outputs, TensorInfo
+from infer_core.variants import CALLER_THREAD_SCOPE
 
 if TYPE_CHECKING:
     from infer_core.profiling.hooks import InferenceGraph, SessionTarget
@@ -42,7 +43,7 @@ def require_thread_pool(spec: ModelSpec, what: str) -> None:
     """Eager functions always run on TensorFlow's inter-op pool: the caller's thread is a session setting."""
     if spec.inter_op_threads == CALLER_THREAD:
         raise UnsupportedSetting(
-            f"{spec.path}: inter_op_threads = -1 (the caller's thread) applies to sessions (checkpoint, frozen graph); "
+            f"{spec.path}: inter_op_threads = {CALLER_THREAD_SCOPE}; "
             f"{what} functions run on TensorFlow's inter-op pool: give 0 or a count (in a scenario, exclude the combination)")
 
 
