@@ -3,8 +3,9 @@
 `--compare turns` (default): strict alternation vs the default turns. `bench_switch_warmup.py` measures the turn
 settings inside one process on three formats; this runs the real thing. `--compare loops`: timed loops of
 0.2-0.4 s (the default until loop_length.txt) against 0.1-0.2 s (the default since), with the adaptive number of
-processes (`--procs auto`, the 90 s budget): does time moved from loops to processes narrow the ratio intervals? `--compare warmup`: the interleaved
-warmup of 0.1 s per variant and batch size (2.8 s of a zero-config worker) against 0.05 s.
+processes (`--procs auto`, the 90 s budget): does time moved from loops to processes narrow the ratio intervals?
+`--compare warmup`: the interleaved warmup of 0.1 s per variant and batch size (2.8 s of a zero-config worker)
+against 0.05 s.
 
 Each run is the built-in default scenario (mnist_cnn, five formats + two idiomatic calls in one interleaved
 worker, batch 1/8/32/128) with the setting's [measure] keys, PROCS worker processes (or "auto"), RUNS runs per
