@@ -103,14 +103,17 @@ def _fastest_lines(data: ReportData) -> list[str]:
     return lines
 
 
+def _speedup_head(row: pd.Series) -> str:
+    """"batch 1: 2.10× faster" (a slowdown as "1.20× slower")."""
+    factor, word = (row["speedup"], "faster") if row["speedup"] >= 1 else (1 / row["speedup"], "slower")
+    return f"batch {row['batch_size']}: {fmt.ratio(factor)} {word}"
+
+
 def _speedup_clause(row: pd.Series) -> str:
     """"2.10× faster (95% CI 1.95–2.23×, 5 paired processes)"; a slowdown is stated as such, interval
     inverted too; one process gets no interval at all (its own says nothing about the next run)."""
-    if row["speedup"] >= 1:
-        factor, low, high, word = row["speedup"], row["ci_lo"], row["ci_hi"], "faster"
-    else:
-        factor, low, high, word = 1 / row["speedup"], 1 / row["ci_hi"], 1 / row["ci_lo"], "slower"
-    head = f"batch {row['batch_size']}: {fmt.ratio(factor)} {word}"
+    low, high = (row["ci_lo"], row["ci_hi"]) if row["speedup"] >= 1 else (1 / row["ci_hi"], 1 / row["ci_lo"])
+    head = _speedup_head(row)
     rerun = _rerun_clause(row, row["speedup"] < 1)
     if int(row.get("pairs") or 0) < 2:
         return f"{head} (one worker process: no interval{'; ' + rerun if rerun else ' for a rerun; use ≥ 5'})"
@@ -162,9 +165,14 @@ def _setting_lines(data: ReportData) -> list[str]:
     lines = []
     for (model, variant, call, base, other), part in data.settings.groupby(["model", "variant", "call", "base", "other"],
                                                                           sort=True):
-        clauses = "; ".join(_speedup_clause(row) for _, row in part.sort_values("batch_size").iterrows())
+        rows = [row for _, row in part.sort_values("batch_size").iterrows()]
         what = variant if call == "fastest" else f"{variant} ({call} call)"
-        lines.append(f"{other} vs {base} — {model} {what}: {clauses}")
+        if all(int(r.get("pairs") or 0) < 2 for r in rows):  # say once what one process cannot tell
+            clauses = "; ".join(_speedup_head(r) for r in rows)
+            lines.append(f"{other} vs {base} — {model} {what}: {clauses} (one worker process per setting: no "
+                         "interval; use ≥ 5)")
+        else:
+            lines.append(f"{other} vs {base} — {model} {what}: {'; '.join(_speedup_clause(r) for r in rows)}")
     return lines
 
 

@@ -203,3 +203,14 @@ def test_thread_settings_are_compared_with_the_defaults_paired_by_round(tmp_path
     lines = {i.heading: i.lines for i in summarize(report)}["Setting vs setting"]
     assert lines[0].startswith("threads 1/caller vs defaults — mnist_cnn frozen: batch 1: 2.00× faster (95% CI ")
     assert lines[1].startswith("threads 1/caller vs defaults — mnist_cnn frozen (idiomatic call): batch 1: 2.00× faster")
+
+
+def test_one_process_per_setting_says_so_once_per_line(tmp_path: Path) -> None:
+    from reports.summary import summarize
+
+    records = [synth.cell("frozen", b, [int(ms * b * 1e6)] * 20, intra_op_threads=intra, inter_op_threads=inter)
+               for intra, inter, ms in ((0, 0, 0.30), (1, -1, 0.10)) for b in (1, 8)]
+    runs = load_runs([synth.write_run(tmp_path / "r", records)])
+    lines = {i.heading: i.lines for i in summarize(build_report(runs, aggregate(runs)))}["Setting vs setting"]
+    assert lines == ["threads 1/caller vs defaults — mnist_cnn frozen: batch 1: 3.00× faster; batch 8: 3.00× faster "
+                     "(one worker process per setting: no interval; use ≥ 5)"]
