@@ -114,7 +114,8 @@ def _chip(variant: str) -> str:
 def _fastest_cell(row: pd.Series) -> str:
     if pd.isna(row["margin"]):
         return _chip(str(row["variant"]))
-    margin = fmt.ratio(row["margin"]) if row["clear"] else "≈"
+    untested = not bool(row.get("tested", True))
+    margin = fmt.ratio(row["margin"]) + (" (1 proc)" if untested else "") if row["clear"] or untested else "≈"
     return f'{_chip(str(row["variant"]))} <span class="muted">{margin}</span>'
 
 
@@ -131,7 +132,7 @@ def _glance(data: ReportData) -> str:
     parts = []
     if not data.fastest.empty and data.fastest["batch_size"].nunique() <= GLANCE_MAX_BATCHES:
         parts.append("<h3>Fastest format at each batch size <span class=\"muted small\">(margin over the runner-up; "
-                     "≈ = within noise)</span></h3>" + _grid(data, data.fastest, _fastest_cell))  # fmt: skip
+                     "≈ = within noise; 1 proc = one worker process, not tested)</span></h3>" + _grid(data, data.fastest, _fastest_cell))  # fmt: skip
     if not data.headline.empty and data.headline["batch_size"].nunique() <= GLANCE_MAX_BATCHES:
         parts.append("<h3>Frozen graph vs checkpoint <span class=\"muted small\">(speedup of the median, 95% interval; "
                      "green = clearly faster)</span></h3>" + _grid(data, data.headline, _headline_cell))  # fmt: skip

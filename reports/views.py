@@ -81,13 +81,15 @@ def fastest_per_batch(agg: pd.DataFrame) -> pd.DataFrame:
     """Per panel and batch size: the fastest variant by median, the runner-up, and the margin.
 
     `clear` is True only when the runner-up/fastest ratio's interval (`paired_speedup`: per-process paired
-    ratios, never a one-process interval) lies above 1; else the order may not hold in the next run.
+    ratios, never a one-process interval) lies above 1; else the order may not hold in the next run. `tested`
+    is False when there is no such interval (one worker process): the margin is then untested, not "within noise".
     """
     rows = []
     for key, frame in panels(ok_rows(agg)):
         for batch, group in frame.groupby("batch_size", sort=True):
             rows.append(_fastest(key, int(batch), group.sort_values("p50_ms")))
-    return pd.DataFrame(rows, columns=[*PANEL_KEYS, "batch_size", "variant", "p50_ms", "throughput", "runner_up", "margin", "clear"])
+    return pd.DataFrame(rows, columns=[*PANEL_KEYS, "batch_size", "variant", "p50_ms", "throughput", "runner_up", "margin",
+                                       "clear", "tested"])
 
 
 def _fastest(key: tuple[str, ...], batch: int, group: pd.DataFrame) -> dict[str, Any]:
@@ -96,13 +98,11 @@ def _fastest(key: tuple[str, ...], batch: int, group: pd.DataFrame) -> dict[str,
     row.update(batch_size=batch, variant=best["variant"], p50_ms=best["p50_ms"], throughput=best["throughput"])
     if len(group) > 1:
         second = group.iloc[1]
-        row.update(
-            runner_up=second["variant"],
-            margin=second["p50_ms"] / best["p50_ms"],
-            clear=bool(paired_speedup(second, best, 0.95)["significant"]),
-        )
+        got = paired_speedup(second, best, 0.95)
+        row.update(runner_up=second["variant"], margin=second["p50_ms"] / best["p50_ms"],
+                   clear=bool(got["significant"]), tested=int(got["pairs"]) >= 2)
     else:
-        row.update(runner_up=None, margin=np.nan, clear=False)
+        row.update(runner_up=None, margin=np.nan, clear=False, tested=False)
     return row
 
 

@@ -54,6 +54,28 @@ def test_one_process_gets_no_interval_in_the_summary(tmp_path: Path) -> None:
     assert "batch 1: 1.25× slower (one worker process: no interval for a rerun; use ≥ 5)" in line
 
 
+def test_one_process_says_its_caveat_once_and_never_calls_a_lead_noise(tmp_path: Path) -> None:
+    """One worker process, two batch sizes: TFLite 4× ahead of frozen is untested, not "within noise"; the
+    headline's two clauses carry the one-process caveat once."""
+    ns = {"checkpoint": 1_000_000, "frozen": 800_000, "tflite": 200_000}
+    records = [synth.cell(v, b, [t * b] * 50) for v, t in ns.items() for b in (1, 8)]
+    lines = by_heading(synth.write_run(tmp_path / "r", records))
+    fastest = lines["Fastest format per batch size"][0]
+    assert "batch 1: tflite (0.200 ms, 4.00× ahead of frozen; one worker process: not tested against the noise)" in fastest
+    assert "within noise" not in fastest
+    headline = lines["Frozen graph vs checkpoint"][0]
+    assert "batch 1: 1.25× faster; batch 8: 1.25× faster (one worker process: no interval for a rerun; use ≥ 5)" in headline
+    assert headline.count("one worker process") == 1
+
+
+def test_several_processes_keep_within_noise_for_an_untold_order(tmp_path: Path) -> None:
+    """Two processes that disagree on which of two formats is faster: "within noise", as before."""
+    records = [synth.cell("frozen", 1, [ns] * 50, repetition=r) for r, ns in ((0, 1_000_000), (1, 1_100_000))]
+    records += [synth.cell("tflite", 1, [ns] * 50, repetition=r) for r, ns in ((0, 1_050_000), (1, 1_000_000))]
+    fastest = by_heading(synth.write_run(tmp_path / "r", records))["Fastest format per batch size"][0]
+    assert "within noise of" in fastest and "not tested" not in fastest
+
+
 def test_several_runs_show_their_drift_and_a_next_run_interval(tmp_path: Path) -> None:
     """Three runs of one host whose speeds differ 1.0 / 1.2 / 0.9 (whole runs shift together)."""
     from reports.api import render_report
