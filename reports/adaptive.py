@@ -21,11 +21,13 @@ PANEL = tuple(f for f in IDENTITY_FIELDS if f not in ("variant", "call"))
 
 @dataclass(frozen=True)
 class RatioWidth:
-    """One ratio of the run: what it compares, how many paired processes, and its half-width (±fraction)."""
+    """One ratio of the run: what it compares, how many paired processes, its half-width (±fraction), and the
+    processes a ±target interval would take at the spread seen (None: more than the cap, or no spread yet)."""
 
     label: str
     pairs: int
     half_width: float
+    needed: int | None = None
 
     def reached(self, target: float, min_pairs: int) -> bool:
         return self.pairs >= min_pairs and self.half_width <= target
@@ -74,13 +76,17 @@ def _label(a: tuple[Any, ...], b: tuple[Any, ...]) -> str:
     return f"{ident['model']} b{ident['batch_size']}: {left}/{right}"
 
 
-def ratio_widths(records: Iterable[Mapping[str, Any]], confidence: float = 0.95) -> list[RatioWidth]:
-    """Every ratio of the run with the half-width of its between-process interval (inf below two pairs)."""
+def ratio_widths(records: Iterable[Mapping[str, Any]], confidence: float = 0.95, target: float = 0.03) -> list[RatioWidth]:
+    """Every ratio of the run with the half-width of its between-process interval (inf below two pairs) and the
+    processes a ±target interval would need at its spread (`stats.processes_needed`)."""
     cells = per_process(records)
     out = []
     for a, b in _pairs(cells):
         common = sorted(set(cells[a]) & set(cells[b]))
         ratios = [cells[a][r][1] / cells[b][r][1] for r in common]
-        width = stats.log_t_interval(ratios, confidence).half_width if len(ratios) >= 2 else math.inf
-        out.append(RatioWidth(_label(a, b), len(ratios), width))
+        if len(ratios) < 2:
+            out.append(RatioWidth(_label(a, b), len(ratios), math.inf))
+            continue
+        got = stats.log_t_interval(ratios, confidence)
+        out.append(RatioWidth(_label(a, b), len(ratios), got.half_width, stats.processes_needed(got.sd, target, confidence)))
     return out

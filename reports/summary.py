@@ -326,7 +326,8 @@ def _rerun_lines(data: ReportData) -> list[str]:
 
 
 def adaptive_line(label: str, record: Mapping[str, Any]) -> str:
-    """What ended an adaptive run (repetitions = "auto") and which ratios missed the target."""
+    """What ended an adaptive run (repetitions = "auto"), which ratios missed the target, and what reaching it
+    would take at the spread seen (processes, and time at this run's pace)."""
     ratios = record.get("ratios") or []
     missed = [r for r in ratios if not r.get("reached")]
     target = f"±{float(record.get('target') or 0):.0%}"
@@ -337,7 +338,27 @@ def adaptive_line(label: str, record: Mapping[str, Any]) -> str:
         return f"{head}: all {len(ratios)} ratios within {target}"
     worst = max(missed, key=lambda r: r.get("half_width") or math.inf)
     width = "no interval" if worst.get("half_width") is None else f"±{worst['half_width']:.1%}"
-    return f"{head}: {len(ratios) - len(missed)} of {len(ratios)} ratios within {target}; widest {worst['label']} ({width})"
+    text = f"{head}: {len(ratios) - len(missed)} of {len(ratios)} ratios within {target}; widest {worst['label']} ({width})"
+    return text + _needed_clause(record, missed, target)
+
+
+def _needed_clause(record: Mapping[str, Any], missed: list[Mapping[str, Any]], target: str) -> str:
+    """"; ±3% on every ratio would take about 28 processes per group at the spread seen (~6 min at this run's
+    13 s per round: --time-budget 380)" — '' for records without the counts (runs before them)."""
+    if not all("procs_needed" in r for r in missed):
+        return ""
+    counts = [r.get("procs_needed") for r in missed]
+    if any(c is None for c in counts):
+        return f"; {target} on every ratio would take more than 200 processes per group at the spread seen"
+    need = max(int(c) for c in counts if c is not None)
+    rounds, elapsed = int(record.get("rounds") or 0), float(record.get("elapsed_s") or 0)
+    if rounds < 1 or elapsed <= 0:
+        return f"; {target} on every ratio would take about {need} processes per group at the spread seen"
+    per_round = elapsed / rounds
+    seconds = need * per_round
+    pace = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    return (f"; {target} on every ratio would take about {need} processes per group at the spread seen (~{pace} at this "
+            f"run's {per_round:.0f} s per round: --time-budget {math.ceil(seconds / 10) * 10})")
 
 
 def _problem_lines(data: ReportData) -> list[str]:

@@ -37,6 +37,10 @@ def add_sweep_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repetitions", metavar="N|auto", help="fresh worker processes per group, run in rounds; auto: "
                    "rounds until every ratio's between-process interval is within ±3%% (at least 5 processes; "
                    "[run] target, max_processes, time_budget)")
+    p.add_argument("--time-budget", metavar="SECONDS", help="with --repetitions auto (implied): start no new round of "
+                   "processes after this many seconds of measuring (the default run: 90); lifts the cap of 12 "
+                   "processes per group to 200, so the target or the budget ends the run. The report says what the "
+                   "target would have taken")
     p.add_argument("--cluster", metavar="HEAD:PORT", help="run the jobs on the machines of this Ray cluster that "
                    "[sweep] hosts names (pip install 'infer-bench[ray]'; README: Many machines)")
     g = p.add_argument_group("model paths (as in `check`; not with a scenario file, whose models have these keys)")
@@ -73,14 +77,30 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
     if reps is not None and not auto:
         if not str(reps).isdigit() or int(reps) < 1:
             raise ScenarioError(f"--repetitions: must be at least 1 (a number of processes) or auto, got {reps!r}")
+    budget = _seconds(args.time_budget) if args.time_budget is not None else None
+    if budget is not None and reps is not None and not auto:
+        raise ScenarioError(f"--time-budget: applies to --repetitions auto, not a fixed --repetitions {reps}")
     return Overrides(
         quick=args.quick,
         formats=parse_formats_flag(args.formats) if args.formats else (),
         batch_sizes=parse_batch_sizes_flag(args.batch_sizes) if args.batch_sizes else (),
         devices=parse_devices_flag(args.devices) if args.devices else (),
         repetitions=int(reps) if reps is not None and not auto else None,
-        auto=auto,
+        auto=auto or budget is not None,
+        time_budget=budget,
     )
+
+
+def _seconds(text: str) -> float:
+    from bench.errors import ScenarioError
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ScenarioError(f"--time-budget: give a number of seconds > 0, got {text!r}")
+    return value
 
 
 def model_options(args: argparse.Namespace) -> ModelOptions:

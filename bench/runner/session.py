@@ -265,7 +265,7 @@ def adaptive_rounds(session: Session, builder: TaskBuilder, reporter_for: Report
         for rounds in range(1, opts.max_processes + 1):
             jobs = [j for j in schedule(e.groups, rounds, s.run.shuffle_seed, session.done) if j.repetition == rounds - 1]
             records += [r for result in run_scheduled(jobs, builder, session.store.append, reporter, session.executor()) for r in result.records]
-            widths = ratio_widths(records)
+            widths = ratio_widths(records, target=opts.target)
             stop = adaptive_stop(opts, rounds, widths, time.monotonic() - start)
             if stop is not None:
                 reason = stop
@@ -296,7 +296,7 @@ def _adaptive_record(opts: RunOptions, rounds: int, reason: str, elapsed: float,
         "target": opts.target, "min_processes": opts.repetitions, "max_processes": opts.max_processes,
         "time_budget": opts.time_budget,
         "ratios": [{"label": w.label, "pairs": w.pairs, "half_width": w.half_width if w.half_width != float("inf") else None,
-                    "reached": w.reached(opts.target, opts.repetitions)} for w in widths],
+                    "reached": w.reached(opts.target, opts.repetitions), "procs_needed": w.needed} for w in widths],
     }
 
 

@@ -24,16 +24,18 @@ class Overrides:
     devices: tuple[str, ...] = ()
     repetitions: int | None = None
     auto: bool = False  # --repetitions auto
+    time_budget: float | None = None  # --time-budget (implies auto)
 
     def to_json(self) -> dict[str, Any]:
         return {"quick": self.quick, "formats": list(self.formats), "batch_sizes": list(self.batch_sizes),
-                "devices": list(self.devices), "repetitions": "auto" if self.auto else self.repetitions}
+                "devices": list(self.devices), "repetitions": "auto" if self.auto else self.repetitions,
+                "time_budget": self.time_budget}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Overrides:
         reps = d.get("repetitions")
         return cls(bool(d.get("quick")), tuple(d.get("formats") or ()), tuple(d.get("batch_sizes") or ()),
-                   tuple(d.get("devices") or ()), None if reps == "auto" else reps, reps == "auto")
+                   tuple(d.get("devices") or ()), None if reps == "auto" else reps, reps == "auto", d.get("time_budget"))
 
 
 QUICK_POLICY = {"warmup_time": 0.1, "min_time": 0.2, "max_time": 1.0}
@@ -91,8 +93,14 @@ def apply_overrides(s: Scenario, o: Overrides) -> Scenario:
     return replace(s, sweep=sweep, policy=policy, run=_run_options(s.run, o))
 
 
+BUDGET_MAX_PROCESSES = 200  # --time-budget lifts max_processes to this: the budget, not the cap, ends the run
+
+
 def _run_options(run: RunOptions, o: Overrides) -> RunOptions:
-    """--repetitions N (fixed), --repetitions auto (adaptive), --quick (one process per group unless told)."""
+    """--repetitions N (fixed), --repetitions auto (adaptive), --time-budget (auto, with that budget and the
+    process cap lifted), --quick (one process per group unless told)."""
+    if o.time_budget is not None:
+        run = replace(run, time_budget=o.time_budget, max_processes=max(run.max_processes, BUDGET_MAX_PROCESSES))
     if o.auto:
         return replace(run, adaptive=True, repetitions=max(run.repetitions, AUTO_MIN_PROCESSES) if run.adaptive else AUTO_MIN_PROCESSES)
     if o.repetitions:

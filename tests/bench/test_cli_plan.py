@@ -58,6 +58,14 @@ def test_plan_applies_overrides(capsys: pytest.CaptureFixture[str]) -> None:
     assert "batch 1, 8" in out
 
 
+def test_a_time_budget_makes_the_run_adaptive_and_lifts_the_process_cap(capsys: pytest.CaptureFixture[str],
+                                                                        tmp_path: Path) -> None:
+    (tmp_path / "s.toml").write_text('[[models]]\nzoo = "mnist_cnn"\n[run]\nrepetitions = 3\n')
+    assert main(["plan", str(tmp_path / "s.toml"), "--time-budget", "300"]) == 0
+    assert ("within ±3% (at least 5, at most 200 processes per group; no new round after 300 s)"
+            in capsys.readouterr().out)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -65,6 +73,9 @@ def test_plan_applies_overrides(capsys: pytest.CaptureFixture[str]) -> None:
         (["plan", "--batch-sizes", "1,x"], "--batch-sizes: '1,x' is not a comma-separated list"),
         (["plan", "--devices", "tpu"], "--devices: 'tpu': use cpu, gpu or gpu:N"),
         (["plan", "--repetitions", "0"], "--repetitions: must be at least 1"),
+        (["plan", "--time-budget", "soon"], "--time-budget: give a number of seconds > 0, got 'soon'"),
+        (["plan", "--time-budget", "0"], "--time-budget: give a number of seconds > 0, got '0'"),
+        (["plan", "--time-budget", "60", "--repetitions", "3"], "--time-budget: applies to --repetitions auto"),
         (["plan", "no/such.toml"], "no/such.toml: no such scenario file"),
     ],
 )

@@ -270,6 +270,8 @@ files = {{ tflite = "{mnist_dir / 'model.tflite'}", "tflite+int8" = "{mnist_dir 
         assert sorted({c["repetition"] for c in run.cells}) == list(range(rounds))
         assert [r["label"] for r in record["ratios"]] == ["lite b1: tflite+int8/tflite"]
         assert all(c["mode"] == "interleaved" for c in run.cells)
+        needed = record["ratios"][0]["procs_needed"]  # at the spread seen; one process shows no spread
+        assert (needed is None) if rounds == 1 else (needed >= 2)
 
 
 def test_a_duet_runs_two_processes_at_once_in_the_same_windows(mnist_dir: Path, tmp_path: Path) -> None:
