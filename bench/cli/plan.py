@@ -48,6 +48,16 @@ def _members(g: Group) -> str:
     return f"; interleaved: {', '.join(members)}" if len(members) > 1 else ""
 
 
+def _adaptive_wall(s: Scenario) -> str:
+    """Auto: the estimate covers the minimum of processes; more rounds may follow until the budget ends."""
+    if not s.run.adaptive:
+        return ""
+    if s.run.time_budget is None:
+        return f" for the first {s.run.repetitions} processes per group; more rounds until the target or {s.run.max_processes}"
+    return (f" for the first {s.run.repetitions} processes per group; then rounds until the target or the "
+            f"{s.run.time_budget:g} s budget (the round running then finishes)")
+
+
 def adaptive_lines(s: Scenario) -> list[str]:
     """What `repetitions = "auto"` will do: the target, the bounds, the budget."""
     run = s.run
@@ -72,7 +82,7 @@ def render(s: Scenario, e: Expansion) -> list[str]:
         f"policy: warmup >= {s.policy.warmup_iterations} it & {s.policy.warmup_time:g} s; timed >= "
         f"{s.policy.min_iterations} it & {s.policy.min_time:g} s until the median's 95% CI is within "
         f"+-{s.policy.ci_target:.1%}, at most {s.policy.max_time:g} s; worker timeout {s.run.timeout:g} s",
-        f"estimated wall time: {lo:.0f}-{hi:.0f} s",
+        f"estimated wall time: {lo:.0f}-{hi:.0f} s" + _adaptive_wall(s),
     ]
     if e.excluded:
         lines.append(f"excluded by rules: {e.excluded} cells")

@@ -62,8 +62,9 @@ def test_a_time_budget_makes_the_run_adaptive_and_lifts_the_process_cap(capsys: 
                                                                         tmp_path: Path) -> None:
     (tmp_path / "s.toml").write_text('[[models]]\nzoo = "mnist_cnn"\n[run]\nrepetitions = 3\n')
     assert main(["plan", str(tmp_path / "s.toml"), "--time-budget", "300"]) == 0
-    assert ("within ±3% (at least 5, at most 200 processes per group; no new round after 300 s)"
-            in capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert "within ±3% (at least 5, at most 200 processes per group; no new round after 300 s)" in out
+    assert "for the first 5 processes per group; then rounds until the target or the 300 s budget" in out
 
 
 @pytest.mark.parametrize(
