@@ -44,6 +44,9 @@ class LineReporter:
         self.done += 1
         say(f"  [{self.done}/{self.total}] {cell_line(record)}")
 
+    def expect(self, total: int) -> None:
+        self.total = total
+
     def __enter__(self) -> LineReporter:
         return self
 
@@ -75,6 +78,9 @@ class RichReporter:
 
         self.bar.advance(self.overall)
         self.bar.console.print(escape(cell_line(record)), highlight=False)
+
+    def expect(self, total: int) -> None:
+        self.bar.update(self.overall, total=total)
 
     def __enter__(self) -> RichReporter:
         self.bar.start()

@@ -68,6 +68,10 @@ class _Locked:
         with self.lock:
             self._reporter.cell_done(record)
 
+    def expect(self, total: int) -> None:
+        with self.lock:
+            self._reporter.expect(total)
+
 
 class _Partner(TaskBuilder):
     """The scenario's TaskBuilder, plus the duet meeting place and this partner's core."""

@@ -32,6 +32,7 @@ class Reporter(Protocol):
     def job_started(self, job: Job, index: int, total: int) -> None: ...
     def progress(self, cell_id: str, iterations: int, median_ns: float) -> None: ...
     def cell_done(self, record: Mapping[str, Any]) -> None: ...
+    def expect(self, total: int) -> None: ...  # the number of cells to measure grew (another adaptive round)
 
 
 class QuietReporter:
@@ -42,6 +43,9 @@ class QuietReporter:
         pass
 
     def cell_done(self, record: Mapping[str, Any]) -> None:
+        pass
+
+    def expect(self, total: int) -> None:
         pass
 
 

@@ -261,8 +261,10 @@ def adaptive_rounds(session: Session, builder: TaskBuilder, reporter_for: Report
     s, e, opts = session.scenario, session.expansion, session.scenario.run
     records = _existing_cells(session)
     start, reason, rounds = time.monotonic(), "max_processes", 0
-    with reporter_for(len(e.cells) * opts.max_processes) as reporter:
+    with reporter_for(len(e.cells) * min(opts.repetitions, opts.max_processes)) as reporter:
         for rounds in range(1, opts.max_processes + 1):
+            if rounds > opts.repetitions:  # a round past the minimum: the display's total grows with it
+                reporter.expect(len(e.cells) * rounds)
             jobs = [j for j in schedule(e.groups, rounds, s.run.shuffle_seed, session.done) if j.repetition == rounds - 1]
             records += [r for result in run_scheduled(jobs, builder, session.store.append, reporter, session.executor()) for r in result.records]
             widths = ratio_widths(records, target=opts.target)
