@@ -69,7 +69,10 @@ def _runs_of(part: pd.DataFrame, column: str) -> list[pd.DataFrame]:
     return [part.iloc[a:b] for a, b in zip(starts, ends, strict=True)]
 
 
-def _fastest_clause(rows: pd.DataFrame) -> str:
+UNTESTED = "one worker process: not tested against the noise"
+
+
+def _fastest_clause(rows: pd.DataFrame, say_untested: bool = True) -> str:
     """"batch 1: tflite (0.107 ms, 4.03× ahead of frozen)" or, for a run of batch sizes,
     "batches 1–512: tflite+int8 (1.25–1.34× ahead of the next; within noise at batch 8)". With one worker
     process the margin is said untested, never "within noise" (a 4× lead is not noise; no interval says so)."""
@@ -80,20 +83,20 @@ def _fastest_clause(rows: pd.DataFrame) -> str:
         return f"{_batch_range(batches)}: {first['variant']} (the only format measured)"
     runners = set(rows["runner_up"].dropna())
     ahead = f"ahead of {next(iter(runners))}" if len(runners) == 1 else "ahead of the next"
-    untested = "one worker process: not tested against the noise"
+    untested = UNTESTED if say_untested else ""
     if len(rows) == 1:
         if first["clear"]:
             how = f"{fmt.ratio(first['margin'])} {ahead}"
         elif _tested(first):
             how = f"within noise of {first['runner_up']}"
         else:
-            how = f"{fmt.ratio(first['margin'])} {ahead}; {untested}"
+            how = f"{fmt.ratio(first['margin'])} {ahead}" + (f"; {untested}" if untested else "")
         return f"{_batch_range(batches)}: {first['variant']} ({fmt.ms(first['p50_ms'])} ms, {how})"
     spread = f"{margins.min():.2f}–{margins.max():.2f}× {ahead}"
     unclear = [int(r["batch_size"]) for _, r in rows.iterrows() if not r["clear"] and _tested(r)]
     if unclear:
         spread += "; within noise at batch " + ", ".join(str(b) for b in unclear)
-    if not any(_tested(r) for _, r in rows.iterrows()):
+    if untested and not any(_tested(r) for _, r in rows.iterrows()):
         spread += f"; {untested}"
     return f"{_batch_range(batches)}: {first['variant']} ({spread})"
 
@@ -113,7 +116,9 @@ def _fastest_lines(data: ReportData) -> list[str]:
             lines.append(f"{panel_title(key, data.many_sources)}: {part.iloc[0]['variant']} is the only format measured")
             continue
         runs = _runs_of(part, "variant") if len(part) > DETAIL_BATCHES else [part.iloc[[i]] for i in range(len(part))]
-        lines.append(f"{panel_title(key, data.many_sources)}: " + "; ".join(_fastest_clause(r) for r in runs))
+        once = len(runs) > 1 and not any(_tested(r) for _, r in part.iterrows())  # say it once, at the end
+        text = "; ".join(_fastest_clause(r, say_untested=not once) for r in runs)
+        lines.append(f"{panel_title(key, data.many_sources)}: {text}" + (f" ({UNTESTED})" if once else ""))
     return lines
 
 
@@ -198,8 +203,21 @@ def _setting_lines(data: ReportData) -> list[str]:
     return lines
 
 
+def _one_process(row: pd.Series) -> bool:
+    return int(row.get("pairs") if pd.notna(row.get("pairs")) else 2) < 2
+
+
+def _call_untested(row: pd.Series) -> bool:
+    """One worker process and no rerun interval: the overhead is untested, not "within noise"."""
+    low, high = row.get("rerun_lo"), row.get("rerun_hi")
+    no_rerun = low is None or high is None or not (math.isfinite(low) and math.isfinite(high))
+    return _one_process(row) and no_rerun
+
+
 def _call_clause(row: pd.Series) -> str:
-    """"batch 1: +0.11 ms (+85%, 95% CI +80–90%)" — or "same as the fastest" where it is that path."""
+    """"batch 1: +0.11 ms (+85%, 95% CI +80–90%)" — or "same as the fastest" where it is that path; with one
+    worker process "+0.11 ms (+85%)" (and its rerun interval from the history, where there is one), never
+    "within noise": one process tests nothing (`_call_lines` says so once)."""
     if "is its fastest" in str(row["call_path"]):
         return f"batch {row['batch_size']}: the idiomatic call is the fastest path"
     pct = f"{row['ratio'] - 1:+.0%}"
@@ -207,6 +225,8 @@ def _call_clause(row: pd.Series) -> str:
     rerun = ""
     if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
         rerun = f"; a rerun: {low - 1:+.0%}…{high - 1:+.0%}, {short_scope(row.get('rerun_runs'))}"
+    if _one_process(row):
+        return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}{rerun})"
     if not row["significant"]:
         return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}; within noise{rerun})"
     return (f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}, 95% CI "
@@ -219,7 +239,9 @@ def _call_lines(data: ReportData) -> list[str]:
     for _, part in data.calls.groupby([*PANEL_KEYS, "variant"], sort=False):
         first = part.iloc[0]
         clauses = "; ".join(_call_clause(r) for _, r in part.sort_values("batch_size").iterrows())
-        lines.append(f"{_title(data, first)}: {first['variant']} {first['call_path']} vs {first['fastest_path']}: {clauses}")
+        untested = any(_call_untested(r) for _, r in part.iterrows())
+        lines.append(f"{_title(data, first)}: {first['variant']} {first['call_path']} vs {first['fastest_path']}: {clauses}"
+                     + (f" ({UNTESTED})" if untested else ""))
     worst = data.calls[data.calls["significant"]].sort_values("ratio").tail(1)
     for _, row in worst.iterrows():
         lines.append(f"→ {row['variant']}: the idiomatic call costs {row['overhead_ms']:+.3g} ms per call at batch "

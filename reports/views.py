@@ -34,7 +34,7 @@ def ordered_variants(names: Any) -> list[str]:
 
 CALL_COLUMNS = [*PANEL_KEYS, "batch_size", "variant", "call_path", "fastest_path", "fastest_ms", "idiomatic_ms",
                 "overhead_ms", "ratio", "ci_lo", "ci_hi", "ci_scope", "significant", "rerun_lo", "rerun_hi",
-                "rerun_scope", "rerun_runs"]
+                "rerun_scope", "rerun_runs", "pairs"]
 
 
 SETTING_COLUMNS = ["source", "model", "device", "call", "variant", "batch_size", "base", "other", "speedup", "ci_lo",
@@ -339,7 +339,8 @@ def _overhead_row(own: pd.Series, base: pd.Series, confidence: float, history: r
     row.update(batch_size=int(own["batch_size"]), variant=own["variant"], call_path=own["call_path"],
                fastest_path=base["call_path"], fastest_ms=base["p50_ms"], idiomatic_ms=own["p50_ms"],
                overhead_ms=own["p50_ms"] - base["p50_ms"], ratio=own["p50_ms"] / base["p50_ms"],
-               ci_lo=ratio["ci_lo"], ci_hi=ratio["ci_hi"], ci_scope=ratio["ci_scope"], significant=ratio["significant"])
+               ci_lo=ratio["ci_lo"], ci_hi=ratio["ci_hi"], ci_scope=ratio["ci_scope"], significant=ratio["significant"],
+               pairs=ratio["pairs"])
     row.update(_rerun_fields(history, own, base, (ratio["rerun_lo"], ratio["rerun_hi"]), confidence))
     return row
 

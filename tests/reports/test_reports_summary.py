@@ -55,14 +55,19 @@ def test_one_process_gets_no_interval_in_the_summary(tmp_path: Path) -> None:
 
 
 def test_one_process_says_its_caveat_once_and_never_calls_a_lead_noise(tmp_path: Path) -> None:
-    """One worker process, two batch sizes: TFLite 4× ahead of frozen is untested, not "within noise"; the
-    headline's two clauses carry the one-process caveat once."""
+    """One worker process, two batch sizes: TFLite 4× ahead of frozen is untested, not "within noise", and so is
+    the idiomatic call's cost; each line carries the one-process caveat once."""
     ns = {"checkpoint": 1_000_000, "frozen": 800_000, "tflite": 200_000}
     records = [synth.cell(v, b, [t * b] * 50) for v, t in ns.items() for b in (1, 8)]
+    records += [synth.cell("frozen", b, [1_200_000 * b] * 50, call="idiomatic") for b in (1, 8)]
     lines = by_heading(synth.write_run(tmp_path / "r", records))
     fastest = lines["Fastest format per batch size"][0]
-    assert "batch 1: tflite (0.200 ms, 4.00× ahead of frozen; one worker process: not tested against the noise)" in fastest
+    assert fastest.endswith("batch 1: tflite (0.200 ms, 4.00× ahead of frozen); batch 8: tflite (1.60 ms, 4.00× ahead of "
+                            "frozen) (one worker process: not tested against the noise)")
     assert "within noise" not in fastest
+    call = lines["Your call vs the fastest path"][0]
+    assert call.endswith(": batch 1: +0.4 ms (+50%); batch 8: +3.2 ms (+50%) (one worker process: not tested against "
+                         "the noise)")
     headline = lines["Frozen graph vs checkpoint"][0]
     assert "batch 1: 1.25× faster; batch 8: 1.25× faster (one worker process: no interval for a rerun; use ≥ 5)" in headline
     assert headline.count("one worker process") == 1
