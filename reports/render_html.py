@@ -121,6 +121,10 @@ def _fastest_cell(row: pd.Series) -> str:
 
 def _headline_cell(row: pd.Series) -> str:
     style = ("good" if row["speedup"] > 1 else "bad") if row["significant"] else "muted"
+    if int(row.get("pairs") or 0) < 2:  # one process: its own interval says nothing about a rerun
+        inside = esc(fmt.interval(row["ci_lo"], row["ci_hi"], "×"))
+        return (f'<span class="muted" title="within one process: {inside}">{fmt.ratio(row["speedup"])}</span> '
+                '<span class="muted small">1 proc</span>')
     ci = fmt.interval(row["ci_lo"], row["ci_hi"], "×")
     rerun = fmt.interval(row["rerun_lo"], row["rerun_hi"], "×")
     title = f' title="a rerun: {esc(rerun)} ({esc(str(row["rerun_scope"]))})"' if rerun != "–" else ""
@@ -135,7 +139,7 @@ def _glance(data: ReportData) -> str:
                      "≈ = within noise; 1 proc = one worker process, not tested)</span></h3>" + _grid(data, data.fastest, _fastest_cell))  # fmt: skip
     if not data.headline.empty and data.headline["batch_size"].nunique() <= GLANCE_MAX_BATCHES:
         parts.append("<h3>Frozen graph vs checkpoint <span class=\"muted small\">(speedup of the median, 95% interval; "
-                     "green = clearly faster)</span></h3>" + _grid(data, data.headline, _headline_cell))  # fmt: skip
+                     "green = clearly faster; 1 proc = one worker process, no interval)</span></h3>" + _grid(data, data.headline, _headline_cell))  # fmt: skip
     return '<div class="glance">' + "".join(parts) + "</div>" if parts else ""
 
 

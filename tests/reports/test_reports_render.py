@@ -172,3 +172,14 @@ def test_bad_options_are_user_errors(run_dir: Path) -> None:
         render_report([run_dir], "md", baseline_format="onnx")
     with pytest.raises(ReportsError, match="positive"):
         render_report([run_dir], "md", slo_ms=0)
+
+
+def test_html_glance_marks_one_process_cells_and_shows_them_no_interval(tmp_path: Path) -> None:
+    """One worker process: the at-a-glance grids say "1 proc" where a margin or a speedup has no interval at the
+    level of the noise; the within-process interval is only in the cell's tooltip, so labelled."""
+    ns = {"checkpoint": 1_000_000, "frozen": 800_000, "tflite": 200_000}
+    run = synth.write_run(tmp_path / "r", [synth.cell(v, 1, [t] * 50) for v, t in ns.items()])
+    html = render_report([run], "html")
+    glance = html[html.index("Fastest format at each batch size"):html.index("Throughput and latency")]
+    assert "4.00× (1 proc)" in glance  # tflite over frozen, untested
+    assert 'title="within one process: 1.25–1.25×">1.25×</span> <span class="muted small">1 proc</span>' in glance
