@@ -4,7 +4,8 @@ bench_history.py): build a base CNN and slowed copies of it, write the scenario,
 The slowed copies run their network on k more samples than the batch (copies of the first ones, dropped from
 the output): the same kind of work, granular to about 1/batch, with almost no fixed cost. k comes from a
 two-point calibration in one process (two probe sizes, alternated with base), aimed at each nominal slowdown.
-This process never imports TensorFlow: the models are built in a child process.
+This process never imports TensorFlow: the models are built in a child process. Also: `spread`, the one
+spelling of "median [min-max] ±95% t half-width" the process-level benchmarks print.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 PROBE_UNITS = 16  # extra samples in the larger calibration probe (the smaller has half)
 
 BUILD = r'''
@@ -161,3 +163,14 @@ def collect(work: Path, runs: int, scenario: Callable[[int], Path], run_name: Ca
             print(f"# run {i}: {time.time() - started:.0f} s", file=sys.stderr, flush=flush)
         out.append(run_dir)
     return out
+
+
+def spread(values: Sequence[float]) -> str:
+    """"1.031 [0.985-1.074] ±3.0%": the median, the range, and the half-width of a 95% Student-t interval on the
+    logs (as the reports compute a ratio's interval over processes)."""
+    import statistics
+
+    from reports import stats
+
+    half = stats.log_t_interval(list(values), 0.95).half_width if len(values) >= 2 else float("nan")
+    return f"{statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}] ±{half * 100:.1f}%"

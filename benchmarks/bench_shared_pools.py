@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -30,6 +29,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _runs import spread  # noqa: E402
 
 SETTINGS = ("0/0", "0/-1", "1/0", "1/-1")
 CONFIGS = {"alone": [(s,) for s in SETTINGS], "shared2": [("0/0", "1/-1")], "shared4": [SETTINGS]}
@@ -86,13 +87,6 @@ def one_round(model_dir: Path, seconds: float, rotate: int) -> dict[str, dict[st
     return out
 
 
-def _spread(values: list[float]) -> str:
-    from reports import stats
-
-    half = stats.log_t_interval(values, 0.95).half_width if len(values) >= 2 else float("nan")
-    return f"{statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}] ±{half * 100:.1f}%"
-
-
 def summarise(rounds: list[dict[str, Any]]) -> list[str]:
     lines = []
     for b in map(str, BATCHES):
@@ -102,12 +96,12 @@ def summarise(rounds: list[dict[str, Any]]) -> list[str]:
             lines.append(f"  round {i}: {cells}")
         lines.append(f"batch {b}, shared median / alone median in the same round: median [min-max] ±95% t half-width")
         for s in SETTINGS:
-            row = "   ".join(f"{c} {_spread([r[c][b][s] / r['alone'][b][s] for r in rounds])}"
+            row = "   ".join(f"{c} {spread([r[c][b][s] / r['alone'][b][s] for r in rounds])}"
                              for c in ("shared2", "shared4") if s in rounds[0][c][b])
             lines.append(f"  {s:5s} {row}")
         lines.append(f"batch {b}, speedup over 0/0 (0/0 median / setting median; alone: paired by round)")
         for s in SETTINGS[1:]:
-            row = "   ".join(f"{c} {_spread([r[c][b]['0/0'] / r[c][b][s] for r in rounds])}"
+            row = "   ".join(f"{c} {spread([r[c][b]['0/0'] / r[c][b][s] for r in rounds])}"
                              for c in CONFIGS if s in rounds[0][c][b])
             lines.append(f"  {s:5s} {row}")
     return lines

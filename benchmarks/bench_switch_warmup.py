@@ -32,6 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _runs import spread  # noqa: E402
+
 VARIANTS = ("checkpoint", "frozen", "tflite")
 BATCHES = (1, 32)
 CONFIGS = ("alone", "sw0", "sw1", "sw1x3")
@@ -80,13 +82,6 @@ def _spawn(model_dir: Path, passes: int, seconds: float) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def _spread(values: list[float]) -> str:
-    from reports import stats
-
-    half = stats.log_t_interval(values, 0.95).half_width if len(values) >= 2 else float("nan")
-    return f"{statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}] ±{half * 100:.1f}%"
-
-
 def summarise(results: list[dict[str, Any]]) -> list[str]:
     lines = []
     for batch in map(str, BATCHES):
@@ -96,11 +91,11 @@ def summarise(results: list[dict[str, Any]]) -> list[str]:
             lines.append(f"  proc {i}: {cells}")
         lines.append(f"batch {batch}, interleaved median / alone median in the same process, median [min-max] over processes:")
         for v in VARIANTS:
-            bias = {c: _spread([r[batch][c][v] / r[batch]["alone"][v] for r in results]) for c in TURNS}
+            bias = {c: spread([r[batch][c][v] / r[batch]["alone"][v] for r in results]) for c in TURNS}
             lines.append(f"  {v:11s} " + "   ".join(f"{c} {b}" for c, b in bias.items()))
         lines.append(f"batch {batch}, speedups between processes: median [min-max], 95% t-interval half-width:")
         for a, b in RATIOS:
-            row = "   ".join(f"{c} {_spread([r[batch][c][a] / r[batch][c][b] for r in results])}" for c in CONFIGS)
+            row = "   ".join(f"{c} {spread([r[batch][c][a] / r[batch][c][b] for r in results])}" for c in CONFIGS)
             lines.append(f"  {b}/{a}: {row}")
     return lines
 
