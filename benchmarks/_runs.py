@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 PROBE, BATCH, THREADS = int(sys.argv[2]), int(sys.argv[5]), int(sys.argv[6])
+INTER = int(sys.argv[7]) if len(sys.argv) > 7 else 0
 NOMINAL = json.loads(sys.argv[3])
 out = Path(sys.argv[1])
 
@@ -65,7 +66,7 @@ def timer(name, extra):
     path = out / f"{name}.pb"
     path.write_bytes(graph(extra).as_graph_def().SerializeToString(deterministic=True))
     model = infer_core.load(ModelSpec(path=str(path), variant="frozen", inputs=("x",), outputs=("y",),
-                                      intra_op_threads=THREADS))
+                                      intra_op_threads=THREADS, inter_op_threads=INTER))
     feed = np.random.default_rng(1).random((BATCH, 28, 28, 1), dtype=np.float32)
     call = model.make_runner({model.inputs[0].name: feed})
     for _ in range(100):
@@ -91,20 +92,21 @@ for name, extra in units.items():
 for probe in ("probe_small", "probe_large"):
     (out / f"{probe}.pb").unlink()
 (out / "calibration.json").write_text(json.dumps({"base_ms": base_s * 1e3, "unit_us": unit_s * 1e6,
-    "fixed_us": fixed_s * 1e6, "batch": BATCH, "threads": THREADS,
+    "fixed_us": fixed_s * 1e6, "batch": BATCH, "threads": THREADS, "inter_op_threads": INTER,
     "units": units, "tensorflow": tf.__version__}, indent=2))
 '''
 
 
 def build_models(work: Path, nominal: Mapping[str, float], batch: int, threads: int,
-                 probe_units: int = PROBE_UNITS) -> dict[str, Any]:
+                 probe_units: int = PROBE_UNITS, inter_op_threads: int = 0) -> dict[str, Any]:
     """base.pb and one slowed copy per entry of `nominal` (name -> fraction) under work/models, calibrated at
-    this batch size and thread count; kept once made (calibration.json says what was made)."""
+    this batch size and thread counts (inter-op -1: the caller's thread); kept once made (calibration.json says
+    what was made)."""
     models = work / "models"
     if not (models / "calibration.json").exists():
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
         args = [sys.executable, "-c", BUILD, str(models), str(probe_units), json.dumps(dict(nominal)), str(ROOT),
-                str(batch), str(threads)]
+                str(batch), str(threads), str(inter_op_threads)]
         subprocess.run(args, check=True, env=env, timeout=600)
     return dict(json.loads((models / "calibration.json").read_text()))
 
@@ -124,6 +126,7 @@ max_time = 2.0
 formats = ["frozen"]
 batch_sizes = {batch_sizes}
 intra_op_threads = [{threads}]
+inter_op_threads = [{inter}]
 """
 MODEL = """
 [[models]]
@@ -135,9 +138,10 @@ outputs = ["y"]
 
 
 def write_scenario(work: Path, writer: str, reps: int, seed: int, batch_sizes: Sequence[int], threads: int,
-                   models: Sequence[tuple[str, str]]) -> Path:
+                   models: Sequence[tuple[str, str]], inter_op_threads: int = 0) -> Path:
     """work/scenario-SEED.toml: every (name, file) model in one run, its processes interleaved and shuffled."""
-    text = SCENARIO.format(writer=writer, reps=reps, seed=seed, batch_sizes=list(batch_sizes), threads=threads)
+    text = SCENARIO.format(writer=writer, reps=reps, seed=seed, batch_sizes=list(batch_sizes), threads=threads,
+                           inter=inter_op_threads)
     text += "".join(MODEL.format(name=name, file=file) for name, file in models)
     path = work / f"scenario-{seed}.toml"
     path.write_text(text)

@@ -51,6 +51,7 @@ PROBE_UNITS = _runs.PROBE_UNITS  # extra samples in the larger calibration probe
 BATCH_SIZES = (64,)  # one cell per comparison; the slowdowns are calibrated at this batch size
 TWIN = "twin"  # the base model once more, under another name, for A/A pairs inside one run
 THREADS = 1  # as scenarios/ci.toml: one intra-op thread (the measured between-process spread is 3-5x smaller)
+INTER = 0  # --inter-op-threads: 0 TensorFlow's default, -1 each session call in the caller's thread
 THRESHOLD = 0.05
 RESAMPLED_PAIRS = 200
 SIZES = (5, 10, 20)  # processes per side for the resampled comparisons
@@ -60,7 +61,7 @@ SIZES = (5, 10, 20)  # processes per side for the resampled comparisons
 
 
 def build_models(work: Path) -> dict[str, Any]:
-    return _runs.build_models(work, NOMINAL, BATCH_SIZES[0], THREADS, PROBE_UNITS)
+    return _runs.build_models(work, NOMINAL, BATCH_SIZES[0], THREADS, PROBE_UNITS, INTER)
 
 
 def write_scenario(work: Path, reps: int, seed: int, names: Sequence[str] = ("base", *NOMINAL),
@@ -68,7 +69,7 @@ def write_scenario(work: Path, reps: int, seed: int, names: Sequence[str] = ("ba
     models = [(name, name) for name in names]
     if twin:  # base.pb under another name: an A/A pair interleaved in the same run
         models.append((TWIN, "base"))
-    return _runs.write_scenario(work, "bench_gate_error_rates.py", reps, seed, BATCH_SIZES, THREADS, models)
+    return _runs.write_scenario(work, "bench_gate_error_rates.py", reps, seed, BATCH_SIZES, THREADS, models, INTER)
 
 
 def collect(work: Path, runs: int, reps: int) -> list[Path]:
@@ -335,8 +336,10 @@ def paired_lines(pool: Pool, measured: dict[str, float], rng) -> list[str]:
 
 
 def _calibration_line(calibration: dict[str, Any]) -> str:
+    inter = {0: "", -1: ", the caller's thread"}.get(int(calibration.get("inter_op_threads") or 0),
+                                                      f", {calibration.get('inter_op_threads')} inter-op")
     return (f"# calibration (inside one process, batch {calibration.get('batch')}, {calibration.get('threads')} intra-op "
-            f"thread): base {calibration['base_ms']:.3f} ms, {calibration['unit_us']:.1f} us per extra sample, fixed "
+            f"thread{inter}): base {calibration['base_ms']:.3f} ms, {calibration['unit_us']:.1f} us per extra sample, fixed "
             f"{calibration.get('fixed_us', 0):.1f} us; extra samples {calibration['units']}")
 
 
@@ -359,7 +362,7 @@ def analyse(run_dirs: list[Path], calibration: dict[str, Any], reps: int) -> str
         f"{min(loads, default=float('nan')):.2f}–{max(loads, default=float('nan')):.2f}",
         f"# {len(run_dirs)} runs one after another, each {reps} repetitions x 5 models (base, twin = base.pb again, "
         f"slow05, slow10, slow20) interleaved and shuffled; frozen GraphDef, batch {list(BATCH_SIZES)}, "
-        f"intra_op_threads {THREADS}; threshold {THRESHOLD:.0%}, alpha {ALPHA}",
+        f"intra_op_threads {THREADS}, inter_op_threads {INTER}; threshold {THRESHOLD:.0%}, alpha {ALPHA}",
         _calibration_line(calibration),
         f"# cell records by status: {statuses}",
         "",
@@ -379,15 +382,17 @@ def analyse(run_dirs: list[Path], calibration: dict[str, Any], reps: int) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    global RESAMPLED_PAIRS
+    global RESAMPLED_PAIRS, INTER
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/infer-bench-gate-bench"))
     parser.add_argument("--analyse-only", action="store_true")
     parser.add_argument("--pairs", type=int, default=200, help="resampled pairs per setting")
+    parser.add_argument("--inter-op-threads", type=int, default=0, choices=(0, -1),
+                        help="-1: every session call in the caller's thread (default 0, as scenarios/ci.toml)")
     args = parser.parse_args(argv)
-    RESAMPLED_PAIRS = args.pairs
+    RESAMPLED_PAIRS, INTER = args.pairs, args.inter_op_threads
     args.work.mkdir(parents=True, exist_ok=True)
     calibration = build_models(args.work)
     if args.analyse_only:
