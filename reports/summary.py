@@ -142,7 +142,7 @@ def _speedup_clause(row: pd.Series) -> str:
 def _speedup_clauses(rows: list[pd.Series]) -> str:
     """The clauses of several batch sizes; where none has an interval or a rerun interval (one worker process,
     no history), that is said once at the end instead of in every clause."""
-    if all(int(r.get("pairs") or 0) < 2 and not _rerun_clause(r, False) for r in rows):
+    if all(_one_process(r) and not _rerun_clause(r, False) for r in rows):
         return "; ".join(_speedup_head(r) for r in rows) + " (one worker process: no interval for a rerun; use ≥ 5)"
     return "; ".join(_speedup_clause(r) for r in rows)
 
@@ -204,6 +204,7 @@ def _setting_lines(data: ReportData) -> list[str]:
 
 
 def _one_process(row: pd.Series) -> bool:
+    """The row's ratio has one paired process (a frame from before `pairs` was kept: taken as several)."""
     return int(row.get("pairs") if pd.notna(row.get("pairs")) else 2) < 2
 
 
