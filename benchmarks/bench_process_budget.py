@@ -6,7 +6,8 @@ per-process log ratio (its standard deviation inside each run, pooled over the r
 left out: this is the most favourable reading), the processes a 95% Student-t interval needs to be within
 ±TARGET at that spread (`reports.stats.processes_needed`, the figure the report calls procs_needed), and what
 they would take at the seconds per process those runs spent (median gap between consecutive processes' first
-cells, start-up included).
+cells, start-up included), and the rank correlation of the per-process ratio with the load average at its start
+(rho(load): near 0, the spread does not follow the machine's load).
 
     python benchmarks/bench_process_budget.py RUN_DIR [RUN_DIR ...] | tee benchmarks/results/process_budget.txt
 """
@@ -37,13 +38,15 @@ def _records(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def per_process(records: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, float]]:
-    """{(repetition, batch): {variant: median ms}} for the default settings' cells."""
+    """{(repetition, batch): {variant: median ms, "load": 1-min load average at the cell's start}} for the
+    default settings' cells."""
     out: dict[tuple[int, int], dict[str, float]] = {}
     for r in records:
         if r.get("env_toggles") or r.get("affinity") or r.get("python"):
             continue
-        out.setdefault((int(r["repetition"]), int(r["batch_size"])), {})[r["variant"]] = \
-            statistics.median(r["latencies_ns"]) / 1e6
+        cell = out.setdefault((int(r["repetition"]), int(r["batch_size"])), {})
+        cell[r["variant"]] = statistics.median(r["latencies_ns"]) / 1e6
+        cell.setdefault("load", float((r.get("loadavg_start") or [math.nan])[0]))
     return out
 
 
@@ -77,16 +80,19 @@ def main() -> None:
     print(f"# bench_process_budget.py  {args.label}")
     print(f"# {len(runs)} runs, {min(procs)}-{max(procs)} processes each; threads (intra/inter) {sorted(threads)}; "
           f"{per_proc:.1f} s per process (median)")
-    print(f"{'ratio':<30} {'sd/process':>10} {'±95% at n':>10} {'procs for ±' + format(args.target, '.0%'):>15} {'time':>9}")
+    print(f"{'ratio':<30} {'sd/process':>10} {'±95% at n':>10} {'procs for ±' + format(args.target, '.0%'):>15} "
+          f"{'time':>9} {'rho(load)':>9}")
     pairs: dict[tuple[str, int], list[list[float]]] = {}
+    loads: dict[tuple[str, int], list[tuple[float, float]]] = {}  # (load average, log ratio) per process
     for run in runs:
         by: dict[tuple[str, int], list[float]] = {}
         for (_rep, batch), v in per_process(run).items():
             if args.baseline not in v:
                 continue
             for variant, ms in v.items():
-                if variant != args.baseline:
+                if variant not in (args.baseline, "load"):
                     by.setdefault((variant, batch), []).append(math.log(v[args.baseline] / ms))
+                    loads.setdefault((variant, batch), []).append((v["load"], math.log(v[args.baseline] / ms)))
         for k, logs in by.items():
             pairs.setdefault(k, []).append(logs)
     for (variant, batch), per_run in sorted(pairs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -99,8 +105,20 @@ def main() -> None:
         half = math.expm1(float(t_dist.ppf(0.975, n_typ - 1)) * sd / math.sqrt(n_typ))
         need = stats.processes_needed(sd, args.target, 0.95, cap=1000)
         time_s = need * per_proc if need else math.nan
+        rho = _spearman(loads[(variant, batch)])
         print(f"{variant + '/' + args.baseline + ' b' + str(batch):<30} {sd:>10.3f} {f'±{half:.1%} at {n_typ}':>10} "
-              f"{need if need else '>1000':>15} {_duration(time_s):>9}")
+              f"{need if need else '>1000':>15} {_duration(time_s):>9} {rho:>9.2f}")
+
+
+def _spearman(points: list[tuple[float, float]]) -> float:
+    """Rank correlation of the per-process ratio with the load average at its start (does the spread follow the
+    machine's load?): nan where there are fewer than 3 points or no load figures."""
+    from scipy.stats import spearmanr
+
+    points = [p for p in points if math.isfinite(p[0])]
+    if len(points) < 3:
+        return math.nan
+    return float(spearmanr([p[0] for p in points], [p[1] for p in points])[0])
 
 
 def _duration(seconds: float) -> str:
