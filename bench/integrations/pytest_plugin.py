@@ -171,11 +171,14 @@ def spec_for_cell(entry: Any, key: Any) -> Any:
 
 
 def process_key(key: Any, builder: str | None = None) -> tuple[Any, ...]:
-    """What a process fixes at start-up; None entries match anything."""
+    """What a process fixes at start-up; None entries match anything. Inter-op -1 is not one of them: it runs that
+    session's own calls in the caller's thread (LiteRT ignores it), so such a cell shares a process with
+    TensorFlow's default inter-op pool (scenarios/ci.toml has frozen at -1 beside SavedModel and TFLite at 0)."""
     from infer_core.detect import required_keras
+    from infer_core.model import CALLER_THREAD
 
-    return (key.env_toggles, required_keras(key.variant, builder), key.intra_op_threads, key.inter_op_threads,
-            key.affinity, key.python)
+    inter = 0 if key.inter_op_threads == CALLER_THREAD else key.inter_op_threads
+    return (key.env_toggles, required_keras(key.variant, builder), key.intra_op_threads, inter, key.affinity, key.python)
 
 
 def _conflict(fixed: tuple[Any, ...], wanted: tuple[Any, ...]) -> str | None:

@@ -43,6 +43,7 @@ max_time = 0.2
 formats = ["tflite"]
 batch_sizes = [1, 4]
 intra_op_threads = {threads}
+inter_op_threads = {inter}
 [[models]]
 name = "tiny"
 files = {{ tflite = "tiny.tflite" }}
@@ -68,8 +69,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = subprocess.run([sys.executable, "make_tiny.py", "tiny.tflite"], cwd=where, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    (where / "tiny.toml").write_text(SCENARIO.format(threads="[0]"))
-    (where / "two_threads.toml").write_text(SCENARIO.format(threads="[0, 1]"))
+    (where / "tiny.toml").write_text(SCENARIO.format(threads="[0]", inter="[0]"))
+    (where / "two_threads.toml").write_text(SCENARIO.format(threads="[0, 1]", inter="[0]"))
+    (where / "caller.toml").write_text(SCENARIO.format(threads="[0]", inter="[0, -1]"))
     return where
 
 
@@ -99,6 +101,15 @@ def test_conflicting_process_settings_are_skipped_with_the_reason(project: Path)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "2 passed, 2 skipped" in done.stdout
     assert "needs its own process (intra-op threads" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_callers_thread_shares_the_process(project: Path) -> None:
+    """inter_op_threads = -1 is a session's own setting, not the process's: such cells run beside the default ones
+    (as scenarios/ci.toml's frozen cells beside its SavedModel and TFLite ones), none skipped."""
+    done = pytest_run(project, "--infer-bench-scenario", "caller.toml", "--benchmark-disable")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "4 passed" in done.stdout and "skipped" not in done.stdout
 
 
 @pytest.mark.slow
