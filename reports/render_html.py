@@ -27,6 +27,7 @@ from reports.views import (
     PANEL_KEYS,
     ReportData,
     comparison_groups,
+    one_process,
     ordered_variants,
     panel_title,
     panels,
@@ -114,14 +115,16 @@ def _chip(variant: str) -> str:
 def _fastest_cell(row: pd.Series) -> str:
     if pd.isna(row["margin"]):
         return _chip(str(row["variant"]))
-    untested = not bool(row.get("tested", True))
-    margin = fmt.ratio(row["margin"]) + (" (1 proc)" if untested else "") if row["clear"] or untested else "≈"
+    if not bool(row.get("tested", True)):  # one worker process: a margin, untested
+        margin = f"{fmt.ratio(row['margin'])} (1 proc)"
+    else:
+        margin = fmt.ratio(row["margin"]) if row["clear"] else "≈"
     return f'{_chip(str(row["variant"]))} <span class="muted">{margin}</span>'
 
 
 def _headline_cell(row: pd.Series) -> str:
     style = ("good" if row["speedup"] > 1 else "bad") if row["significant"] else "muted"
-    if int(row.get("pairs") or 0) < 2:  # one process: its own interval says nothing about a rerun
+    if one_process(row):  # its own interval says nothing about a rerun
         inside = esc(fmt.interval(row["ci_lo"], row["ci_hi"], "×"))
         return (f'<span class="muted" title="within one process: {inside}">{fmt.ratio(row["speedup"])}</span> '
                 '<span class="muted small">1 proc</span>')

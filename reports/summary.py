@@ -18,7 +18,7 @@ import pandas as pd
 
 from reports import numbers as fmt
 from reports.rerun import scope_from_history, short_scope
-from reports.views import HEADLINE_PAIR, PANEL_KEYS, ReportData, panel_title
+from reports.views import HEADLINE_PAIR, PANEL_KEYS, ReportData, one_process, panel_title
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def _speedup_clause(row: pd.Series) -> str:
     low, high = (row["ci_lo"], row["ci_hi"]) if row["speedup"] >= 1 else (1 / row["ci_hi"], 1 / row["ci_lo"])
     head = _speedup_head(row)
     rerun = _rerun_clause(row, row["speedup"] < 1)
-    if int(row.get("pairs") or 0) < 2:
+    if one_process(row):
         return f"{head} (one worker process: no interval{'; ' + rerun if rerun else ' for a rerun; use ≥ 5'})"
     return f"{head} (95% CI {fmt.interval(low, high, '×')}, {int(row['pairs'])} paired processes{'; ' + rerun if rerun else ''})"
 
@@ -142,7 +142,7 @@ def _speedup_clause(row: pd.Series) -> str:
 def _speedup_clauses(rows: list[pd.Series]) -> str:
     """The clauses of several batch sizes; where none has an interval or a rerun interval (one worker process,
     no history), that is said once at the end instead of in every clause."""
-    if all(_one_process(r) and not _rerun_clause(r, False) for r in rows):
+    if all(one_process(r) and not _rerun_clause(r, False) for r in rows):
         return "; ".join(_speedup_head(r) for r in rows) + " (one worker process: no interval for a rerun; use ≥ 5)"
     return "; ".join(_speedup_clause(r) for r in rows)
 
@@ -194,7 +194,7 @@ def _setting_lines(data: ReportData) -> list[str]:
                                                                           sort=True):
         rows = [row for _, row in part.sort_values("batch_size").iterrows()]
         what = variant if call == "fastest" else f"{variant} ({call} call)"
-        if all(int(r.get("pairs") or 0) < 2 for r in rows):  # say once what one process cannot tell
+        if all(one_process(r) for r in rows):  # say once what one process cannot tell
             clauses = "; ".join(_speedup_head(r) for r in rows)
             lines.append(f"{other} vs {base} — {model} {what}: {clauses} (one worker process per setting: no "
                          "interval; use ≥ 5)")
@@ -203,16 +203,11 @@ def _setting_lines(data: ReportData) -> list[str]:
     return lines
 
 
-def _one_process(row: pd.Series) -> bool:
-    """The row's ratio has one paired process (a frame from before `pairs` was kept: taken as several)."""
-    return int(row.get("pairs") if pd.notna(row.get("pairs")) else 2) < 2
-
-
 def _call_untested(row: pd.Series) -> bool:
     """One worker process and no rerun interval: the overhead is untested, not "within noise"."""
     low, high = row.get("rerun_lo"), row.get("rerun_hi")
     no_rerun = low is None or high is None or not (math.isfinite(low) and math.isfinite(high))
-    return _one_process(row) and no_rerun
+    return one_process(row) and no_rerun
 
 
 def _call_clause(row: pd.Series) -> str:
@@ -226,7 +221,7 @@ def _call_clause(row: pd.Series) -> str:
     rerun = ""
     if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
         rerun = f"; a rerun: {low - 1:+.0%}…{high - 1:+.0%}, {short_scope(row.get('rerun_runs'))}"
-    if _one_process(row):
+    if one_process(row):
         return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}{rerun})"
     if not row["significant"]:
         return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}; within noise{rerun})"

@@ -144,6 +144,13 @@ def paired_ratios(base: Procs, other: Procs) -> tuple[list[float], str]:
     return ratios, "paired in duets (two processes at once)" if duets else "paired by round (separate processes)"
 
 
+def one_process(row: pd.Series) -> bool:
+    """Whether a ratio row (speedup, call overhead, setting) rests on one paired worker process: no interval at the
+    level of the noise. A frame from before `pairs` was kept counts as several."""
+    pairs = row.get("pairs")
+    return int(pairs if pd.notna(pairs) else 2) < 2
+
+
 def paired_speedup(base: pd.Series, row: pd.Series, confidence: float) -> dict[str, Any]:
     """The speedup's interval from per-process paired ratios (Student-t on their logs), or, with one process,
     the within-process interval labelled as such and never significant."""

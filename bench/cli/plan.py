@@ -53,7 +53,7 @@ def _adaptive_wall(s: Scenario) -> str:
     if not s.run.adaptive:
         return ""
     if s.run.time_budget is None:
-        return f" for the first {s.run.repetitions} processes per group; more rounds until the target or {s.run.max_processes}"
+        return f" for the first {s.run.repetitions} processes per group; more rounds until the target or {s.run.max_processes} processes per group"
     return (f" for the first {s.run.repetitions} processes per group; then rounds until the target or the "
             f"{s.run.time_budget:g} s budget (the round running then finishes)")
 
