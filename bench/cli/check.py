@@ -153,12 +153,15 @@ def main(args: argparse.Namespace) -> int:
     from bench.errors import BenchError
     from bench.files import write_text
     from bench.runner.parity import parity_record, predict_all
+    from bench.scenario.preflight import check_spec
     from reports.schema import jsonable
 
     if args.variant and len(args.models) > 1:
         raise BenchError("--format applies to one MODEL; with several, each one's format is detected "
                          "(or name them with --frozen/--saved-model/--keras/--tflite/--checkpoint PATH)")
     name, entries = _entries(args)
+    for entry in entries:  # a surely broken file: one line and exit 2 before any worker starts
+        check_spec(entry.spec)
     predictions = predict_all(entries, batch=args.batch, seed=args.seed, inputs_file=args.inputs_file)
     console = Console(width=None if sys.stdout.isatty() else 120)
     code = _errors_only(predictions)

@@ -24,10 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def main(args: argparse.Namespace) -> int:
     from bench.runner.client import run_model_task
-    from infer_core.detect import resolve_variant
+    from bench.scenario.preflight import check_spec
 
     spec = spec_from_args(args, args.model)
-    source = resolve_variant(spec)
+    source = check_spec(spec)  # a missing, unknown or surely broken file fails here, before a worker starts
     messages = run_model_task({"task": "convert", "source": source, "target": args.to,
                                "out": str(args.out.resolve())}, spec,
                               legacy=source in ("checkpoint", "frozen"))

@@ -90,6 +90,7 @@ def settings_from(args: argparse.Namespace, **more: Any) -> Any:
 def model_specs(args: argparse.Namespace, formats: tuple[str, ...] | None) -> tuple[str, list[Any]]:
     """(the model's label, a ModelSpec per format) for a path, an exported zoo directory or a zoo name."""
     from bench.cli.profile import _zoo_dir
+    from bench.scenario.preflight import check_spec
     from infer_core.model import VARIANTS, ModelSpec
 
     for f in formats or ():
@@ -102,11 +103,12 @@ def model_specs(args: argparse.Namespace, formats: tuple[str, ...] | None) -> tu
         from infer_core.zoo import ZOO
 
         name = args.model if args.model in ZOO else zoo_dir.name
-        return name, _sessions_only([spec_for(zoo_dir, v, **threads) for v in formats or ("frozen", "saved_model", "tflite")])
-    from infer_core.detect import resolve_variant
-
+        specs = [spec_for(zoo_dir, v, **threads) for v in formats or ("frozen", "saved_model", "tflite")]
+        for spec in specs:
+            check_spec(spec)
+        return name, _sessions_only(specs)
     spec = ModelSpec(path=args.model, variant=formats[0] if formats and len(formats) == 1 else None, **threads)
-    variant = resolve_variant(spec)  # a missing file or unknown format fails here, before a worker starts
+    variant = check_spec(spec)  # a missing, unknown or surely broken file fails here, before a worker starts
     return Path(args.model).stem or "model", _sessions_only([ModelSpec.from_json({**spec.to_json(), "variant": variant})])
 
 

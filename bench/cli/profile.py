@@ -99,11 +99,12 @@ def model_spec(model: str, variant: str | None, args: argparse.Namespace) -> Any
         from bench.runner.zoo_export import spec_for
 
         spec = spec_for(zoo_dir, variant or "frozen", **overrides)
-        return ModelSpec.from_json({**spec.to_json(), "shapes": {**spec.shapes, **shapes}}) if shapes else spec
-    spec = ModelSpec(path=model, variant=variant, shapes=shapes, **overrides)
-    from infer_core.detect import resolve_variant
+        spec = ModelSpec.from_json({**spec.to_json(), "shapes": {**spec.shapes, **shapes}}) if shapes else spec
+    else:
+        spec = ModelSpec(path=model, variant=variant, shapes=shapes, **overrides)
+    from bench.scenario.preflight import check_spec
 
-    resolve_variant(spec)  # a missing file or an unknown format fails here, before a worker starts
+    check_spec(spec)  # a missing, unknown or surely broken file fails here, before a worker starts
     return spec
 
 

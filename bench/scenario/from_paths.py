@@ -6,7 +6,8 @@ The first thing a user types is `infer-bench run mine/model.pb` (TensorFlow's an
 (`infer-bench zoo export`, with its manifest.json) becomes one model with every format in it, so its
 formats are parity-checked against each other. The scenario is written as TOML text and parsed like a
 file, so the run header keeps it and `--resume` works from anywhere (paths are made absolute).
-Runs in the parent: the file system only, no TensorFlow.
+Runs in the parent: the file system only, no TensorFlow. A model file whose bytes are surely broken (empty, cut
+short, another format) stops the command here, before a worker or a run directory exists.
 """
 
 from __future__ import annotations
@@ -157,5 +158,12 @@ def scenario_text(paths: Sequence[Path], options: ModelOptions, devices: Sequenc
 
 
 def from_model_paths(paths: Sequence[Path], options: ModelOptions, devices: Sequence[str] = ("cpu",)) -> Scenario:
-    """A scenario measuring these model paths with the default sweep (the CLI applies its flags on top)."""
-    return parse(scenario_text(paths, options, devices), COMMAND_LINE, Path.cwd())
+    """A scenario measuring these model paths with the default sweep (the CLI applies its flags on top);
+    every model file's bytes checked first (`bench.scenario.preflight`), each problem one line naming the file."""
+    from bench.scenario.preflight import file_problem
+
+    s = parse(scenario_text(paths, options, devices), COMMAND_LINE, Path.cwd())
+    problems = [p for m in s.models for v, f in m.files.items() if (p := file_problem(v, f, m.builder))]
+    if problems:
+        raise ScenarioError("\n".join(problems))
+    return s

@@ -183,3 +183,119 @@ def test_run_quick_states_its_cost(capsys: pytest.CaptureFixture[str]) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "every group still starts its own worker process, plus a parity worker" in text
     assert "took 30 s on this 2-core machine" in text
+
+
+# ------------------------------------------------------------------ issue 23, item 5: model files' bytes
+
+
+def _no_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tripwire: starting any worker process fails the test (the preflight must have stopped the command)."""
+    from bench.runner import procs
+
+    def started(*args: object, **kwargs: object) -> list[str]:
+        raise AssertionError("a worker process was started")
+
+    monkeypatch.setattr(procs, "_command", started)
+
+
+def _empty_pb(d: Path) -> Path:
+    (d / "model.pb").write_bytes(b"")
+    return d / "model.pb"
+
+
+def _text_tflite(d: Path) -> Path:
+    (d / "model.tflite").write_text("these are my notes, renamed by mistake\n")
+    return d / "model.tflite"
+
+
+def _cut_keras(d: Path, mnist_dir: Path) -> Path:
+    data = (mnist_dir / "model.keras").read_bytes()
+    (d / "model.keras").write_bytes(data[: len(data) * 2 // 3])
+    return d / "model.keras"
+
+
+def _checkpoint_without_index(d: Path, mnist_dir: Path) -> Path:
+    import shutil
+
+    shutil.copytree(mnist_dir / "checkpoint", d / "ckpt")
+    (d / "ckpt" / "model.ckpt.index").unlink()
+    return d / "ckpt"
+
+
+BROKEN = {  # what a user gives by mistake -> (the file the line names, what it says)
+    "empty model.pb": (lambda d, m: _empty_pb(d), "model.pb", "the file is empty, not a GraphDef"),
+    "text renamed model.tflite": (lambda d, m: _text_tflite(d), "model.tflite", "not a TFLite flatbuffer (no 'TFL3' identifier"),
+    "truncated .keras": (_cut_keras, "model.keras", "not a Keras 3 .keras archive (a .keras file is a zip"),
+    "checkpoint dir missing its .index": (_checkpoint_without_index, "ckpt/model.ckpt",
+                                          "checkpoint has no .index file"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_broken_model_file_stops_run_before_anything_runs(case: str, command: str, tmp_path: Path, mnist_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    make, named, says = BROKEN[case]
+    path = make(tmp_path, mnist_dir)
+    monkeypatch.chdir(tmp_path)  # `run` writes results/<run-id> here by default
+    _no_worker(monkeypatch)
+    assert main([command, str(path)]) == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith(f"infer-bench: error: {tmp_path / named}: ") and says in line, line
+    assert "Traceback" not in captured.err + captured.out
+    assert not (tmp_path / "results").exists()  # no run directory, no `latest` link
+
+
+def test_every_broken_file_of_a_scenario_is_named_on_its_line(tmp_path: Path, mnist_dir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    pb, tflite, keras = _empty_pb(tmp_path), _text_tflite(tmp_path), _cut_keras(tmp_path, mnist_dir)
+    ckpt = _checkpoint_without_index(tmp_path, mnist_dir)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        "[run]\nout = \"runs\"\n\n"
+        "[[models]]\nname = \"a\"\npath = \"model.pb\"\n\n"
+        f"[[models]]\nname = \"b\"\nfiles = {{ tflite = \"model.tflite\", keras = \"model.keras\", frozen = \"{mnist_dir / 'frozen.pb'}\" }}\n\n"
+        "[[models]]\nname = \"c\"\npath = \"ckpt\"\nformat = \"checkpoint\"\n")
+    _no_worker(monkeypatch)
+    assert main(["run", str(scenario)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(": ", 4)[2:4] for line in err] == [
+        [f"{scenario}:6", "models[0].path"], [f"{scenario}:10", "models[1].files.tflite"],
+        [f"{scenario}:10", "models[1].files.keras"], [f"{scenario}:14", "models[2].path"]]
+    for line, path in zip(err, (pb, tflite, keras, ckpt / "model.ckpt")):
+        assert line.split(": ", 4)[4].startswith(f"{path}: "), line
+    assert not (tmp_path / "runs").exists()
+
+
+def _args(command: str, path: Path, out: Path) -> list[str]:
+    return {"check": ["check", str(path), "--frozen", str(path)],
+            "profile": ["profile", str(path), "--no-peak"],
+            "profile-diff": ["profile-diff", str(path), str(path)],
+            "capacity": ["capacity", str(path), "--slo-ms", "5", "--out", str(out)],
+            "tune": ["tune", str(path), "--slo-ms", "5", "--out", str(out)],
+            "convert": ["convert", str(path), "--to", "tflite", "--out", str(out)]}[command]
+
+
+@pytest.mark.parametrize("command", ["check", "profile", "profile-diff", "capacity", "tune", "convert"])
+def test_every_command_that_loads_a_model_checks_its_bytes_first(command: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = _empty_pb(tmp_path)
+    _no_worker(monkeypatch)
+    assert main(_args(command, path, tmp_path / "out")) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [f"infer-bench: error: {path}: the file is empty, not a GraphDef"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_format_given_does_not_skip_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "graph.bin").write_bytes(b"\x0a\x09short")  # a node said to be 9 bytes long, cut after 5
+    _no_worker(monkeypatch)
+    assert main(["plan", str(tmp_path / "graph.bin"), "--format", "frozen"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"infer-bench: error: {tmp_path / 'graph.bin'}: not a valid GraphDef: its protobuf encoding "
+                           "breaks at byte 0 of 7 (field 1 running")

@@ -117,3 +117,20 @@ def test_keras_safe_mode_refuses_code_unless_asked(tmp_path: Path) -> None:
     ok = cli("check", str(path), "--keras", str(path), "--unsafe-keras")  # one format alone compares nothing
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "may run code" in ok.stderr
+
+
+def test_a_graph_that_passes_the_preflight_but_does_not_load_is_a_failed_cell(tmp_path: Path) -> None:
+    """The preflight refuses only what is surely broken (issue 23, item 5): a well-formed GraphDef whose op
+    TensorFlow does not have is for the worker to find, and that is a failed cell (exit 1), not an input error."""
+    from bench.scenario.contents import ModelFile, problem
+    from reports.schema import read_run_file
+
+    node = b"\x0a\x01x" + b"\x12\x08NoSuchOp"  # NodeDef: 1 = name "x", 2 = op "NoSuchOp"
+    (tmp_path / "model.pb").write_bytes(b"\x0a" + bytes([len(node)]) + node)  # GraphDef: 1 = node
+    assert problem("frozen", ModelFile(tmp_path / "model.pb")) is None
+    out = tmp_path / "run"
+    proc = cli("run", str(tmp_path / "model.pb"), "--quick", "--batch-sizes", "1", "--out", str(out), "--no-history",
+               "--no-report", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    (cell,) = read_run_file(out / "results.jsonl").cells
+    assert cell["status"] == "failed" and "NoSuchOp" in cell["error"] and "does not import" in cell["error"]
