@@ -62,7 +62,7 @@ def mapped(path: Path) -> Iterator[mmap.mmap]:
 
 def _encoding_problem(path: Path, what: str, exc: WireError, size: int) -> str:
     return (f"{path}: not a valid {what}: its protobuf encoding breaks at byte {exc.offset} of {size} "
-            f"({exc.what}); the file is truncated or of another format")
+            f"({exc.what}); the file is corrupt, truncated or of another format")
 
 
 # ------------------------------------------------------------------ frozen GraphDef (1 = node, 2 = library, 4 = versions)
@@ -119,7 +119,7 @@ def _saved_model_pb(pb: Path) -> str | None:
         try:
             fields = top_level_fields(buf)
         except WireError as exc:
-            return _encoding_problem(pb, "SavedModel protobuf (corrupt or truncated)", exc, len(buf))
+            return _encoding_problem(pb, "SavedModel protobuf", exc, len(buf))
     return None if fields[2, LEN] else f"{pb}: the SavedModel holds no meta graph (corrupt or truncated)"
 
 
@@ -276,7 +276,7 @@ def _hdf5_stored_eof(buf: mmap.mmap) -> int | None:
     """The end-of-file address of a superblock at byte 0 with base address 0; None where it cannot be read."""
     version = buf[8] if len(buf) > 8 else -1
     layout = {0: (13, 24), 1: (13, 28), 2: (9, 12), 3: (9, 12)}.get(version)  # (size-of-offsets byte, base address)
-    if layout is None or buf[layout[0]] not in (4, 8):
+    if layout is None or len(buf) <= layout[0] or buf[layout[0]] not in (4, 8):
         return None
     width, base_at = buf[layout[0]], layout[1]
     fmt = "<I" if width == 4 else "<Q"

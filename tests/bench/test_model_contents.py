@@ -172,7 +172,7 @@ def saved_model_copy(tmp_path: Path, mnist_dir: Path) -> Path:
     (lambda d: write(d / "saved_model.pb", field(1, VARINT, b"\x01")),
      "{d}/saved_model.pb: the SavedModel holds no meta graph (corrupt or truncated)"),
     (lambda d: write(d / "saved_model.pb", bytes(range(7, 256)) * 16),
-     "{d}/saved_model.pb: not a valid SavedModel protobuf (corrupt or truncated): its protobuf encoding breaks at byte"),
+     "{d}/saved_model.pb: not a valid SavedModel protobuf: its protobuf encoding breaks at byte"),
     (lambda d: (d / "variables" / "variables.index").unlink(),
      "{d}/variables/variables: checkpoint has no .index file ({d}/variables/variables.index); the checkpoint is incomplete"),
     (lambda d: (d / "variables" / "variables.data-00000-of-00001").unlink(),
@@ -290,15 +290,16 @@ def test_a_keras_archive_cut_anywhere_is_refused(tmp_path: Path, mnist_dir: Path
 
 @pytest.mark.parametrize(("name", "data", "expected"), [
     ("m.keras", b"", "the file is empty, not a Keras model"),
+    ("m.h5", b"\x89HDF\r\n\x1a\n\x00", None),  # a signature and too little to read more: the loader decides
     ("m.h5", b"", "the file is empty, not a Keras model"),
     ("m.h5", b"just some text\n" * 100, "not an HDF5 file (no HDF5 signature); corrupt or another format"),
     ("m.txt", b"hello\n", "a .txt file, not a Keras model (Keras reads .keras and .h5/.hdf5 files); check the path or --format"),
     ("model", b"hello\n", "a file without an extension, not a Keras model"),
 ])
-def test_a_keras_file_that_is_no_keras_model(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
+def test_a_keras_file_that_is_no_keras_model(tmp_path: Path, name: str, data: bytes, expected: str | None) -> None:
     path = write(tmp_path / name, data)
     found = problem("keras", ModelFile(path))
-    assert found is not None and found.startswith(f"{path}: {expected}")
+    assert found is None if expected is None else found is not None and found.startswith(f"{path}: {expected}")
 
 
 @pytest.mark.parametrize("libver", ["earliest", "v108", "latest"])  # HDF5 superblock versions 0, 2 and 3

@@ -45,3 +45,11 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("infer-bench: error:")]
     assert len(lines) == 1, proc.stderr[-2000:]
     return lines[0]
+
+
+def graph_of_an_unknown_op(path: Path) -> Path:
+    """A well-formed GraphDef of one node whose op TensorFlow lacks: the parent's preflight passes it, and it fails
+    only in a worker, when TensorFlow imports the graph (a model error found after the worker started)."""
+    node = b"\x0a\x01x" + b"\x12\x08NoSuchOp"  # NodeDef: 1 = name "x", 2 = op "NoSuchOp"
+    path.write_bytes(b"\x0a" + bytes([len(node)]) + node)  # GraphDef: 1 = node
+    return path

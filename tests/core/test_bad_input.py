@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.core.helpers import cli, one_line_error, snippet
+from tests.core.helpers import cli, graph_of_an_unknown_op, one_line_error, snippet
 
 pytestmark = pytest.mark.slow
 
@@ -125,8 +125,7 @@ def test_a_graph_that_passes_the_preflight_but_does_not_load_is_a_failed_cell(tm
     from bench.scenario.contents import ModelFile, problem
     from reports.schema import read_run_file
 
-    node = b"\x0a\x01x" + b"\x12\x08NoSuchOp"  # NodeDef: 1 = name "x", 2 = op "NoSuchOp"
-    (tmp_path / "model.pb").write_bytes(b"\x0a" + bytes([len(node)]) + node)  # GraphDef: 1 = node
+    graph_of_an_unknown_op(tmp_path / "model.pb")
     assert problem("frozen", ModelFile(tmp_path / "model.pb")) is None
     out = tmp_path / "run"
     proc = cli("run", str(tmp_path / "model.pb"), "--quick", "--batch-sizes", "1", "--out", str(out), "--no-history",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.core.helpers import cli, one_line_error
+from tests.core.helpers import cli, graph_of_an_unknown_op, one_line_error
 
 
 def test_several_positional_models_are_compared(mnist_dir: Path) -> None:
@@ -31,10 +31,11 @@ def test_format_with_several_models_is_refused(mnist_dir: Path) -> None:
 
 def test_when_the_first_worker_fails_the_others_still_compare(tmp_path: Path, mnist_dir: Path) -> None:
     """Parity workers start side by side and wait for the first one's inputs; when it fails before
-    writing them, the others are run again in turn, the next one writing the inputs."""
-    (tmp_path / "cut.pb").write_bytes((mnist_dir / "frozen.pb").read_bytes()[:500])
-    proc = cli("check", str(tmp_path / "cut.pb"), str(mnist_dir / "saved_model"), str(mnist_dir / "model.tflite"))
+    writing them, the others are run again in turn, the next one writing the inputs. The failing model is
+    well-formed, so the parent's preflight passes it and its worker is the one to fail."""
+    bad = graph_of_an_unknown_op(tmp_path / "unknown_op.pb")
+    proc = cli("check", str(bad), str(mnist_dir / "saved_model"), str(mnist_dir / "model.tflite"))
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "infer-bench: error: frozen: " in proc.stderr and "cut.pb" in proc.stderr
+    assert "infer-bench: error: frozen: " in proc.stderr and "unknown_op.pb" in proc.stderr and "NoSuchOp" in proc.stderr
     row = next(line for line in proc.stdout.splitlines() if "saved_model" in line and "tflite" in line)
     assert "agree" in row

@@ -127,9 +127,9 @@ def test_tflite_profile_lists_ops_and_delegate_partition(mnist: Path, tmp_path: 
 
 def test_a_corrupt_model_fails_in_the_worker_with_one_line_and_exit_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = tmp_path / "model.pb"  # a well-formed GraphDef (the parent's preflight passes it) of an op TF lacks
-    node = b"\x0a\x01x" + b"\x12\x08NoSuchOp"  # NodeDef: 1 = name, 2 = op
-    bad.write_bytes(b"\x0a" + bytes([len(node)]) + node)
+    from tests.core.helpers import graph_of_an_unknown_op
+
+    bad = graph_of_an_unknown_op(tmp_path / "model.pb")  # well-formed: the parent's preflight passes it
     assert main(["profile", str(bad), "--no-peak"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("infer-bench: error: ") and "model.pb" in err[0]
