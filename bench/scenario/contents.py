@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.scenario.flatbuf import Flat, OutOfBounds
 from bench.scenario.wire import LEN, VARINT, WireError, top_level_fields
 
 TFLITE_IDENTIFIER = b"TFL3"  # the flatbuffer file identifier, bytes 4-8
@@ -298,57 +299,18 @@ def tflite(model: ModelFile) -> str | None:
         if buf[4:8] != TFLITE_IDENTIFIER:
             return f"{path}: not a TFLite flatbuffer (no 'TFL3' identifier at byte 4); corrupt or another format"
         try:
-            _walk_model(_Flat(buf))
-        except _OutOfBounds as exc:
+            _walk_model(Flat(buf))
+        except OutOfBounds as exc:
             return (f"{path}: truncated: its flatbuffer points to byte {exc.args[0]}, past the end of the file "
                     f"({size} bytes)")
     return None
-
-
-class _OutOfBounds(Exception):
-    pass
-
-
-class _Flat:
-    """Bounds-checked reads of a flatbuffer: tables through their vtables, vectors through their offsets."""
-
-    def __init__(self, buf: mmap.mmap) -> None:
-        self.buf, self.size = buf, len(buf)
-
-    def read(self, fmt: str, pos: int) -> int:
-        if pos < 0 or pos + struct.calcsize(fmt) > self.size:
-            raise _OutOfBounds(max(pos, 0) + struct.calcsize(fmt))
-        return int(struct.unpack_from(fmt, self.buf, pos)[0])
-
-    def table(self, pos: int) -> tuple[int, int]:
-        """(table position, vtable position) of the table at `pos`, both inside the file."""
-        vtable = pos - self.read("<i", pos)
-        for end in (vtable + max(self.read("<H", vtable), 4), pos + self.read("<H", vtable + 2)):
-            if end > self.size:
-                raise _OutOfBounds(end)
-        return pos, vtable
-
-    def field(self, table: tuple[int, int], index: int) -> int | None:
-        """The position of a table's field, None when absent (the default)."""
-        pos, vtable = table
-        slot = 4 + 2 * index
-        offset = self.read("<H", vtable + slot) if slot + 2 <= self.read("<H", vtable) else 0
-        return pos + offset if offset else None
-
-    def vector(self, at: int, item: int) -> tuple[int, int]:
-        """(first item's position, length) of the vector an offset at `at` points to, all inside the file."""
-        start = at + self.read("<I", at)
-        length = self.read("<I", start)
-        if start + 4 + item * length > self.size:
-            raise _OutOfBounds(start + 4 + item * length)
-        return start + 4, length
 
 
 MODEL_OPERATOR_CODES, MODEL_SUBGRAPHS, MODEL_BUFFERS = 1, 2, 4  # TFLite schema field ids
 BUFFER_DATA, BUFFER_OFFSET, BUFFER_SIZE = 0, 1, 2
 
 
-def _walk_model(flat: _Flat) -> None:
+def _walk_model(flat: Flat) -> None:
     """The Model table, its operator codes, subgraphs and buffers, and every buffer's bytes lie inside the
     file (a cut-short file points past its end; LiteRT's verifier refuses it)."""
     model = flat.table(flat.read("<I", 0))
@@ -359,7 +321,7 @@ def _walk_model(flat: _Flat) -> None:
         _check_buffer(flat, at)
 
 
-def _table_offsets(flat: _Flat, table: tuple[int, int], index: int) -> range:
+def _table_offsets(flat: Flat, table: tuple[int, int], index: int) -> range:
     """The positions of the offsets in a table's vector-of-tables field (none when the field is absent)."""
     at = flat.field(table, index)
     if at is None:
@@ -368,7 +330,7 @@ def _table_offsets(flat: _Flat, table: tuple[int, int], index: int) -> range:
     return range(first, first + 4 * count, 4)
 
 
-def _check_buffer(flat: _Flat, at: int) -> None:
+def _check_buffer(flat: Flat, at: int) -> None:
     buffer = flat.table(at + flat.read("<I", at))
     data = flat.field(buffer, BUFFER_DATA)
     if data is not None:
@@ -378,7 +340,7 @@ def _check_buffer(flat: _Flat, at: int) -> None:
     if offset > 1:  # a model over 2 GB: the bytes follow the flatbuffer, at an offset from the file's start
         end = offset + (flat.read("<Q", size_at) if size_at is not None else 0)
         if end > flat.size:
-            raise _OutOfBounds(end)
+            raise OutOfBounds(end)
 
 
 CHECKERS: Mapping[str, Callable[[ModelFile], str | None]] = {

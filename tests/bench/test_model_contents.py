@@ -341,6 +341,30 @@ def test_a_flatbuffer_cut_anywhere_is_refused(tmp_path: Path, mnist_dir: Path, n
         assert "truncated" in found or n < 8, (n, found)
 
 
+def flatbuffer(buffers: int | None = None) -> bytes:
+    """A Model table by hand: root offset, "TFL3", a vtable, the table (version 3; with `buffers`, a vector of that
+    many buffer offsets, field 4, whose items are not written: the file ends after the vector's length)."""
+    import struct
+
+    if buffers is None:  # vtable at 8: 6 bytes, table 8 bytes, field 0 at +4; the table at 16 (soffset 8)
+        return struct.pack("<I4sHHHxxiI", 16, b"TFL3", 6, 8, 4, 8, 3)
+    # vtable at 8: 14 bytes (fields 0-4), table 12 bytes (soffset, version, buffers offset); the table at 24
+    return struct.pack("<I4sHHHHHHHxxiIII", 24, b"TFL3", 14, 12, 4, 0, 0, 0, 8, 16, 3, 4, buffers)
+
+
+def test_a_hand_made_flatbuffer(tmp_path: Path) -> None:
+    path = write(tmp_path / "model.tflite", flatbuffer())
+    assert problem("tflite", ModelFile(path)) is None
+    write(path, flatbuffer()[:-1])
+    assert problem("tflite", ModelFile(path)) == f"{path}: truncated: its flatbuffer points to byte 24, past the end of " \
+                                                 "the file (23 bytes)"
+    write(path, flatbuffer(buffers=0))
+    assert problem("tflite", ModelFile(path)) is None
+    write(path, flatbuffer(buffers=2))  # two buffers said, none there
+    assert problem("tflite", ModelFile(path)) == f"{path}: truncated: its flatbuffer points to byte 48, past the end of " \
+                                                 "the file (40 bytes)"
+
+
 @pytest.mark.parametrize(("data", "expected"), [
     (b"", "the file is empty, not a TFLite flatbuffer"),
     (b"\x1c\x00\x00", "the file is truncated, not a TFLite flatbuffer"),
