@@ -1,5 +1,6 @@
 """What a new user trips over, caught before any worker starts (issue 15, items 3 and 4): model paths
-on the command line, scenario mistakes all at once, model files checked in the parent, bad flags.
+on the command line, scenario mistakes all at once, model files checked in the parent, bad flags; and model
+files whose bytes are surely broken, in every command that loads a model (issue 23, item 5).
 Everything here runs in the pytest process without TensorFlow (a test below checks that)."""
 
 from __future__ import annotations
