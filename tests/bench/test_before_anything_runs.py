@@ -260,6 +260,7 @@ def test_every_broken_file_of_a_scenario_is_named_on_its_line(tmp_path: Path, mn
         "[[models]]\nname = \"a\"\npath = \"model.pb\"\n\n"
         f"[[models]]\nname = \"b\"\nfiles = {{ tflite = \"model.tflite\", keras = \"model.keras\", frozen = \"{mnist_dir / 'frozen.pb'}\" }}\n\n"
         "[[models]]\nname = \"c\"\npath = \"ckpt\"\nformat = \"checkpoint\"\n")
+    monkeypatch.chdir(tmp_path)  # the scenario's out is relative to the working directory
     _no_worker(monkeypatch)
     assert main(["run", str(scenario)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
