@@ -17,8 +17,8 @@ Neither covers what moves whole runs together (TF-NOTES.md): several runs of the
 
 Columns starting with "_" are for other views, not for export: `_p50_draws` (bootstrap draws of
 the pooled median, for one-process speedup intervals), `_procs` (per process: repetition -> `Proc`: worker
-pid, mode, median ms, cell id and duet partners, for paired ratios) and `_cell_rows` (rows of `runs.cells` that were pooled).
-Drop them with `public_columns(frame)`.
+pid, mode, median ms, cell id and duet partners, for paired ratios) and `_cell_rows` (rows of `runs.cells`
+that were pooled). Drop them with `public_columns(frame)`.
 """
 
 from __future__ import annotations
