@@ -18,11 +18,14 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 Clock = Callable[[], int]  # nanoseconds, monotonic
 Progress = Callable[[int, float], None]  # (iterations so far, current median in ns)
+# Duet: called once warmup is done with this side's window length (ns); returns the deadline on the loop's clock
+# that both partners time until (returning at the shared start), or None to time alone under the policy.
+Meeting = Callable[[int], int | None]
 
 NS = 1_000_000_000
 # interleaved: the variants of a model that can load together share one worker and their calls alternate
@@ -101,6 +104,7 @@ class Measurement:
     latencies_ns: list[int] = field(default_factory=list)
     stop_reason: str = ""
     retraces: int | None = None
+    window_ns: tuple[int, int] | None = None  # the timed loop's start and end on the clock given
 
     @property
     def median_ns(self) -> float:
@@ -215,15 +219,30 @@ def measure(
     clock: Clock = time.perf_counter_ns,
     trace_count: Callable[[], int | None] | None = None,
     progress: Progress | None = None,
+    meeting: Meeting | None = None,
 ) -> Measurement:
-    """First call (cold), warmup, timed loop; records retraces seen during the timed loop."""
+    """First call (cold), warmup, timed loop; records retraces seen during the timed loop. With a `meeting`
+    (duet), the timed loop starts when the meeting returns and ends at the deadline it gives."""
     first = time_first_call(call, clock)
     warm_n, warm_s = warm_up(call, policy, clock)
+    policy = meet(meeting, policy, 1, clock)
     before = trace_count() if trace_count is not None else None
+    start = clock()
     samples, reason = timed_loop(call, policy, clock, progress)
+    window = (start, clock())
     after = trace_count() if trace_count is not None else None
     retraces = after - before if before is not None and after is not None else None
-    return Measurement(first, warm_n, warm_s, samples, reason, retraces)
+    return Measurement(first, warm_n, warm_s, samples, reason, retraces, window)
+
+
+def meet(meeting: Meeting | None, policy: Policy, k: int, clock: Clock) -> Policy:
+    """The policy of the timed loop after a duet's meeting: no stopping rule but the shared deadline (the loop
+    stops after the call that reaches it). Unchanged without a meeting, or when the partner did not come."""
+    deadline = meeting(int(policy.max_time * NS * k)) if meeting is not None else None
+    if deadline is None:
+        return policy
+    seconds = max(0, deadline - clock()) / NS / k  # the loops scale time limits with k
+    return replace(policy, min_time=seconds, max_time=seconds, min_iterations=1, max_iterations=None)
 
 
 # ------------------------------------------------------------------ interleaved: several calls, one process
@@ -312,17 +331,22 @@ def measure_interleaved(
     trace_counts: Sequence[Callable[[], int | None] | None] = (),
     progress: Progress | None = None,
     seed: int = 0,
+    meeting: Meeting | None = None,
 ) -> list[Measurement]:
     """`measure` for several calls in one process: first calls, interleaved warmup, interleaved timed rounds.
-    One Measurement per call; their latencies are paired by round."""
+    One Measurement per call; their latencies are paired by round. `meeting`: as for `measure`."""
     if len(calls) == 1:
         counter = trace_counts[0] if trace_counts else None
-        return [measure(calls[0], policy, clock, counter, progress)]
+        return [measure(calls[0], policy, clock, counter, progress, meeting)]
     firsts = [time_first_call(call, clock) for call in calls]
     warm_n, warm_s = interleaved_warm_up(calls, policy, clock)
+    policy = meet(meeting, policy, len(calls), clock)
     counters = list(trace_counts) or [None] * len(calls)
     before = [c() if c is not None else None for c in counters]
+    start = clock()
     samples, reason = interleaved_loop(calls, policy, clock, seed, progress)
+    window = (start, clock())
     after = [c() if c is not None else None for c in counters]
-    return [Measurement(first, warm_n, warm_s, lat, reason, b2 - b1 if b1 is not None and b2 is not None else None)
+    return [Measurement(first, warm_n, warm_s, lat, reason, b2 - b1 if b1 is not None and b2 is not None else None,
+                        window)
             for first, lat, b1, b2 in zip(firsts, samples, before, after, strict=True)]

@@ -16,9 +16,9 @@ Neither covers what moves whole runs together (TF-NOTES.md): several runs of the
 `rep_p50_min_ms` / `rep_p50_max_ms` / `rep_spread` show the between-process spread of medians.
 
 Columns starting with "_" are for other views, not for export: `_p50_draws` (bootstrap draws of
-the pooled median, for one-process speedup intervals), `_procs` (per process: repetition -> (worker
-pid, mode, median ms), for paired ratios) and `_cell_rows` (rows of `runs.cells` that were pooled).
-Drop them with `public_columns(frame)`.
+the pooled median, for one-process speedup intervals), `_procs` (per process: repetition -> `Proc`: worker
+pid, mode, median ms, cell id and duet partners, for paired ratios) and `_cell_rows` (rows of `runs.cells`
+that were pooled). Drop them with `public_columns(frame)`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -121,6 +121,23 @@ def setting_labels(frame: pd.DataFrame, pythons: dict[tuple[str, str], str] | No
 NUMERIC_COST = ("load_s", "first_call_s", "peak_rss_bytes", "gpu_peak_bytes", "retraces", "flops_per_sample")
 
 
+class Proc(NamedTuple):
+    """One process's cell in `_procs`: what pairing it with another process's cell needs."""
+
+    pid: Any
+    mode: Any
+    median_ms: float
+    cell_id: str = ""
+    partners: frozenset[str] = frozenset()  # duet: the partner's cells timed in the same window
+
+
+def _partners(mode: Any, duet: Any) -> frozenset[str]:
+    """The cell ids a duet cell shared its timed window with (none for other modes, or before they were recorded)."""
+    if mode != "duet" or not isinstance(duet, dict):
+        return frozenset()
+    return frozenset(str(c) for c in duet.get("partners") or ())
+
+
 @dataclass(frozen=True)
 class _Columns:
     """The cells frame as plain arrays: indexing these per group is much cheaper than pandas."""
@@ -133,6 +150,8 @@ class _Columns:
     error: np.ndarray
     call_path: np.ndarray
     costs: dict[str, np.ndarray]
+    cell_id: np.ndarray
+    partners: list[frozenset[str]]
 
     @classmethod
     def of(cls, cells: pd.DataFrame) -> _Columns:
@@ -146,6 +165,8 @@ class _Columns:
             error=cells["error"].to_numpy(dtype=object),
             call_path=cells["call_path"].to_numpy(dtype=object),
             costs=costs,
+            cell_id=cells["cell_id"].to_numpy(dtype=object),
+            partners=[_partners(m, d) for m, d in zip(cells["mode"], cells["duet"], strict=True)],
         )
 
 
@@ -165,7 +186,8 @@ def _row(runs: Runs, columns: _Columns, idx: np.ndarray, opts: AggregateOptions)
     groups = [runs.latencies[i].astype(np.float64) / NS_PER_MS for i in ok]
     seed = opts.seed + zlib.crc32(repr(_seed_key(key)).encode())  # per identity: independent, reproducible draws
     row.update(_sample_stats(groups, int(row["batch_size"]), replace(opts, seed=seed)))
-    row["_procs"] = {int(columns.repetition[i]): (columns.worker_pid[i], columns.mode[i], float(np.median(g)))
+    row["_procs"] = {int(columns.repetition[i]): Proc(columns.worker_pid[i], columns.mode[i], float(np.median(g)),
+                                                      str(columns.cell_id[i]), columns.partners[i])
                      for i, g in zip(ok, groups, strict=True)}
     row["_cell_rows"] = tuple(ok)
     return row

@@ -33,10 +33,18 @@ cell    {"schema", "kind": "cell", "run_id", then every field of `CellRecord` be
          pid, Python, TensorFlow version, oneDNN, devices seen; dict|None), "load_phases" (seconds per
          loading phase; dict|None), "mode" ("interleaved": the cell's calls alternated round by round
          with the other cells of its worker process at the same batch size, so their samples pair by index;
-         "separate": one variant per process; None in runs made before it was recorded), "input_shapes"
+         "duet": timed in the window it shared with a partner worker (see "duet"); "separate": one variant per
+         process, timed alone; None in runs made before it was recorded), "input_shapes"
          ({input name: shape} measured; None before it was recorded), "load_point" (identity: "" = today's single-stream
          measurement, else "single_stream" | "server:QPS" | "concurrency:N" | "offline"), "load" (dict|None, see below),
-         "fleet_host" (the cluster host that ran it; None = local)}
+         "fleet_host" (the cluster host that ran it; None = local), "window_ns" (duet workers: [start, end] of the
+         cell's timed loop in ns on the machine's CLOCK_MONOTONIC, one clock for all its processes; None otherwise),
+         "duet" (duet workers' cells: {"id" (the duet: the two workers started together), "partners" (the cell ids
+         of the partner worker timed in the same window; [] when timed alone), "partner_lost" (the partner's
+         process ended before it had measured its cells: this and later cells are timed alone), "lost_ns" (when
+         this worker saw it, on CLOCK_MONOTONIC; None)}; None otherwise)}
+         "window_ns" and "duet" are optional (runs before them: None); only cells that name each other as
+         partners are paired as a duet in reports.
          "fleet_target" (identity) and "fleet_host" are optional: a record without them is local; a run on
          a cluster also has "fleet" in its header ({"address", "targets", "hosts": {name: fingerprint}}).
 load     the block of a load cell (bench.worker.load.cell.load_block): "point", "scenario", "target_qps",
@@ -172,11 +180,13 @@ class CellRecord:
     profile: dict[str, Any] | None = None
     worker: dict[str, Any] | None = None
     load_phases: dict[str, float] | None = None
-    mode: str | None = None  # "interleaved" (calls alternated with the process's other cells) | "separate"; None = before v0.2
+    mode: str | None = None  # "interleaved" (calls alternated with the process's other cells) | "duet" | "separate"; None = before v0.2
     input_shapes: dict[str, list[int]] | None = None  # the shapes the cell was measured with, per input
     load_point: str = ""
     load: dict[str, Any] | None = None
     fleet_host: str | None = None
+    window_ns: list[int] | None = None  # duet: [start, end] of the timed loop on CLOCK_MONOTONIC
+    duet: dict[str, Any] | None = None  # duet: {"id", "partners", "partner_lost", "lost_ns"}
     extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not name, kept as they are
 
     kind = "cell"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from reports import rerun, stats
-from reports.aggregate import TARGET
+from reports.aggregate import TARGET, Proc
 from reports.load import Runs
 from reports.schema import VARIANTS
 
@@ -127,21 +127,27 @@ def speedups(agg: pd.DataFrame, parity: pd.DataFrame, baseline: str, confidence:
     return frame.sort_values([*PANEL_KEYS, "batch_size", "_order"]).drop(columns="_order").reset_index(drop=True)
 
 
-Procs = Mapping[int, tuple[Any, Any, float]]  # repetition -> (worker pid, mode, median ms): aggregate's `_procs`
+Procs = Mapping[int, Proc]  # repetition -> the process's cell: aggregate's `_procs`
 
 
 def paired_ratios(base: Procs, other: Procs) -> tuple[list[float], str]:
     """Per-process ratios base/other and how they pair: inside each process when both cells were measured
-    interleaved in the same worker (same repetition and pid), else by round (processes of the same
-    repetition ran next to each other in time, so a drift of the machine falls on both)."""
+    interleaved in the same worker (same repetition and pid); in duets when, in every repetition, the two
+    cells were partners of one duet (each names the other: timed in the same window); else by round
+    (processes of the same repetition ran next to each other in time, so a drift of the machine falls on both)."""
     common = sorted(set(base) & set(other))
     ratios = [base[r][2] / other[r][2] for r in common]
     inside = bool(common) and all(base[r][1] == "interleaved" and base[r][0] is not None and base[r][0] == other[r][0]
                                   for r in common)
     if inside:
         return ratios, "paired in each process (interleaved)"
-    duets = bool(common) and all(base[r][1] == "duet" and other[r][1] == "duet" for r in common)
+    duets = bool(common) and all(duet_partners(base[r], other[r]) for r in common)
     return ratios, "paired in duets (two processes at once)" if duets else "paired by round (separate processes)"
+
+
+def duet_partners(a: Proc, b: Proc) -> bool:
+    """Whether two processes' cells were timed in one duet window: each names the other as its partner."""
+    return a.mode == "duet" == b.mode and b.cell_id in a.partners and a.cell_id in b.partners
 
 
 def one_process(row: pd.Series) -> bool:

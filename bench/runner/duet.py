@@ -1,9 +1,11 @@
 """Duet measurement, parent side: the jobs of each round run two at a time, started together, each pinned to
-a core of its own, meeting before each batch size (bench.worker.duet), so that the two processes being
-compared see the same moments of a shared machine (Bulej et al., "Duet Benchmarking", ICPE 2020).
+a core of its own, timing each batch size in one shared window (bench.worker.duet), so that the two processes
+being compared see the same moments of a shared machine (Bulej et al., "Duet Benchmarking", ICPE 2020).
 
 Pairs are the round's jobs in schedule order: (1st, 2nd), (3rd, 4th), ...; an odd one out runs alone and
-its cells say `mode = "separate"`. Records from both workers are appended through one lock.
+its cells say `mode = "separate"`. Each duet gets an id and a meeting folder; the moment a partner's worker
+process ends, however it ends, its thread here writes `gone.<name>` there, so that the other worker stops
+waiting for it within milliseconds. Records from both workers are appended through one lock.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import dataclasses
 import os
 import tempfile
 import threading
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from bench.runner.jobs import (
@@ -88,17 +92,26 @@ class _Partner(TaskBuilder):
         return spec if spec.affinity or not self.core else dataclasses.replace(spec, affinity=self.core)
 
 
+def _run_partner(job: Job, partner: _Partner, shared: _Locked) -> JobResult:
+    """One partner's worker; when its process has ended, say so to the other worker."""
+    try:
+        return run_job(job, partner, shared.append, shared)
+    finally:
+        (Path(str(partner.duet["dir"])) / f"gone.{partner.duet['me']}").touch()
+
+
 def _run_pair(pair: list[Job], builder: TaskBuilder, shared: _Locked, start: int, total: int) -> list[JobResult]:
     if len(pair) == 1:
         shared.job_started(pair[0], start, total)
         return [run_job(pair[0], builder, shared.append, shared)]
     with tempfile.TemporaryDirectory(prefix="infer-bench-duet-") as folder:
-        partners = [_Partner(builder, {"dir": folder, "me": name, "peers": 2}, core)
-                    for name, core in zip("ab", cores(2), strict=True)]
+        duet_id = uuid.uuid4().hex[:12]
+        partners = [_Partner(builder, {"dir": folder, "me": me, "partner": other, "id": duet_id}, core)
+                    for me, other, core in zip("ab", "ba", cores(2), strict=True)]
         for offset, job in enumerate(pair):
             shared.job_started(job, start + offset, total)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="duet") as pool:
-            futures = [pool.submit(run_job, job, partner, shared.append, shared) for job, partner in zip(pair, partners, strict=True)]
+            futures = [pool.submit(_run_partner, job, partner, shared) for job, partner in zip(pair, partners, strict=True)]
             return [f.result() for f in futures]
 
 

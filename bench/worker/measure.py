@@ -262,16 +262,17 @@ def _time_members(members: list[Member], task: MeasureTask, emit: Emit) -> None:
     def progress(n: int, median_ns: float) -> None:
         emit({"kind": "progress", "cell_id": members[0].cell.cell_id, "iterations": n, "median_ns": median_ns})
 
-    policy, mode = task.policy, "interleaved" if len(members) > 1 else "separate"
-    if task.duet:
-        from bench.worker.duet import meet, window_policy
+    policy, mode, step = task.policy, "interleaved" if len(members) > 1 else "separate", None
+    if task.duet:  # the timed window shared with the partner worker, on CLOCK_MONOTONIC
+        from bench.worker.duet import Step, place_of, window_policy
 
-        policy, mode = window_policy(task.policy), "duet" if meet(task.duet, f"b{batch_size}") else "separate"
+        policy, step = window_policy(task.policy), Step(place_of(task.duet), batch_size, [m.cell.cell_id for m in members])
     while members:
         calls = [m.call for m in members if m.call is not None]
         try:
             results = measure_interleaved(calls, policy, trace_counts=[m.model.trace_count for m in members],
-                                          progress=progress, seed=task.seed + batch_size)
+                                          progress=progress, seed=task.seed + batch_size, meeting=step,
+                                          clock=time.monotonic_ns if step else time.perf_counter_ns)
         except Exception as exc:
             bad = _culprits(members) if len(members) > 1 else []
             if not bad:
@@ -283,6 +284,8 @@ def _time_members(members: list[Member], task: MeasureTask, emit: Emit) -> None:
         for member, measured in zip(members, results, strict=True):
             _fill(member.record, measured, batch_size)
             member.record.mode = mode
+            if step is not None:
+                step.stamp(member.record, measured)
         return
 
 
@@ -379,11 +382,11 @@ def run(raw: dict[str, Any], emit: Emit) -> None:
         limit_memory(task.memory_limit_mb)
     try:
         _measure_all(models, task, emit, _facts())
-    finally:
-        if task.duet:
-            from bench.worker.duet import leave
+        if task.duet:  # only a worker that measured all it had to leaves; the parent marks any other end
+            from bench.worker.duet import place_of
 
-            leave(task.duet)
+            place_of(task.duet).leave()
+    finally:
         for loaded in models.values():
             loaded.model.close()
 

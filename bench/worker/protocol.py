@@ -63,7 +63,7 @@ class MeasureTask:
     inputs_file: str | None = None
     memory_limit_mb: int | None = None
     fault: Mapping[str, Any] | None = field(default=None)  # test hook (INFER_BENCH_TEST_HOOKS=1 only)
-    duet: Mapping[str, Any] | None = None  # {"dir", "me", "peers"}: meet the partner worker before each batch size
+    duet: Mapping[str, Any] | None = None  # {"dir", "me", "partner", "id"}: share each batch size's timed window (bench.worker.duet)
     load: Mapping[str, Any] | None = None  # LoadSettings JSON for cells with a load point (bench.worker.load)
 
     name = "measure"

@@ -280,47 +280,6 @@ files = {{ tflite = "{mnist_dir / 'model.tflite'}", "tflite+int8" = "{mnist_dir 
         assert (needed is None) if stopped != "target" else (needed >= 2)  # the cap of 200 for a ±0.0001% target
 
 
-def test_a_duet_runs_two_processes_at_once_in_the_same_windows(mnist_dir: Path, tmp_path: Path) -> None:
-    """Two LiteRT workers that must be separate (an environment toggle) run as a duet: started together,
-    each on its own core where the machine has two, and each batch size timed in the same window."""
-    path = tmp_path / "duet.toml"
-    path.write_text(f"""
-[run]
-repetitions = 2
-[measure]
-mode = "duet"
-warmup_time = 0.02
-min_time = 0.1
-max_time = 0.3
-[sweep]
-formats = ["tflite"]
-batch_sizes = [1, 8]
-[sweep.env]
-INFER_BENCH_DUET_TEST = ["a", "b"]
-[[models]]
-name = "lite"
-files = {{ tflite = "{mnist_dir / 'model.tflite'}" }}
-""")
-    out = tmp_path / "run"
-    assert main(["run", str(path), "--out", str(out), "--no-report"]) == 0
-    cells = read_run_file(out / "results.jsonl").cells
-    assert len(cells) == 8 and {c["mode"] for c in cells} == {"duet"}
-    for rep in (0, 1):
-        for batch in (1, 8):
-            a, b = sorted((c for c in cells if c["repetition"] == rep and c["batch_size"] == batch), key=lambda c: c["env_toggles"])
-            assert a["worker"]["pid"] != b["worker"]["pid"]
-            assert a["started"] < b["ended"] and b["started"] < a["ended"]  # the two windows overlap
-            if len(os.sched_getaffinity(0)) >= 2:
-                assert {tuple(a["worker"]["cpus"]), tuple(b["worker"]["cpus"])} == {(sorted(os.sched_getaffinity(0))[0],), (sorted(os.sched_getaffinity(0))[1],)}
-    from reports.aggregate import aggregate
-    from reports.load import load_runs
-    from reports.views import paired_speedup
-
-    agg = aggregate(load_runs([out])).set_index(["env_toggles", "batch_size"])
-    got = paired_speedup(agg.loc[("INFER_BENCH_DUET_TEST=a", 1)], agg.loc[("INFER_BENCH_DUET_TEST=b", 1)], 0.95)
-    assert got["ci_scope"] == "paired in duets (two processes at once), n=2"
-
-
 def test_all_five_zoo_formats_alternate_in_one_worker(mnist_dir: Path, tmp_path: Path) -> None:
     """checkpoint (through its .meta), frozen, SavedModel, Keras and TFLite load together under Keras 3 and
     their calls alternate round by round: one worker, paired samples, and the idiomatic call beside it."""
