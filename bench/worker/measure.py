@@ -378,11 +378,12 @@ def _emit_ended(cells: tuple[CellRef, ...], emit: Emit, status: Status, reason: 
                          loadavg_start=load, loadavg_end=load).to_json())
 
 
-def run(raw: dict[str, Any], emit: Emit) -> None:
-    """The "measure" worker task."""
+def run(raw: dict[str, Any], emit: Emit, clock: Clock = time.perf_counter, steps: Sequence[Step] | None = None) -> None:
+    """The "measure" worker task. `clock` times the runtime's start and the loads, `steps` replaces the runtime's
+    start (both for tests: a fake clock, steps of known cost)."""
     task = MeasureTask.from_json(raw)
     try:
-        runtime_start, models = start_and_load(task, emit)
+        runtime_start, models = start_and_load(task, emit, clock, steps)
     except Exception as exc:
         if type(exc).__name__ == "DeviceUnavailable":
             _skip(task.cells, emit, f"skipped: {exc}")
