@@ -4,7 +4,8 @@
 a `Runs`:
 - `cells`: one row per cell record (one worker process's measurement of one cell): identity
   columns (schema.IDENTITY_FIELDS), "host", "run_id", "repetition", "status", "error", timings and
-  memory, plus "source" (which file) and "n_samples". Raw latencies are not in this frame.
+  memory, plus "source" (which file), "worker_pid" and "runtime_start_s" (the worker process's runtime start,
+  the same on each of its cells; NaN where not recorded). Raw latencies are not in this frame.
 - `latencies`: the raw latencies (ns, int64) of each row of `cells`, same order.
 - `samples`: the same latencies as a long frame (identity + run_id + host + repetition +
   latency_ns), built on first use because 1,000 cells x 2,000 samples is 2M rows.
@@ -152,7 +153,9 @@ def _cell_row(label: str, run: RunFile, record: dict[str, Any]) -> dict[str, Any
     for name in IDENTITY_FIELDS:
         value = record.get(name)
         row[name] = IDENTITY_DEFAULTS.get(name, "") if value is None else value
-    row["worker_pid"] = (record.get("worker") or {}).get("pid")  # the worker process, for pairing its cells
+    worker = record.get("worker") or {}
+    row["worker_pid"] = worker.get("pid")  # the worker process, for pairing its cells
+    row["runtime_start_s"] = runtime_start_s(worker)
     for name in CELL_FIELDS:
         row[name] = record.get(name)
     row["status"] = str(record.get("status") or "failed")
@@ -172,11 +175,11 @@ def _latencies(path: Path, record: dict[str, Any]) -> np.ndarray:
 
 
 def _cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    columns = [*RUN_KEYS, *IDENTITY_FIELDS, *CELL_FIELDS, "worker_pid"]
+    columns = [*RUN_KEYS, *IDENTITY_FIELDS, *CELL_FIELDS, "worker_pid", "runtime_start_s"]
     frame = pd.DataFrame(rows, columns=columns)
     for name in ("batch_size", "intra_op_threads", "inter_op_threads", "repetition"):
         frame[name] = frame[name].astype("int64")
-    for name in ("load_s", "first_call_s", "warmup_s", "throughput", "started", "ended"):
+    for name in ("load_s", "first_call_s", "warmup_s", "throughput", "started", "ended", "runtime_start_s"):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     for name in ("model", "variant", "device", "env_toggles", "affinity", "python", "call", "fleet_target", "host", "run_id",
                  "source"):
@@ -184,6 +187,14 @@ def _cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for name in ("error", "stderr_tail", "call_path", "stop_reason"):  # text or None, never NaN
         frame[name] = [v if isinstance(v, str) else None for v in frame[name]]
     return frame
+
+
+def runtime_start_s(worker: dict[str, Any]) -> float | None:
+    """The worker process's runtime start in seconds (its steps summed), None where it was not recorded."""
+    steps = worker.get("runtime_start")
+    if not isinstance(steps, dict) or not steps:
+        return None
+    return float(sum(float(v) for v in steps.values() if isinstance(v, int | float)))
 
 
 def _parity_rows(label: str, record: dict[str, Any]) -> list[dict[str, Any]]:

@@ -54,6 +54,16 @@ def seconds(value: object) -> str:
     return "–" if _bad(value) else f"{float(value):.2f} s"  # type: ignore[arg-type]
 
 
+def seconds3(value: object) -> str:
+    """Seconds with three significant digits, no unit: 4.81, 0.0352, 0.000377."""
+    if _bad(value):
+        return "–"
+    v = float(value)  # type: ignore[arg-type]
+    if v >= 100:
+        return f"{v:,.0f}"
+    return f"{v:#.3g}" if v >= 1e-4 or v == 0 else f"{v:.2e}"
+
+
 def sci(value: object) -> str:
     return "–" if _bad(value) else f"{float(value):.1e}"  # type: ignore[arg-type]
 

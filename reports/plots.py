@@ -24,6 +24,7 @@ from matplotlib.ticker import FuncFormatter, Locator, NullFormatter  # noqa: E40
 
 from reports import stats  # noqa: E402
 from reports.schema import VARIANTS  # noqa: E402
+from reports.startup import PanelStart, Spread  # noqa: E402
 from reports.views import ordered_variants  # noqa: E402
 
 MAX_ECDF_BATCHES = 6  # more batch sizes than this in one panel: box-plot overview instead of ECDFs
@@ -60,6 +61,7 @@ def _figure(
     bottom_in: float = 0.55,
     left_in: float = 0.8,
     top_in: float = 0.4,
+    width_ratios: Sequence[float] | None = None,
 ) -> Iterator[tuple[Figure, Any]]:
     """A figure with fixed margins in inches (room for a legend at the right, `legend_in` wide).
 
@@ -67,7 +69,8 @@ def _figure(
     time; the report must stay fast for 1,000 cells (benchmarks/bench_reports.py).
     """
     with plt.rc_context(RC):  # type: ignore[arg-type]  # matplotlib types keys as Literal
-        fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
+        fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False,
+                                 gridspec_kw={"width_ratios": list(width_ratios)} if width_ratios else None)
         fig.subplots_adjust(
             left=left_in / width,
             right=1 - (legend_in + 0.15) / width,
@@ -307,21 +310,39 @@ def _box_stats(values: np.ndarray) -> dict[str, float]:
     return {"whislo": p1, "q1": q1, "med": med, "q3": q3, "whishi": p99}
 
 
-def cold_start_plot(rows: pd.DataFrame, title: str) -> str:
-    """Model load time and first-call latency per format (median over processes and batch sizes)."""
-    table = rows.groupby("variant")[["load_s", "first_call_s"]].median()
-    variants = [v for v in ordered_variants(table.index) if np.isfinite(table.loc[v]).any()][::-1]
+def cold_start_plot(panel: PanelStart, title: str) -> str:
+    """Each format's own load and first call (median over processes), and — apart, on its own scale — the
+    runtime start every worker process paid once before its first model (median, range over processes)."""
+    formats = [f for f in panel.formats if f.load is not None or f.first_call is not None][::-1]
+    variants = [f.variant for f in formats]
     height = max(2.0, 0.36 * len(variants) + 1.3)
-    with _figure(width=FULL_WIDTH, height=height, legend_in=1.3, bottom_in=0.6, left_in=1.3) as (fig, axes):
-        ax = axes[0]
-        load = table.loc[variants, "load_s"].fillna(0.0).to_numpy()
-        first = table.loc[variants, "first_call_s"].fillna(0.0).to_numpy()
+    runtime = panel.runtime
+    with _figure(width=FULL_WIDTH, height=height, ncols=2 if runtime else 1, legend_in=1.3, bottom_in=0.6,
+                 left_in=1.3, width_ratios=(1, 3) if runtime else None) as (fig, axes):
+        ax = axes[-1]
+        load = np.array([f.load.median if f.load else 0.0 for f in formats])
+        first = np.array([f.first_call.median if f.first_call else 0.0 for f in formats])
         ax.barh(variants, load, color=[colour(v) for v in variants], alpha=0.85, label="load")
         ax.barh(variants, first, left=load, color=[colour(v) for v in variants], alpha=0.4, hatch="//", label="first call")
         for y, (a, b) in enumerate(zip(load, first, strict=True)):
-            ax.text(a + b, y, f"  {a:.2f} s + {b:.2f} s", va="center", fontsize=8)
-        ax.set_xlabel("seconds (load + first call: graph building, tracing, compilation)")
-        ax.set_title(f"Cold start — {title}", loc="left")
-        ax.margins(x=0.2)
+            ax.text(a + b, y, f"  {a:.3g} s + {b:.3g} s", va="center", fontsize=8)
+        ax.set_xlabel("seconds: the format's own load + first call (graph building, tracing, compilation)")
+        ax.margins(x=0.25)
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+        if runtime is not None:
+            _runtime_bar(axes[0], runtime)
+        axes[0].set_title(f"Cold start — {title}", loc="left")
         return to_svg(fig)
+
+
+def _runtime_bar(ax: Any, runtime: Spread) -> None:
+    """One bar: the median runtime start of the panel's worker processes, its range as an error bar."""
+    ax.barh([0], [runtime.median], color="#7f7f7f", alpha=0.85, height=0.5,
+            xerr=[[runtime.median - runtime.low], [runtime.high - runtime.median]] if runtime.count > 1 else None,
+            error_kw={"ecolor": "#333333", "capsize": 4})
+    ax.set_yticks([0], ["runtime start"])
+    ax.set_ylim(-1, 1)
+    count = f"{runtime.count} processes" if runtime.count > 1 else "1 process"
+    ax.set_xlabel(f"seconds, once per worker process ({count})")
+    ax.text(runtime.high, 0.45, f"{runtime.median:.3g} s", va="bottom", ha="right", fontsize=8)
+    ax.margins(x=0.1)

@@ -298,12 +298,14 @@ def _phase_colours(anatomies: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return {n: PHASE_COLOURS[i % len(PHASE_COLOURS)] for i, n in enumerate(names)}
 
 
-STARTUP_KINDS = ("process", "import")  # phases every format pays alike, shown only in the left panel
+# phases every format pays alike, shown only in the left panel: process start, the runtime's start ("runtime"; "import"
+# in anatomies recorded before the runtime start had steps of its own)
+STARTUP_KINDS = ("process", "import", "runtime")
 
 
 def coldstart_svg(anatomies: Sequence[Mapping[str, Any]]) -> str:
     """One horizontal stacked bar per format: every phase of its cold start, in order (left), and
-    the same without process start and runtime import, zoomed (right): the part a format changes."""
+    the same without process start and the runtime's start, zoomed (right): the part a format changes."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
@@ -321,7 +323,7 @@ def coldstart_svg(anatomies: Sequence[Mapping[str, Any]]) -> str:
                 ax.set_yticks(range(len(anatomies)), labels)
                 ax.invert_yaxis()
             whole.set_xlabel("seconds from process spawn to the first answer")
-            zoom.set_xlabel("ms after the runtime import (zoomed)")
+            zoom.set_xlabel("ms after the runtime's start (zoomed)")
             whole.set_title("Cold start anatomy", loc="left")
             zoom.set_title("Load and first call", loc="left")
             handles = [Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]

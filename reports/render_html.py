@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from reports import hosts, load_render, plots, profiles
+from reports import hosts, load_render, plots, profiles, startup
 from reports import numbers as fmt
 from reports.environment import environment_rows
 from reports.escape import html_text as esc
@@ -304,12 +304,16 @@ def _distribution_section(data: ReportData) -> str:
 
 
 def _cold_start_section(data: ReportData) -> str:
+    """Per panel: the chart (the runtime start apart from the formats' own load and first call) and its table."""
     blocks = []
-    for key, rows in panels(data.agg):
-        if rows["load_s"].notna().any() or rows["first_call_s"].notna().any():
-            blocks.append(_figure("coldstart", plots.cold_start_plot(rows, panel_title(key, data.many_sources))))
-    note = "Time to load the model in a fresh worker, then the first call (graph building, tracing, XLA compilation); median over processes."
-    return _section("coldstart", "Cold start", "".join(blocks) or "<p>No load times recorded.</p>", note)
+    found = startup.cold_starts(data)
+    header = [(name, i > 0) for i, name in enumerate(startup.HEADER)]
+    for panel in found:
+        title = panel_title(panel.key, data.many_sources)
+        rows = [[esc(c) for c in row] for row in startup.rows(panel)]
+        blocks.append(_figure("coldstart", plots.cold_start_plot(panel, title)) + html_table(header, rows, esc(title)))
+    note = startup.note(found)
+    return _section("coldstart", "Cold start", "".join(blocks) or "<p>No load times recorded.</p>", esc(note))
 
 
 TABLE_HEADER = [("batch", True), ("format", False), ("status", False), ("p50 ms", True), ("95% CI", True), ("p90 ms", True),

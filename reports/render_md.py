@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports import hosts, load_render, profiles
+from reports import hosts, load_render, profiles, startup
 from reports import numbers as fmt
 from reports.environment import environment_rows
 from reports.escape import md_text
@@ -37,6 +37,7 @@ def render_md(data: ReportData, max_chars: int = MAX_CHARS) -> str:
         "speedup": _speedup_section(data),
         "parity": _parity_section(data),
         "best": _best_section(data),
+        "coldstart": _cold_start_section(data),
         "panels": _panels_section(data),
         "failures": _failures_section(data) if not data.failures.empty else "",
         "environment": _environment_section(data),
@@ -145,6 +146,20 @@ def _best_section(data: ReportData) -> str:
             cells += ["none" if none else str(int(r["slo_batch"])), fmt.rate(r["slo_throughput"])]
         rows.append(cells)
     return "## Best batch size\n\n" + md_table(header, rows, "llrrrrr")
+
+
+def _cold_start_section(data: ReportData) -> str:
+    """One table: per panel, the runtime start (once per worker process) apart from each format's own load and
+    first call."""
+    cold = startup.cold_starts(data)
+    if not cold:
+        return ""
+    rows = []
+    for panel in cold:
+        title = md_text(panel_title(panel.key, data.many_sources))
+        rows += [[title if i == 0 else "", md_text(row[0]), *row[1:]] for i, row in enumerate(startup.rows(panel))]
+    note = startup.note(cold)
+    return f"## Cold start\n\n{md_text(note)}\n\n" + md_table(["model · device", *startup.HEADER], rows, "llrrr")
 
 
 PANEL_HEADER = ["batch", "format", "p50 ms", "95% CI", "p90 ms", "p99 ms", "p99.9 ms", "samples/s", "CV", "outliers", "procs", "call path"]

@@ -15,7 +15,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from reports import load_render
+from reports import load_render, startup
 from reports import numbers as fmt
 from reports.summary import summarize
 from reports.views import PANEL_KEYS, ReportData, ordered_variants, panel_title, panels
@@ -56,6 +56,9 @@ def _parts(data: ReportData) -> list[RenderableType]:
         parts.append(_parity_table(data))
     if not data.best.empty:
         parts.append(_best_table(data))
+    cold = startup.cold_starts(data)
+    if cold:
+        parts.append(_cold_start_table(data, cold))
     if not data.failures.empty:
         parts.append(_failure_table(data))
     return parts
@@ -227,6 +230,22 @@ def _best_table(data: ReportData) -> Table:
             none = row["slo_batch"] is None or pd.isna(row["slo_batch"])
             cells += [Text("none" if none else str(int(row["slo_batch"]))), Text(fmt.rate(row["slo_throughput"]))]
         table.add_row(*cells)
+    return table
+
+
+def _cold_start_table(data: ReportData, cold: list[startup.PanelStart]) -> Table:
+    """The runtime start (once per worker process) apart from each format's own load and first call."""
+    note = startup.note(cold)
+    table = Table(title=Text("Cold start", style="bold"), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+                  show_edge=False, padding=(0, 1, 0, 0), caption=Text(note), caption_justify="left")
+    table.add_column("panel", overflow="fold")
+    for i, name in enumerate(startup.HEADER):
+        table.add_column(name, justify="right" if i else "left", no_wrap=i > 0)
+    for panel in cold:
+        title = panel_title(panel.key, data.many_sources)
+        for i, row in enumerate(startup.rows(panel)):
+            table.add_row(Text(title if i == 0 else ""), *(Text(c) for c in row))
+        table.add_section()
     return table
 
 

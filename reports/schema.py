@@ -30,8 +30,12 @@ cell    {"schema", "kind": "cell", "run_id", then every field of `CellRecord` be
          "gpu_peak_bytes" (int|None), "call_path" (str), "retraces" (int|None), "loadavg_start"
          ([1m, 5m, 15m]|None), "loadavg_end", "started", "ended" (unix seconds), "host",
          "flops_per_sample" (int|None), "profile" (dict|None), "worker" (the worker process's facts:
-         pid, Python, TensorFlow version, oneDNN, devices seen; dict|None), "load_phases" (seconds per
-         loading phase; dict|None), "mode" ("interleaved": the cell's calls alternated round by round
+         pid, Python, TensorFlow version, oneDNN, devices seen, and "runtime_start": {step: seconds} of the
+         process's runtime start — "import tensorflow", "import ai_edge_litert", "runtime: first session",
+         "runtime: eager context" — paid once before its first model loads, the same on every cell of the
+         process and in none of its load_s, load_phases or first_call_s; without it (runs before it was
+         recorded) the model the process loaded first has it in its load_s; dict|None), "load_phases"
+         (seconds per phase of this model's own load; dict|None), "mode" ("interleaved": the cell's calls alternated round by round
          with the other cells of its worker process at the same batch size, so their samples pair by index;
          "duet": timed in the window it shared with a partner worker (see "duet"); "separate": one variant per
          process, timed alone; None in runs made before it was recorded), "input_shapes"

@@ -1,9 +1,17 @@
-"""Facts about the running TensorFlow, from inside a worker (added to every cell record)."""
+"""Facts about the worker process, from inside it (added to every cell record it measures, as "worker").
+
+Besides what only a running TensorFlow knows, the facts hold the process's runtime start (RUNTIME_START): the
+seconds of each step of it (import tensorflow, runtime: first session, ...; infer_core.runtime), paid once by the
+process before its first model loads. It is a fact of the process, not of a cell: every cell of the process
+carries the same one, and no model's load_s, load_phases or first_call_s holds any of it.
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
+
+RUNTIME_START = "runtime_start"  # {step name: seconds}; absent in records made before it was measured
 
 
 def tf_runtime_facts() -> dict[str, Any]:

@@ -5,6 +5,10 @@ the user's idiomatic call) take turns round by round (an untimed lead-in call, t
 so the samples of every cell come from the same rounds and a ratio of two cells is paired
 (`bench.timing.measure_interleaved`). One cell alone is timed as before.
 
+Before any model loads, the worker starts the runtime as a phase of its own (`start_runtime`: import tensorflow,
+its first session or eager context; infer_core.runtime) and records it once, in its facts (`worker.runtime_start`):
+each model's load_s and first call are that model's own work, whichever model the process loads first.
+
 Registered in bench.worker.main.TASKS as "measure". The task is a `bench.worker.protocol.MeasureTask`
 (built by bench.runner.jobs). Messages sent back:
   {"kind": "progress", "cell_id", "iterations", "median_ns"}      while a cell is timed
@@ -29,7 +33,7 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +42,7 @@ import numpy as np
 from bench.timing import NS, Measurement, measure_interleaved
 from bench.worker.protocol import CellRef, MeasureTask
 from infer_core.model import Model, ModelSpec
+from infer_core.runtime import Clock, Step, start_steps, timed
 from reports.schema import CellRecord, Status
 
 Emit = Callable[[dict[str, Any]], None]
@@ -83,29 +88,37 @@ def process_facts() -> dict[str, Any]:
 @dataclass
 class Loaded:
     model: Any
-    load_s: float
+    load_s: float  # this model's own load: the runtime's start (paid once per process) is not in it
 
 
-def _load_one(spec: ModelSpec) -> Loaded:
-    start = time.perf_counter()
+def start_runtime(task: MeasureTask, clock: Clock = time.perf_counter,
+                  steps: Sequence[Step] | None = None) -> dict[str, float]:
+    """The runtime's start (import, first session or eager context), timed before any model loads: a phase of
+    the process, recorded once in its facts, so no model's load_s or first call holds it (infer_core.runtime).
+    `steps` replaces the real steps (tests, with a fake clock)."""
+    return timed(start_steps(list(task.specs.values())) if steps is None else steps, clock)
+
+
+def _load_one(spec: ModelSpec, clock: Clock = time.perf_counter) -> Loaded:
     import infer_core
 
+    start = clock()
     model = infer_core.load(spec)
-    return Loaded(model, time.perf_counter() - start)
+    return Loaded(model, clock() - start)
 
 
-def _load_all(task: MeasureTask, emit: Emit) -> dict[str, Loaded]:
+def _load_all(task: MeasureTask, emit: Emit, clock: Clock = time.perf_counter) -> dict[str, Loaded]:
     """Every variant that loads. One variant: its error propagates (the runner records it for each cell and
     may retry under tf-keras). Several: a variant that does not load gets failed (or skipped) cells."""
     if len(task.specs) == 1:
         variant, spec = next(iter(task.specs.items()))
-        return {variant: _load_one(spec)}
+        return {variant: _load_one(spec, clock)}
     from infer_core.errors import InferCoreError
 
     loaded: dict[str, Loaded] = {}
     for variant, spec in task.specs.items():
         try:
-            loaded[variant] = _load_one(spec)
+            loaded[variant] = _load_one(spec, clock)
         except InferCoreError as exc:
             if type(exc).__name__ == "LegacyKerasRequired":
                 raise  # the runner retries the whole worker under tf-keras
@@ -117,10 +130,10 @@ def _load_all(task: MeasureTask, emit: Emit) -> dict[str, Loaded]:
     return loaded
 
 
-def _facts() -> dict[str, Any]:
-    from bench.worker.facts import tf_runtime_facts
+def _facts(runtime_start: Mapping[str, float]) -> dict[str, Any]:
+    from bench.worker.facts import RUNTIME_START, tf_runtime_facts
 
-    return {**process_facts(), **tf_runtime_facts()}
+    return {**process_facts(), **tf_runtime_facts(), RUNTIME_START: dict(runtime_start)}
 
 
 def _fit_batch(array: np.ndarray, axis: int | None, batch_size: int) -> np.ndarray:
@@ -368,11 +381,12 @@ def _emit_ended(cells: tuple[CellRef, ...], emit: Emit, status: Status, reason: 
                          loadavg_start=load, loadavg_end=load).to_json())
 
 
-def run(raw: dict[str, Any], emit: Emit) -> None:
-    """The "measure" worker task."""
+def run(raw: dict[str, Any], emit: Emit, clock: Clock = time.perf_counter, steps: Sequence[Step] | None = None) -> None:
+    """The "measure" worker task. `clock` times the runtime's start and the loads, `steps` replaces the runtime's
+    start (both for tests: a fake clock, steps of known cost)."""
     task = MeasureTask.from_json(raw)
     try:
-        models = _load_all(task, emit)
+        runtime_start, models = start_and_load(task, emit, clock, steps)
     except Exception as exc:
         if type(exc).__name__ == "DeviceUnavailable":
             _skip(task.cells, emit, f"skipped: {exc}")
@@ -381,7 +395,7 @@ def run(raw: dict[str, Any], emit: Emit) -> None:
     if task.memory_limit_mb:
         limit_memory(task.memory_limit_mb)
     try:
-        _measure_all(models, task, emit, _facts())
+        _measure_all(models, task, emit, _facts(runtime_start))
         if task.duet:  # only a worker that measured all it had to leaves; the parent marks any other end
             from bench.worker.duet import place_of
 
@@ -389,6 +403,12 @@ def run(raw: dict[str, Any], emit: Emit) -> None:
     finally:
         for loaded in models.values():
             loaded.model.close()
+
+
+def start_and_load(task: MeasureTask, emit: Emit, clock: Clock = time.perf_counter,
+                   steps: Sequence[Step] | None = None) -> tuple[dict[str, float], dict[str, Loaded]]:
+    """The runtime's start, then every model, timed apart on one clock: (runtime start phases, loaded models)."""
+    return start_runtime(task, clock, steps), _load_all(task, emit, clock)
 
 
 def _measure_all(models: Mapping[str, Loaded], task: MeasureTask, emit: Emit, facts: Mapping[str, Any]) -> None:

@@ -57,14 +57,12 @@ def profile(task: dict[str, Any], emit: Emit) -> None:
 def coldstart(task: dict[str, Any], emit: Emit) -> None:
     """Time a fresh process's way to its first answer (see infer_core.profiling.coldstart)."""
     started = time.time()
-    from infer_core.detect import resolve_variant
     from infer_core.profiling import coldstart as cs
 
     spec = ModelSpec.from_json(task["spec"])
     phases = [cs.phase("process start", started - float(task.get("spawned_at", started)), "process",
                        "spawn → task start: Python start-up and harness imports")]
-    runtime = cs.runtime_module(resolve_variant(spec))
-    phases.append(cs.phase(f"import {runtime.split('.')[0]}", cs.import_runtime(runtime), "import"))
+    phases += cs.runtime_phases(spec)  # the runtime's start, as a measuring worker times it: in no load phase
     model, load_s = _timed_load(spec)
     try:
         feeds = _feeds(model, spec, task)

@@ -2,7 +2,9 @@
 
 Phases, in order, each measured (wall clock):
   process start     parent's spawn → this task starting (Python start-up, harness imports)
-  import tensorflow  (import ai_edge_litert for TFLite, whose loader never imports TensorFlow)
+  runtime start     the same steps a measuring worker times before its first model (infer_core.runtime):
+                    import tensorflow (import ai_edge_litert for TFLite, whose loader never imports
+                    TensorFlow), then the runtime's first Session or eager context
   load phases       as the format's loader records them in `model.details["load_phases"]`
                     (graph read/import, meta-graph load, session creation, variable restore,
                     SavedModel load, ...); whatever the loader did beyond them is "load: other"
@@ -20,16 +22,15 @@ inside the first call's one-time work, and is not separated.
 
 from __future__ import annotations
 
-import importlib
 import statistics
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from infer_core.model import Model
+from infer_core import runtime
+from infer_core.model import Model, ModelSpec
 
 MIN_PHASE_S = 1e-4  # "load: other" smaller than this is rounding, not a phase
 
@@ -38,17 +39,14 @@ def phase(name: str, seconds: float, kind: str, note: str = "") -> dict[str, Any
     return {"name": name, "seconds": max(0.0, float(seconds)), "kind": kind, "note": note}
 
 
-def runtime_module(variant: str) -> str:
-    """What a format's loader imports: LiteRT alone for TFLite (no TensorFlow), else TensorFlow."""
-    return "ai_edge_litert.interpreter" if variant.startswith("tflite") else "tensorflow"
+RUNTIME_NOTES = {runtime.FIRST_SESSION: "once per process: devices and thread pools, sized by the first Session",
+                 runtime.EAGER_CONTEXT: "once per process: the eager runtime's devices and thread pools"}
 
 
-def import_runtime(module: str) -> float:
-    """Seconds importing `module` takes here (0 when something already imported it)."""
-    already = module in sys.modules
-    t0 = time.perf_counter()
-    importlib.import_module(module)
-    return 0.0 if already else time.perf_counter() - t0
+def runtime_phases(spec: ModelSpec, clock: runtime.Clock = time.perf_counter) -> list[dict[str, Any]]:
+    """The runtime's start, step by step, as a measuring worker times it before its first model."""
+    return [phase(name, s, "runtime", RUNTIME_NOTES.get(name, "once per process"))
+            for name, s in runtime.start([spec], clock).items()]
 
 
 def load_phases(details: Mapping[str, Any], load_s: float) -> list[dict[str, Any]]:

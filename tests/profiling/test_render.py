@@ -150,11 +150,19 @@ def test_a_busy_machine_is_called_out() -> None:
 
 
 def test_tflite_cold_start_imports_litert_not_tensorflow() -> None:
-    from infer_core.profiling.coldstart import import_runtime, runtime_module
+    from infer_core.runtime import runtime_module
 
     assert runtime_module("tflite+int8") == "ai_edge_litert.interpreter"
     assert runtime_module("checkpoint") == runtime_module("keras+xla") == "tensorflow"
-    assert import_runtime("json") == 0.0  # already imported: nothing to time
+
+
+def test_the_runtime_start_is_apart_from_the_loads_in_the_zoomed_bars() -> None:
+    """The runtime's start (kind "runtime"; "import" in older anatomies) is shown only in the whole-start bars."""
+    a = _coldstart("checkpoint")
+    a["phases"].insert(2, phase("runtime: first session", 0.5, "runtime"))
+    svg = profiles.coldstart_svg([a])
+    assert svg.count("runtime: first session") == 1  # in the legend; the zoomed panel leaves it out
+    assert profiles.STARTUP_KINDS == ("process", "import", "runtime")
 
 
 def test_cold_starts_attached_to_profiled_cells_become_stacked_bars() -> None:

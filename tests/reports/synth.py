@@ -151,8 +151,13 @@ def sweep_records(
                 median = (BASE_MS.get(variant, 0.5) + PER_SAMPLE_MS.get(variant, 0.05) * (b - 1)) * own * speed
                 lat = lognormal_ns(rng, median, n)
                 out.append(cell(variant, b, lat, model=model, repetition=rep, run_id=run_id, host=host,
-                                mode="interleaved", worker={"pid": 1000 + rep}))
+                                mode="interleaved", worker={"pid": 1000 + rep, "runtime_start": runtime_start(rep)}))
     return out
+
+
+def runtime_start(rep: int) -> dict[str, float]:
+    """The runtime start of repetition `rep`'s worker process (the same on each of its cells): 4.0 s, 4.5 s, ..."""
+    return {"import tensorflow": 4.0 + 0.5 * rep, "runtime: first session": 0.05}
 
 
 def write_run(directory: Path, records: list[dict[str, Any]], run_id: str = "run-a", host: str = "hostA") -> Path:
