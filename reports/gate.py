@@ -1,6 +1,6 @@
 """The gate: a comparison (reports.compare.Comparison) in, a verdict and an exit code out.
 
-Compare, gate, exit are three steps (STYLE.md): this module decides, it neither renders nor
+Compare, gate, exit are three steps: this module decides, it neither renders nor
 exits. Each rule is a small class that looks at the comparison and returns a finding or None; a
 finding is a problem (exit 1), an inconclusive result (exit 3, only under --strict) or a
 warning (no effect on the exit code, but always shown: a gate that could not have seen a

@@ -352,7 +352,8 @@ def _tables_section(data: ReportData) -> str:
     note = (
         "Statistics from all raw samples pooled over worker processes (never averaged percentiles). Intervals: exact "
         "order-statistic interval for one process (* = covers only that process's noise; medians move by up to ~2× between "
-        "processes), two-level bootstrap (processes, then samples) for several. Outliers: Tukey's 1.5×IQR fences."
+        "processes), for several a Student-t interval on the logs of the per-process medians (p99s), placed around the "
+        "pooled value. Outliers: Tukey's 1.5×IQR fences."
     )
     return _section("tables", "All numbers", "".join(blocks) or "<p>No cells.</p>", note)
 

@@ -384,18 +384,29 @@ class RatioInterval:
         return self.between_processes and excludes_one(self.low, self.high)
 
 
+def t_interval_around(point: float, values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """(low, high, rerun low, rerun high): the Student-t interval on the logs of per-process `values` (two or more)
+    and its rerun interval, as wide as `log_t_interval` makes them, placed around `point`: point·exp(∓h).
+
+    `point` is what a report shows (a pooled percentile, a ratio of pooled medians); the values say how much it
+    moves between processes. Computed as point·exp(-h) with h >= 0, low <= point <= high holds exactly, not just to
+    within rounding."""
+    _, _, _, half, rerun = _log_t(values, confidence)
+    p = float(point)
+    return p * float(np.exp(-half)), p * float(np.exp(half)), p * float(np.exp(-rerun)), p * float(np.exp(rerun))
+
+
 def ratio_interval(point: float, ratios: ArrayLike, confidence: float = 0.95) -> RatioInterval:
-    """The interval of a ratio shown as `point` (e.g. the ratio of two pooled medians), as wide as the Student-t
-    interval on the logs of its per-process paired `ratios` (two or more), placed around the point: point·exp(±h).
+    """The interval of a ratio shown as `point` (e.g. the ratio of two pooled medians): the Student-t interval of
+    its per-process paired `ratios` (two or more) placed around the point (`t_interval_around`).
 
     The point is what every table shows; the paired ratios say how much such a ratio moves between processes. Their
     own t interval is centred on their geometric mean, which is not the point: shown around their mean it could
     exclude 1 while the point sat outside it, or the reverse. Placed around the point and tested as placed, the one
     interval a reader sees is the one that decides."""
-    _, sd, n, half, rerun = _log_t(ratios, confidence)
-    p = float(point)
-    return RatioInterval(p, p * float(np.exp(-half)), p * float(np.exp(half)), p * float(np.exp(-rerun)),
-                         p * float(np.exp(rerun)), n, sd)
+    low, high, rerun_low, rerun_high = t_interval_around(point, ratios, confidence)
+    _, sd, n, _, _ = _log_t(ratios, confidence)
+    return RatioInterval(float(point), low, high, rerun_low, rerun_high, n, sd)
 
 
 def within_process_ratio(point: float, low: float, high: float, pairs: int = 1) -> RatioInterval:

@@ -74,6 +74,8 @@ def test_the_ratio_interval_holds_its_point_and_decides_on_itself(point: float, 
     got = stats.ratio_interval(point, ratios)
     assert got.rerun_low <= got.low <= got.point <= got.high <= got.rerun_high
     assert got.significant == (got.low > 1.0 or got.high < 1.0)
+    low, high, rerun_low, rerun_high = stats.t_interval_around(point, ratios)  # a cell's, placed the same way
+    assert rerun_low <= low <= point <= high <= rerun_high
     within = stats.within_process_ratio(point, min(ratios), max(ratios), pairs=1)
     assert within.low <= within.point <= within.high and not within.significant
 
