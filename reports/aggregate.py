@@ -1,16 +1,16 @@
 """Cells across repetitions -> one row per cell identity and run, statistics from pooled raw samples.
 
 The repetitions (worker processes) of a cell are pooled: every percentile is recomputed from all
-their raw samples, never averaged (STYLE.md). Intervals follow the unit of evidence (DESIGN.md,
-Comparison):
+their raw samples, never averaged. Intervals follow the unit of evidence, the worker process:
 - several processes with samples: the per-process medians (p99s) are the values; a Student-t interval on
-  their logs (`stats.log_t_interval`: small-sample correct, not a bootstrap over three values) gives the
-  width, placed around the pooled median; `ci_scope` is "between processes (n=K)". `p50_rerun_lo_ms` /
-  `p50_rerun_hi_ms` is the prediction interval for a rerun's median with as many processes (√2 wider);
+  their logs (small-sample correct, not a bootstrap over three values) gives the width, placed around the
+  pooled median (p99) by `stats.t_interval_around`, so the pooled value shown lies inside the interval shown;
+  `ci_scope` is "between processes (n=K)". `p50_rerun_lo_ms` / `p50_rerun_hi_ms` is the prediction interval
+  for a rerun's median with as many processes (√2 wider);
 - one process: exact order-statistic interval; `ci_scope` is "within one process", which says
-  that the interval ignores the (much larger) noise between processes (TF-NOTES.md, Noise). No view
-  marks a difference significant on it.
-Neither covers what moves whole runs together (TF-NOTES.md): several runs of the same cells
+  that the interval ignores the (much larger) noise between processes. No view marks a difference
+  significant on it.
+Neither covers what moves whole runs together on a shared machine: several runs of the same cells
 (`report A B C`) show that drift.
 
 `rep_p50_min_ms` / `rep_p50_max_ms` / `rep_spread` show the between-process spread of medians.
@@ -43,7 +43,10 @@ STATUS_ORDER = ("crashed", "timeout", "failed", "skipped")
 SCOPE_BETWEEN = "between processes"
 TARGET = 0.03  # the width (±3%) an interval should reach; `procs_needed` says how many processes would
 SCOPE_WITHIN = "within one process"
-
+# The worker processes per cell every report advises where it has fewer: the t interval on 4 degrees of freedom is
+# 1.5x narrower than on 2 (t 2.78 vs 4.30), and 5 a side is the fewest at which the gate's exact rank test can reach
+# its default alpha 0.01 at all (best one-sided p 1/252; reports.power.smallest_p).
+ADVISED_PROCESSES = 5
 
 
 @dataclass(frozen=True)
@@ -286,14 +289,16 @@ def _descriptive(pooled: np.ndarray) -> dict[str, Any]:
 def _between(groups: Sequence[np.ndarray], pooled: np.ndarray, opts: AggregateOptions) -> dict[str, Any]:
     """Intervals from per-process values: t on the logs of per-process medians and p99s."""
     p50, p99 = stats.quantiles_sorted(pooled, (0.5, 0.99))
-    med = stats.log_t_interval([np.median(g) for g in groups], opts.confidence)
-    tail = stats.log_t_interval([stats.quantiles_sorted(np.sort(g), (0.99,))[0] for g in groups], opts.confidence)
+    medians = [float(np.median(g)) for g in groups]
+    tails = [float(stats.quantiles_sorted(np.sort(g), (0.99,))[0]) for g in groups]
+    p50_lo, p50_hi, rerun_lo, rerun_hi = stats.t_interval_around(p50, medians, opts.confidence)
+    p99_lo, p99_hi, _, _ = stats.t_interval_around(p99, tails, opts.confidence)
+    sd = stats.log_t_interval(medians, opts.confidence).sd
     return {
-        "p50_ci_lo_ms": p50 * med.low / med.center, "p50_ci_hi_ms": p50 * med.high / med.center,
-        "p99_ci_lo_ms": p99 * tail.low / tail.center, "p99_ci_hi_ms": p99 * tail.high / tail.center,
-        "p50_rerun_lo_ms": p50 * med.rerun_low / med.center, "p50_rerun_hi_ms": p50 * med.rerun_high / med.center,
-        "ci_method": f"t on log per-process medians (n={med.n})", "ci_scope": f"{SCOPE_BETWEEN} (n={med.n})",
-        "procs_needed": stats.processes_needed(med.sd, TARGET, opts.confidence), "_p50_draws": None,
+        "p50_ci_lo_ms": p50_lo, "p50_ci_hi_ms": p50_hi, "p99_ci_lo_ms": p99_lo, "p99_ci_hi_ms": p99_hi,
+        "p50_rerun_lo_ms": rerun_lo, "p50_rerun_hi_ms": rerun_hi,
+        "ci_method": f"t on log per-process medians (n={len(groups)})", "ci_scope": f"{SCOPE_BETWEEN} (n={len(groups)})",
+        "procs_needed": stats.processes_needed(sd, TARGET, opts.confidence), "_p50_draws": None,
     }
 
 

@@ -1,6 +1,6 @@
 """The gate: a comparison (reports.compare.Comparison) in, a verdict and an exit code out.
 
-Compare, gate, exit are three steps (STYLE.md): this module decides, it neither renders nor
+Compare, gate, exit are three steps: this module decides, it neither renders nor
 exits. Each rule is a small class that looks at the comparison and returns a finding or None; a
 finding is a problem (exit 1), an inconclusive result (exit 3, only under --strict) or a
 warning (no effect on the exit code, but always shown: a gate that could not have seen a
@@ -9,11 +9,13 @@ slowdown of the threshold's size says so instead of passing silently).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from reports.compare import Comparison
+from reports.power import MAX_REPS, fewest_processes
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INCONCLUSIVE = 0, 1, 3
 
@@ -94,11 +96,10 @@ def repetitions_advice(comparison: Comparison) -> str:
     """How many repetitions per side would let every measured cell see the threshold."""
     frame = comparison.frame
     needed = frame.loc[frame["mde"].notna(), "reps_needed"]
-    if needed.empty:
-        return "run at least 3 repetitions per side"
+    if needed.empty:  # nothing measured on both sides: at least as many as let the rank test reject at all
+        level = comparison.level_per_cell if math.isfinite(comparison.level_per_cell) else comparison.settings.alpha
+        return f"run at least {fewest_processes(level)} repetitions per side"
     if needed.isna().any():
-        from reports.power import MAX_REPS
-
         return (f"more than {MAX_REPS} repetitions per side would be needed: the between-process spread "
                 "is too large (or unknown) here")
     t, power = comparison.threshold, comparison.recommend_power

@@ -23,6 +23,7 @@ from reports import changepoints
 from reports.aggregate import threads_text
 from reports.changepoints import ChangePoint
 from reports.escape import md_text
+from reports.tables import md_table
 
 DEFAULT_LAST = 10  # `history check` looks at change points in the newest N commits
 MIN_SPREAD_RUNS = 5
@@ -129,13 +130,14 @@ def markdown(result: CheckResult, settings: changepoints.Settings) -> str:
              f"commits) and at least {settings.min_magnitude:.0%} in size.", ""]
     if not result.findings:
         return "\n".join([*lines, "No change points."]) + "\n"
-    lines += ["| series | machine | commits | change | 95% interval | p | |", "|---|---|---|---|---|---|---|"]
     failing = {id(f) for f in result.failing}
+    rows = []
     for f in sorted(result.findings, key=lambda f: (id(f) not in failing, -f.change.ratio)):
         c = f.change
-        flag = "**new regression**" if id(f) in failing else f.kind
-        lines.append(f"| {md_text(f.series.label)} | {md_text(f.series.host)} | `{f.before[:10]}`..`{f.after[:10]}` | "
-                     f"{_pct(c.ratio)} | {_pct(c.low)} to {_pct(c.high)} | {c.p_value:.3g} | {flag} |")
+        flag = "**new regression**" if id(f) in failing else md_text(f.kind)
+        rows.append([md_text(f.series.label), md_text(f.series.host), f"`{f.before[:10]}`..`{f.after[:10]}`",
+                     _pct(c.ratio), f"{_pct(c.low)} to {_pct(c.high)}", f"{c.p_value:.3g}", flag])
+    lines.append(md_table(["series", "machine", "commits", "change", "95% interval", "p", ""], rows, "lllrrrl"))
     return "\n".join(lines) + "\n"
 
 

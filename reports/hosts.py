@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from reports.escape import html_text, md_text
+from reports.tables import md_table
 from reports.views import ReportData
 
 HOST_KEYS = ("model", "variant", "device", "batch_size")
@@ -68,9 +69,9 @@ def markdown_section(data: ReportData) -> str:
     table = host_table(data.agg)
     if table.empty:
         return ""
+    rows = [[md_text(c) for c in _cells(r)] for r in table.to_dict("records")]
     lines = ["## Hosts", "", "Samples/s (higher is better) and p99 per host; rank 1 serves most samples/s.", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "|".join("---:" if i >= 5 else "---" for i in range(len(HEADER))) + "|"]
-    lines += ["| " + " | ".join(md_text(c) for c in _cells(r)) + " |" for r in table.to_dict("records")]
+             md_table(HEADER, rows, "lllll" + "r" * (len(HEADER) - 5))]
     envs = host_environments(data.runs.headers)
     if envs:
         lines += ["", *(f"- **{md_text(name)}**: {md_text(text)}" for name, text in envs)]

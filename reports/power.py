@@ -55,6 +55,22 @@ def smallest_p(n_b: int, n_c: int) -> float:
     return 1.0 / math.comb(n_b + n_c, n_b)
 
 
+def can_reject(n_b: int, n_c: int, level: float) -> bool:
+    """Whether the gate's unpaired test can call a cell of n_b baseline and n_c current processes slower (or
+    faster) at one-sided `level` at all: both sides have FEW_PROCESSES or more (with fewer the cell is not tested)
+    and the exact rank test's smallest p reaches the level. Where it cannot, "not slower" is certain before any
+    measurement: 3 against 3 at 0.01 gives p >= 1/20 whatever the numbers."""
+    return min(n_b, n_c) >= FEW_PROCESSES and smallest_p(n_b, n_c) <= level
+
+
+def fewest_processes(level: float) -> int:
+    """Fewest processes per side (equal sides) with which `can_reject` holds: 5 at 0.01, 6 at 0.01/4."""
+    n = FEW_PROCESSES
+    while not can_reject(n, n, level) and n < MAX_REPS:
+        n += 1
+    return n
+
+
 def min_detectable_slowdown(log_sd: float, n_b: int, n_c: int, level: float, power: float = POWER) -> float:
     """Smallest slowdown (fraction) detected with `power` at one-sided `level`: inf if unreachable."""
     if not math.isfinite(log_sd) or smallest_p(n_b, n_c) > level:
@@ -114,6 +130,12 @@ def signed_rank_tests(log_ratios: np.ndarray) -> tuple[float, float]:
 def smallest_p_paired(n: int) -> float:
     """The smallest one-sided p-value the exact signed-rank test can give with n pairs: 1/2^n."""
     return 0.5**n
+
+
+def can_reject_paired(n: int, level: float) -> bool:
+    """Whether the paired gate can call a cell of n pairs slower (or faster) at one-sided `level` at all: n >=
+    FEW_PROCESSES and the exact signed-rank test's smallest p, 1/2^n, reaches the level (7 pairs at 0.01)."""
+    return n >= FEW_PROCESSES and smallest_p_paired(n) <= level
 
 
 def min_detectable_slowdown_paired(log_sd: float, n: int, level: float, power: float = POWER) -> float:

@@ -122,16 +122,20 @@ def _fastest_cell(row: pd.Series) -> str:
     return f'{_chip(str(row["variant"]))} <span class="muted">{margin}</span>'
 
 
+def _significance_class(row: pd.Series) -> str:
+    """"good"/"bad" for a speedup whose interval lies above/below 1 (the row's `significant`), else ''."""
+    return ("good" if row["speedup"] > 1 else "bad") if row["significant"] else ""
+
+
 def _headline_cell(row: pd.Series) -> str:
-    style = ("good" if row["speedup"] > 1 else "bad") if row["significant"] else "muted"
+    style = _significance_class(row) or "muted"
+    point, ci = fmt.ratio_texts(row["speedup"], row["ci_lo"], row["ci_hi"])
     if one_process(row):  # its own interval says nothing about a rerun
-        inside = esc(fmt.interval(row["ci_lo"], row["ci_hi"], "×"))
-        return (f'<span class="muted" title="within one process: {inside}">{fmt.ratio(row["speedup"])}</span> '
+        return (f'<span class="muted" title="within one process: {esc(ci)}">{point}</span> '
                 '<span class="muted small">1 proc</span>')
-    ci = fmt.interval(row["ci_lo"], row["ci_hi"], "×")
     rerun = fmt.interval(row["rerun_lo"], row["rerun_hi"], "×")
     title = f' title="a rerun: {esc(rerun)} ({esc(str(row["rerun_scope"]))})"' if rerun != "–" else ""
-    return f'<span class="{style}"{title}>{fmt.ratio(row["speedup"])}</span> <span class="muted small">{ci}</span>'
+    return f'<span class="{style}"{title}>{point}</span> <span class="muted small">{ci}</span>'
 
 
 def _glance(data: ReportData) -> str:
@@ -230,10 +234,10 @@ def _speedup_section(data: ReportData) -> str:
     for _, r in data.speedups.iterrows():
         group = (r["source"], r["model"], r["device"], r["setting"], r["batch_size"])
         cls, last = ("group" if last is not None and group != last else ""), group
-        style = ("good" if r["speedup"] > 1 else "bad") if r["significant"] else ""
+        point, ci = fmt.ratio_texts(r["speedup"], r["ci_lo"], r["ci_hi"])
         rows.append(Row([
             _title_of(data, r), str(r["batch_size"]), esc(r["variant"]),
-            f'<span class="{style}">{fmt.ratio(r["speedup"])}</span>', fmt.interval(r["ci_lo"], r["ci_hi"], "×"),
+            f'<span class="{_significance_class(r)}">{point}</span>', ci,
             esc(r["ci_scope"]), fmt.interval(r["rerun_lo"], r["rerun_hi"], "×"), esc(str(r["rerun_scope"])),
             _parity_html(str(r["parity"])), fmt.sci(r["parity_max_abs"]), fmt.pct(r["parity_top1"]),
         ], cls))  # fmt: skip
@@ -352,14 +356,16 @@ def _tables_section(data: ReportData) -> str:
     note = (
         "Statistics from all raw samples pooled over worker processes (never averaged percentiles). Intervals: exact "
         "order-statistic interval for one process (* = covers only that process's noise; medians move by up to ~2× between "
-        "processes), two-level bootstrap (processes, then samples) for several. Outliers: Tukey's 1.5×IQR fences."
+        "processes), for several a Student-t interval on the logs of the per-process medians (p99s), placed around the "
+        "pooled value. Outliers: Tukey's 1.5×IQR fences."
     )
     return _section("tables", "All numbers", "".join(blocks) or "<p>No cells.</p>", note)
 
 
 def _failures_section(data: ReportData) -> str:
     if data.failures.empty:
-        return _section("failures", "Failed and skipped cells", "<p>None: every cell produced measurements.</p>")
+        none = "No cells." if data.no_cells else "None: every cell produced measurements."
+        return _section("failures", "Failed and skipped cells", f"<p>{none}</p>")
     header = [("status", False), ("model", False), ("format", False), ("device", False), ("batch", True), ("rep", True), ("exit", True), ("error", False)]
     rows = []
     for _, r in data.failures.iterrows():

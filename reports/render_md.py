@@ -86,8 +86,7 @@ def _speedup_section(data: ReportData, limit: int | None = None) -> str:
             _title(data, r),
             str(r["batch_size"]),
             md_text(r["variant"]),
-            f"**{fmt.ratio(r['speedup'])}**" if r["significant"] else fmt.ratio(r["speedup"]),
-            fmt.interval(r["ci_lo"], r["ci_hi"], "×"),
+            *_speedup_cells(r),
             md_text(r["ci_scope"]),
             fmt.interval(r["rerun_lo"], r["rerun_hi"], "×"),
             short_scope(r["rerun_runs"]),
@@ -106,6 +105,12 @@ def _speedup_section(data: ReportData, limit: int | None = None) -> str:
     cut = len(data.speedups) - len(shown)
     tail = "\n\n" + OMITTED.format(what=f"{cut} more rows") if cut else ""
     return f"## Speedup vs {md_text(data.baseline)}\n\n{note}\n\n" + md_table(header, rows, "llllrlrll") + tail
+
+
+def _speedup_cells(row: pd.Series) -> tuple[str, str]:
+    """The speedup (bold where significant) and its interval, both as `numbers.ratio_texts` prints them."""
+    point, interval = fmt.ratio_texts(row["speedup"], row["ci_lo"], row["ci_hi"])
+    return (f"**{point}**" if row["significant"] else point), interval
 
 
 def _parity_md(row: pd.Series) -> str:
@@ -135,9 +140,9 @@ def _parity_label(label: str) -> str:
 def _best_section(data: ReportData) -> str:
     if data.best.empty:
         return ""
-    header = ["model · device", "format", "best batch", "samples/s", "p99 ms"]
+    header, align = ["model · device", "format", "best batch", "samples/s", "p99 ms"], "llrrr"
     if data.slo_ms is not None:
-        header += [f"best with p99 ≤ {data.slo_ms:g} ms", "samples/s"]
+        header, align = [*header, f"best with p99 ≤ {data.slo_ms:g} ms", "samples/s"], align + "rr"
     rows = []
     for _, r in data.best.iterrows():
         cells = [_title(data, r), md_text(r["variant"]), str(r["best_batch"]), fmt.rate(r["best_throughput"]), fmt.ms(r["best_p99_ms"])]
@@ -145,7 +150,7 @@ def _best_section(data: ReportData) -> str:
             none = r["slo_batch"] is None or pd.isna(r["slo_batch"])
             cells += ["none" if none else str(int(r["slo_batch"])), fmt.rate(r["slo_throughput"])]
         rows.append(cells)
-    return "## Best batch size\n\n" + md_table(header, rows, "llrrrrr")
+    return "## Best batch size\n\n" + md_table(header, rows, align)
 
 
 def _cold_start_section(data: ReportData) -> str:

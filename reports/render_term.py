@@ -175,7 +175,8 @@ def _speed_texts(speed: pd.Series | None) -> list[Text]:
     style = ""
     if speed["significant"]:
         style = "green" if speed["speedup"] > 1 else "red"
-    return [Text(fmt.ratio(speed["speedup"]), style=style), Text(fmt.interval(speed["ci_lo"], speed["ci_hi"], "×"))]
+    point, interval = fmt.ratio_texts(speed["speedup"], speed["ci_lo"], speed["ci_hi"])
+    return [Text(point, style=style), Text(interval)]
 
 
 def _parity_text(speed: pd.Series | None) -> Text:

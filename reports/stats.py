@@ -1,17 +1,25 @@
 """Statistics over raw latency samples: percentiles, intervals, spread, outliers.
 
-Everything here takes raw samples (or per-process groups of raw samples) and computes from them;
-nothing averages percentiles (STYLE.md, "Raw samples are the truth").
+Everything here takes raw samples (or per-process groups of raw samples, or per-process values) and computes from
+them; nothing averages percentiles: every percentile is recomputed from the raw samples.
 
-Which interval where (issue 4):
-- One worker process: the exact distribution-free order-statistic interval
-  (`order_stat_ci`). It needs no resampling and costs one sort, but it covers only the noise
-  inside that one process.
-- Several worker processes (repetitions): `two_level_quantile_draws`, a bootstrap that resamples
-  processes first and then samples within the chosen processes, because the median moves far more
-  between processes than inside one (TF-NOTES.md, Noise).
-- Any statistic of one sample: `bootstrap_draws`, a vectorised, seeded resampling bootstrap
-  (the naive reference the cheaper methods are checked against).
+Which interval where:
+- A cell measured in several worker processes (repetitions), and a ratio of two such cells: the worker process is
+  the unit of evidence, because a median moves far more between fresh processes than inside one. `log_t_interval`
+  is a Student-t interval on the logs of one value per process (its median or p99; for a ratio, the per-process
+  paired ratios), small-sample correct where a bootstrap over three values is not. A report shows a cell's interval
+  with its width placed around the pooled percentile (reports.aggregate); a ratio's is `ratio_interval`, placed
+  around the ratio shown, and the same `RatioInterval` says whether the ratio differs from 1, so an interval shown
+  and the word "significant" cannot disagree.
+- A cell measured in one worker process: the exact distribution-free order-statistic interval (`order_stat_ci`),
+  one sort and no resampling. A ratio of two one-process cells: the percentile interval of the ratio of bootstrap
+  draws of each median (`order_stat_bootstrap_draws`, exact and cheap; `ratio_from_draws`), as a
+  `within_process_ratio`. Both cover only the noise inside that one process, so such a ratio is never significant.
+- The gate's unpaired comparison (reports.compare): `quantile_draws` / `two_level_quantile_draws`, a bootstrap of
+  the pooled quantile that resamples processes first and then samples within the chosen processes, for the interval
+  of the ratio of two pooled quantiles (its verdict comes from the rank test on per-process values, reports.power).
+- Any statistic of one sample: `bootstrap_draws`, a vectorised, seeded resampling bootstrap: the naive reference
+  the cheaper methods are checked against.
 
 Percentiles use linear interpolation between order statistics (numpy's default, "type 7").
 """
@@ -327,17 +335,90 @@ class LogInterval:
         return max(self.high / self.center - 1.0, 1.0 - self.low / self.center)
 
 
-def log_t_interval(values: ArrayLike, confidence: float = 0.95) -> LogInterval:
-    """Student-t interval on the logs of `values` (each > 0); needs two or more."""
+def _log_t(values: ArrayLike, confidence: float) -> tuple[float, float, int, float, float]:
+    """(mean, sd, n, half, rerun half) on the log scale: the t interval's and the rerun interval's half-widths."""
     logs = np.log(np.asarray(values, dtype=np.float64))
     n = len(logs)
     if n < 2:
         raise ValueError("a between-process interval needs two or more processes")
     mean, sd = float(logs.mean()), float(logs.std(ddof=1))
     t = float(_sps.t.ppf(0.5 + confidence / 2, n - 1))
-    half, rerun = t * sd / np.sqrt(n), t * sd * np.sqrt(2.0 / n)
+    return mean, sd, n, t * sd / float(np.sqrt(n)), t * sd * float(np.sqrt(2.0 / n))
+
+
+def log_t_interval(values: ArrayLike, confidence: float = 0.95) -> LogInterval:
+    """Student-t interval on the logs of `values` (each > 0); needs two or more."""
+    mean, sd, n, half, rerun = _log_t(values, confidence)
     return LogInterval(float(np.exp(mean)), float(np.exp(mean - half)), float(np.exp(mean + half)),
                        float(np.exp(mean - rerun)), float(np.exp(mean + rerun)), n, sd)
+
+
+def excludes_one(low: float, high: float) -> bool:
+    """Whether [low, high] lies wholly above or wholly below 1: the one rule for "this ratio differs from 1"."""
+    return bool(low > 1.0 or high < 1.0)
+
+
+@dataclass(frozen=True)
+class RatioInterval:
+    """A ratio as a report shows it: the point, its interval, the rerun interval and whether it is significant.
+
+    Every field comes from the same numbers: `low <= point <= high` always, and `significant` is read off
+    [low, high] itself (it lies wholly above or below 1) where the interval is between processes (`n >= 2`). A
+    within-process interval (`n < 2`) says nothing about the next run, so it is never significant, whatever it
+    excludes; the reports label it as such."""
+
+    point: float
+    low: float
+    high: float
+    rerun_low: float
+    rerun_high: float
+    n: int
+    sd: float
+
+    @property
+    def between_processes(self) -> bool:
+        return self.n >= 2
+
+    @property
+    def significant(self) -> bool:
+        return self.between_processes and excludes_one(self.low, self.high)
+
+
+def t_interval_around(point: float, values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """(low, high, rerun low, rerun high): the Student-t interval on the logs of per-process `values` (two or more)
+    and its rerun interval, as wide as `log_t_interval` makes them, placed around `point`: point·exp(∓h).
+
+    `point` is what a report shows (a pooled percentile, a ratio of pooled medians); the values say how much it
+    moves between processes. Computed as point·exp(-h) with h >= 0, low <= point <= high holds exactly, not just to
+    within rounding."""
+    _, _, _, half, rerun = _log_t(values, confidence)
+    p = float(point)
+    return p * float(np.exp(-half)), p * float(np.exp(half)), p * float(np.exp(-rerun)), p * float(np.exp(rerun))
+
+
+def ratio_interval(point: float, ratios: ArrayLike, confidence: float = 0.95) -> RatioInterval:
+    """The interval of a ratio shown as `point` (e.g. the ratio of two pooled medians): the Student-t interval of
+    its per-process paired `ratios` (two or more) placed around the point (`t_interval_around`).
+
+    The point is what every table shows; the paired ratios say how much such a ratio moves between processes. Their
+    own t interval is centred on their geometric mean, which is not the point: shown around their mean it could
+    exclude 1 while the point sat outside it, or the reverse. Placed around the point and tested as placed, the one
+    interval a reader sees is the one that decides."""
+    low, high, rerun_low, rerun_high = t_interval_around(point, ratios, confidence)
+    _, sd, n, _, _ = _log_t(ratios, confidence)
+    return RatioInterval(float(point), low, high, rerun_low, rerun_high, n, sd)
+
+
+def within_process_ratio(point: float, low: float, high: float, pairs: int = 1) -> RatioInterval:
+    """A ratio whose interval covers only the noise inside one worker process (`ratio_from_draws`): never
+    significant. The interval is widened to hold the point where the bootstrap's percentiles miss it (a median
+    interpolated between two order statistics can lie outside every draw). `pairs`: 0 or 1 paired processes."""
+    if pairs >= 2:
+        raise ValueError("two or more paired processes give a between-process interval: use ratio_interval")
+    p = float(point)
+    known = bool(np.isfinite(low) and np.isfinite(high))
+    lo, hi = (min(float(low), p), max(float(high), p)) if known else (float("nan"), float("nan"))
+    return RatioInterval(p, lo, hi, float("nan"), float("nan"), pairs, float("nan"))
 
 
 def processes_needed(sd: float, target: float, confidence: float = 0.95, cap: int = 200) -> int | None:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from reports import numbers as fmt
+from reports.aggregate import ADVISED_PROCESSES
 from reports.rerun import scope_from_history, short_scope
 from reports.views import HEADLINE_PAIR, PANEL_KEYS, ReportData, one_process, panel_title
 
@@ -27,7 +28,12 @@ class SummaryItem:
     lines: list[str]
 
 
+NO_CELLS = "these results hold no cells: nothing was measured and nothing failed (only the run's header was written)"
+
+
 def summarize(data: ReportData) -> list[SummaryItem]:
+    if data.no_cells:  # not "no measurements" three times over: there was nothing to measure
+        return [SummaryItem("No cells", [NO_CELLS]), *([SummaryItem("Problems", data.notes)] if data.notes else [])]
     items = [SummaryItem("Fastest format per batch size", _fastest_lines(data))]
     if _has_headline_format(data):  # a run of neither format has nothing to say about the pair
         items.append(SummaryItem("Frozen graph vs checkpoint", _headline_lines(data)))
@@ -70,6 +76,7 @@ def _runs_of(part: pd.DataFrame, column: str) -> list[pd.DataFrame]:
 
 
 UNTESTED = "one worker process: not tested against the noise"
+USE_MORE = f"use ≥ {ADVISED_PROCESSES}"  # worker processes: what a one-process clause advises
 
 
 def _fastest_clause(rows: pd.DataFrame, say_untested: bool = True) -> str:
@@ -131,19 +138,23 @@ def _speedup_head(row: pd.Series) -> str:
 def _speedup_clause(row: pd.Series) -> str:
     """"2.10× faster (95% CI 1.95–2.23×, 5 paired processes)"; a slowdown is stated as such, interval
     inverted too; one process gets no interval at all (its own says nothing about the next run)."""
-    low, high = (row["ci_lo"], row["ci_hi"]) if row["speedup"] >= 1 else (1 / row["ci_hi"], 1 / row["ci_lo"])
-    head = _speedup_head(row)
     rerun = _rerun_clause(row, row["speedup"] < 1)
     if one_process(row):
-        return f"{head} (one worker process: no interval{'; ' + rerun if rerun else ' for a rerun; use ≥ 5'})"
-    return f"{head} (95% CI {fmt.interval(low, high, '×')}, {int(row['pairs'])} paired processes{'; ' + rerun if rerun else ''})"
+        head = _speedup_head(row)
+        return f"{head} (one worker process: no interval{'; ' + rerun if rerun else f' for a rerun; {USE_MORE}'})"
+    slower = row["speedup"] < 1
+    factor, low, high = (1 / row["speedup"], 1 / row["ci_hi"], 1 / row["ci_lo"]) if slower else (
+        row["speedup"], row["ci_lo"], row["ci_hi"])
+    point, interval = fmt.ratio_texts(factor, low, high)
+    head = f"batch {row['batch_size']}: {point} {'slower' if slower else 'faster'}"
+    return f"{head} (95% CI {interval}, {int(row['pairs'])} paired processes{'; ' + rerun if rerun else ''})"
 
 
 def _speedup_clauses(rows: list[pd.Series]) -> str:
     """The clauses of several batch sizes; where none has an interval or a rerun interval (one worker process,
     no history), that is said once at the end instead of in every clause."""
     if all(one_process(r) and not _rerun_clause(r, False) for r in rows):
-        return "; ".join(_speedup_head(r) for r in rows) + " (one worker process: no interval for a rerun; use ≥ 5)"
+        return "; ".join(_speedup_head(r) for r in rows) + f" (one worker process: no interval for a rerun; {USE_MORE})"
     return "; ".join(_speedup_clause(r) for r in rows)
 
 
@@ -197,7 +208,7 @@ def _setting_lines(data: ReportData) -> list[str]:
         if all(one_process(r) for r in rows):  # say once what one process cannot tell
             clauses = "; ".join(_speedup_head(r) for r in rows)
             lines.append(f"{other} vs {base} — {model} {what}: {clauses} (one worker process per setting: no "
-                         "interval; use ≥ 5)")
+                         f"interval; {USE_MORE})")
         else:
             lines.append(f"{other} vs {base} — {model} {what}: {'; '.join(_speedup_clause(r) for r in rows)}")
     return lines
@@ -216,17 +227,16 @@ def _call_clause(row: pd.Series) -> str:
     "within noise": one process tests nothing (`_call_lines` says so once)."""
     if "is its fastest" in str(row["call_path"]):
         return f"batch {row['batch_size']}: the idiomatic call is the fastest path"
-    pct = f"{row['ratio'] - 1:+.0%}"
+    pct, interval = fmt.change_texts(row["ratio"], row["ci_lo"], row["ci_hi"])
     low, high = row.get("rerun_lo"), row.get("rerun_hi")
     rerun = ""
     if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
         rerun = f"; a rerun: {low - 1:+.0%}…{high - 1:+.0%}, {short_scope(row.get('rerun_runs'))}"
     if one_process(row):
-        return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}{rerun})"
+        return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({row['ratio'] - 1:+.0%}{rerun})"
     if not row["significant"]:
         return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}; within noise{rerun})"
-    return (f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}, 95% CI "
-            f"{row['ci_lo'] - 1:+.0%}…{row['ci_hi'] - 1:+.0%}{rerun})")
+    return f"batch {row['batch_size']}: {row['overhead_ms']:+.3g} ms ({pct}, 95% CI {interval}{rerun})"
 
 
 def _call_lines(data: ReportData) -> list[str]:
@@ -304,7 +314,7 @@ def _trust_lines(data: ReportData) -> list[str]:
         lines.append(
             f"{single} of {len(measured)} cells ran in one worker process: their intervals cover only the noise "
             "inside that process; medians can move by up to ~2× between fresh processes, so repeat "
-            "(repetitions ≥ 3) before trusting small differences"
+            f"(repetitions ≥ {ADVISED_PROCESSES}) before trusting small differences"
         )
     multi = measured[measured["reps_ok"] > 1]
     if not multi.empty:

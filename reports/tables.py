@@ -23,10 +23,18 @@ class Row:
 
 def md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> str:
     """A GitHub-flavoured Markdown table. `align`: one letter per column, "r" right or "l" left
-    (missing letters: left). Header and cells must already be escaped."""
+    (missing letters: left). Header and cells must already be escaped.
+
+    GitHub renders a table only when its delimiter row has as many cells as its header, and shows a row's extra
+    cells nowhere: a letter or a cell beyond the header is a bug of the caller, refused here."""
+    if len(align) > len(header):
+        raise ValueError(f"{len(align)} alignment letters for {len(header)} columns: {align!r}")
     marks = [("---:" if a == "r" else ":---") for a in align.ljust(len(header), "l")]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"a row of {len(row)} cells in a table of {len(header)} columns")
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from reports import rerun, stats
-from reports.aggregate import TARGET, Proc
+from reports.aggregate import ADVISED_PROCESSES, TARGET, Proc
 from reports.load import Runs
 from reports.schema import VARIANTS
 
@@ -158,23 +158,28 @@ def one_process(row: pd.Series) -> bool:
 
 
 def paired_speedup(base: pd.Series, row: pd.Series, confidence: float) -> dict[str, Any]:
-    """The speedup's interval from per-process paired ratios (Student-t on their logs), or, with one process,
-    the within-process interval labelled as such and never significant."""
+    """base median / row median with its interval and whether it is significant, all from one
+    `stats.RatioInterval`: with two or more paired processes the Student-t interval of the per-process paired ratios
+    placed around the ratio of medians (`stats.ratio_interval`), significant where that interval, as shown, excludes
+    1; with one process the within-process interval, labelled as such and never significant."""
     ratios, how = paired_ratios(base["_procs"] or {}, row["_procs"] or {})
     point = float(base["p50_ms"] / row["p50_ms"])
     if len(ratios) >= 2:
-        got = stats.log_t_interval(ratios, confidence)
-        scale = point / got.center
-        return {"ci_lo": got.low * scale, "ci_hi": got.high * scale, "rerun_lo": got.rerun_low * scale,
-                "rerun_hi": got.rerun_high * scale, "ci_scope": f"{how}, n={got.n}", "pairs": got.n,
-                "significant": bool(got.low > 1.0 or got.high < 1.0),
+        got = stats.ratio_interval(point, ratios, confidence)
+        return {**_ratio_fields(got), "ci_scope": f"{how}, n={got.n}",
                 "procs_needed": stats.processes_needed(got.sd, TARGET, confidence)}
     lo, hi = (np.nan, np.nan)
     if base["_p50_draws"] is not None and row["_p50_draws"] is not None:
         _, lo, hi = stats.ratio_from_draws(point, base["_p50_draws"], row["_p50_draws"], confidence)
-    return {"ci_lo": lo, "ci_hi": hi, "rerun_lo": np.nan, "rerun_hi": np.nan, "pairs": len(ratios),
-            "ci_scope": "within one process: says nothing about the next run (use ≥ 5 processes)",
-            "significant": False, "procs_needed": None}
+    within = stats.within_process_ratio(point, lo, hi, len(ratios))
+    return {**_ratio_fields(within), "procs_needed": None,
+            "ci_scope": f"within one process: says nothing about the next run (use ≥ {ADVISED_PROCESSES} processes)"}
+
+
+def _ratio_fields(got: stats.RatioInterval) -> dict[str, Any]:
+    """The columns every ratio row (speedup, call overhead, setting) takes from its one `stats.RatioInterval`."""
+    return {"ci_lo": got.low, "ci_hi": got.high, "rerun_lo": got.rerun_low, "rerun_hi": got.rerun_high,
+            "pairs": got.n, "significant": got.significant}
 
 
 def _speedup_row(key: tuple[str, ...], base: pd.Series, row: pd.Series, parity: pd.DataFrame, baseline: str,
@@ -314,6 +319,11 @@ class ReportData:
     @property
     def many_sources(self) -> bool:
         return len(self.runs.headers) > 1
+
+    @property
+    def no_cells(self) -> bool:
+        """The results hold no cell at all: neither a timing-loop cell (measured or failed) nor serving-load data."""
+        return self.runs.cells.empty and not self.runs.serving
 
     @property
     def sources(self) -> list[str]:

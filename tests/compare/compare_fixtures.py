@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from reports.compare import Comparison
+from reports.power import can_reject, can_reject_paired, smallest_p, smallest_p_paired
 from reports.schema import dumps
 from tests.reports import synth
 
@@ -57,3 +59,32 @@ def own_session_env(**extra: str) -> dict[str, str]:
     """The environment for a pytest a test starts: its own session, not an xdist worker (pytest-benchmark turns
     itself off where it sees PYTEST_XDIST_WORKER, which this suite's workers set)."""
     return {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}, **extra}
+
+
+def assert_can_reject(cells: Iterable[Mapping[str, Any]], level: float, paired: bool = False) -> None:
+    """Every tested cell (rows of a comparison: n_baseline, n_current, pairs, tested) could have been called
+    slower or faster at `level`, Holm's level for its first cell: a test that asserts a cell was not is then a test
+    of a decision that could have gone the other way, not of a rank test that cannot reject with so few processes."""
+    tested = [c for c in cells if c.get("tested")]
+    assert tested, "no cell was tested: the gate decided nothing that a test could check"
+    for c in tested:
+        if paired:
+            n = int(c["pairs"])
+            assert can_reject_paired(n, level), (f"{n} pairs: the signed-rank test's smallest p {smallest_p_paired(n):.3g} "
+                                                 f"is above the level {level:.3g}; this test cannot fail")
+        else:
+            n_b, n_c = int(c["n_baseline"]), int(c["n_current"])
+            assert can_reject(n_b, n_c, level), (f"{n_b} vs {n_c} processes: the rank test's smallest p "
+                                                 f"{smallest_p(n_b, n_c):.3g} is above the level {level:.3g}; "
+                                                 "this test cannot fail")
+
+
+def assert_comparison_can_reject(comparison: Comparison) -> None:
+    """`assert_can_reject` on a `reports.compare.compare` result, at its own level per cell."""
+    assert_can_reject(comparison.frame.to_dict("records"), comparison.level_per_cell, comparison.settings.paired)
+
+
+def assert_document_can_reject(document: Mapping[str, Any]) -> None:
+    """`assert_can_reject` on the document of `infer-bench compare --format json`."""
+    settings = document["settings"]
+    assert_can_reject(document["cells"], float(settings["level_per_cell"]), bool(settings.get("paired")))

@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from compare_fixtures import WriteRun, cell
+from compare_fixtures import WriteRun, assert_comparison_can_reject, cell
+
+from reports.compare import compare
+from reports.load import load_runs
+from tests.reports.gfm import assert_tables_render
 
 ROOT = Path(__file__).resolve().parents[2]
 STEADY = [1.00, 1.04, 0.97, 1.02, 0.99]
@@ -40,6 +44,9 @@ def test_exit_0_unchanged_and_markdown(runs: dict[str, Path], tmp_path: Path) ->
     # "n" has a +-30% between-process spread: it cannot be shown unchanged, which is not a failure
     assert done.stdout.startswith("### 🟡") and "1 unchanged, 1 inconclusive" in done.stdout.splitlines()[0]
     assert summary.read_text().strip() == done.stdout.strip()
+    assert_tables_render(done.stdout)
+    # 5 vs 5 processes, 2 cells: Holm's first level 0.005 is within reach of the rank test (best p 1/252)
+    assert_comparison_can_reject(compare(load_runs([runs["main"]]), load_runs([runs["same"]])))
 
 
 def test_exit_1_slower_with_saved_baseline(runs: dict[str, Path], tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from compare_fixtures import cell, write_run_file
+from compare_fixtures import assert_comparison_can_reject, cell, write_run_file
 from scipy import stats as sps
 
 from reports.compare import compare, process_value
@@ -18,6 +18,7 @@ from reports.errors import CompareError
 from reports.gate import gate
 from reports.load import load_runs
 from reports.power import min_detectable_slowdown_paired, pairs_needed, signed_rank_tests, stray_proof_pairs
+from tests.reports.gfm import assert_tables_render
 
 SPREAD = [1.00, 1.04, 0.97, 1.02, 0.99]
 DRIFT = (1.0, 1.3)  # the whole machine 30% slower in round 2: more than the change
@@ -61,6 +62,7 @@ def test_unchanged_when_paired(tmp_path: Path) -> None:
     base, cur = _rounds(tmp_path, 1.0, ALTERNATED)
     comparison = compare(load_runs(base), load_runs(cur), paired=True)
     assert comparison.frame.iloc[0]["verdict"] == "unchanged"
+    assert_comparison_can_reject(comparison)  # 10 pairs: the signed-rank test reaches 1/1024
     assert comparison.rounds == (("main-1", "pr-1"), ("main-2", "pr-2"))
     findings = [f.message for f in gate(comparison).findings]
     assert not [m for m in findings if "not made one after the other" in m]
@@ -105,6 +107,7 @@ def test_cli_paired_summary(tmp_path: Path) -> None:
     assert "paired by round (2 rounds: main-1 ↔ pr-1, main-2 ↔ pr-2)" in done.stdout
     assert "Wilcoxon signed-rank" in done.stdout
     assert "10 pairs" in done.stdout
+    assert_tables_render(done.stdout)
 
 
 def test_a_failed_baseline_process_is_named_beside_its_unpartnered_partner(tmp_path: Path) -> None:

@@ -7,13 +7,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from compare_fixtures import ENV, WriteRun, cell, write_run_file
+from compare_fixtures import (
+    ENV,
+    WriteRun,
+    assert_can_reject,
+    assert_comparison_can_reject,
+    cell,
+    write_run_file,
+)
 from scipy.stats import mannwhitneyu
 
 from reports.compare import TURNS_KEY, compare, counts, env_differences, like_for_like
 from reports.errors import CompareError
 from reports.load import load_runs
 from reports.power import (
+    can_reject,
+    can_reject_paired,
+    fewest_processes,
     holm,
     min_detectable_slowdown,
     repetitions_needed,
@@ -50,7 +60,9 @@ def test_every_verdict_from_stored_fixtures(write_run: WriteRun) -> None:
         cell("added", SIX, seed=15),
         cell("broke", [1.0], status="crashed", error="Segmentation fault", seed=16),
     ]
-    got = _verdicts(write_run, base, cur)
+    comparison = compare(load_runs([write_run("base", base)]), load_runs([write_run("cur", cur)]))
+    assert_comparison_can_reject(comparison)  # "same" unchanged and "noisy" inconclusive could each have been slower
+    got = dict(zip(comparison.frame["model"], comparison.frame["verdict"], strict=True))
     assert got == {
         "slow": "slower",
         "fast": "faster",
@@ -229,6 +241,20 @@ def test_recommended_repetitions_survive_one_stray_process() -> None:
     fast, slow = [1.0, 1.01, 0.99, 1.02, 0.98, 1.0, 1.01, 1.6], [1.2, 1.21, 1.19, 1.22, 1.18, 1.2, 1.21, 1.2]
     assert mannwhitneyu(slow, fast, alternative="greater").pvalue <= 0.01  # 8 a side: still caught
     assert mannwhitneyu(slow[:7], fast[1:], alternative="greater").pvalue > 0.01  # 7 a side: missed
+
+
+def test_which_process_counts_let_the_gate_reject_at_all() -> None:
+    """The exact one-sided rank test's smallest p is 1/C(n+m, n): 1/20 for 3 against 3, 1/70 for 4, 1/252 for 5;
+    the signed-rank test's is 1/2^n. Below the level, "not slower" is certain before anything is measured."""
+    assert [can_reject(n, n, 0.01) for n in (3, 4, 5)] == [False, False, True]
+    assert not can_reject(2, 40, 0.01)  # fewer than 3 on a side: the cell is not tested at all
+    assert can_reject(3, 7, 0.01) and not can_reject(3, 6, 0.01)  # 1/C(10,3) = 1/120 and 1/C(9,3) = 1/84
+    assert not can_reject(5, 5, 0.01 / 2 / 2)  # Holm's first level over 4 cells asks p <= 0.0025 > 1/252
+    assert (fewest_processes(0.01), fewest_processes(0.01 / 4), fewest_processes(0.05)) == (5, 6, 3)
+    assert [can_reject_paired(n, 0.01) for n in (6, 7)] == [False, True]  # 1/64 and 1/128
+    with pytest.raises(AssertionError, match="3 vs 3 processes: the rank test's smallest p 0.05"):
+        assert_can_reject([{"tested": True, "n_baseline": 3, "n_current": 3}], 0.01)
+    assert_can_reject([{"tested": True, "n_baseline": 6, "n_current": 6}], 0.01)
 
 
 def test_cells_state_their_mde(write_run: WriteRun) -> None:

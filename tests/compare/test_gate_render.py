@@ -6,13 +6,14 @@ import json
 
 import pandas as pd
 import pytest
-from compare_fixtures import ENV, WriteRun, cell
+from compare_fixtures import ENV, WriteRun, assert_comparison_can_reject, cell
 
 from reports.compare import Comparison, compare, env_differences
 from reports.escape import md_text as md
 from reports.gate import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_PROBLEM, gate
 from reports.load import load_runs
 from reports.render_compare import render_json, render_markdown, render_terminal
+from tests.reports.gfm import assert_tables_render
 
 STEADY = [1.00, 1.04, 0.97, 1.02, 0.99]
 NOISY = [0.7, 1.3, 1.0, 0.8, 1.2]
@@ -28,6 +29,7 @@ def test_gate_passes_unchanged(write_run: WriteRun) -> None:
     frame, _ = _frame(write_run, [cell("m", STEADY, seed=1)], [cell("m", STEADY, seed=2)])
     result = gate(frame)
     assert (result.verdict, result.exit_code) == ("pass", EXIT_OK)
+    assert_comparison_can_reject(frame)  # 5 vs 5 at 0.01: the rank test could have failed it (best p 1/252)
 
 
 @pytest.mark.parametrize("kind", ["slower", "failed", "missing"])
@@ -87,6 +89,9 @@ def test_markdown_verdict_first_then_regressions_then_details(write_run: WriteRu
     assert "+30" in regressions or "+29" in regressions or "+31" in regressions
     assert "Smallest detectable slowdown" in text
     assert "Not like-for-like" not in text
+    regressions_table, details_table = assert_tables_render(text, at_least=2)  # environments match: no third
+    assert (len(regressions_table.header), regressions_table.row_cells) == (8, [8])
+    assert (len(details_table.header), details_table.row_cells) == (10, [10, 10])
 
 
 def test_markdown_escapes_every_string_from_a_file(write_run: WriteRun) -> None:
@@ -102,6 +107,7 @@ def test_markdown_escapes_every_string_from_a_file(write_run: WriteRun) -> None:
         if line.startswith("| ") and "crashed" in line:
             # unescaped pipes would add columns: 10 columns in the details table, 8 in regressions
             assert line.replace("\\|", "").count("|") in (9, 11)
+    assert_tables_render(text, at_least=3)  # and GitHub renders every table, hostile text and all
     assert md("a|b\nc") == "a\\|b c"
 
 
@@ -110,6 +116,7 @@ def test_markdown_warns_not_like_for_like(write_run: WriteRun) -> None:
     frame, diffs = _frame(write_run, [cell("m", STEADY, seed=1)], [cell("m", STEADY, seed=2)], env=env)
     text = render_markdown(frame, gate(frame), diffs)
     assert "Not like-for-like" in text and "tensorflow.version" in text.replace("\\", "")
+    assert assert_tables_render(text)[-1].row_cells == [4]  # the environment differences: one row, four cells
     terminal = render_terminal(frame, gate(frame), diffs)
     assert "not like-for-like" in terminal and "2.21.0 -> 2.20.0" in terminal
 

@@ -18,6 +18,7 @@ import synth
 
 from reports.api import FORMATS, build, render_report, render_reports
 from reports.errors import ReportsError
+from reports.escape import html_text, md_text
 from reports.render_html import render_html
 from reports.render_md import render_md
 from reports.render_term import render_term
@@ -140,9 +141,26 @@ def test_every_format_renders_a_run_with_only_failed_cells(tmp_path: Path) -> No
 
 
 def test_a_run_without_cells_renders(tmp_path: Path) -> None:
+    """A run whose results hold only the header: the reports for people say there are no cells (once, in the
+    summary, instead of "no measurements" under every heading); the tables for machines have their columns and no
+    row."""
+    from reports.summary import NO_CELLS
+
     run = synth.write_run(tmp_path / "r", [])
-    for fmt in FORMATS:
-        assert render_report([run], fmt) is not None
+    out = {fmt: render_report([run], fmt) for fmt in FORMATS}
+    term, md, html = str(out["term"]), str(out["md"]), str(out["html"])
+    assert "No cells" in term and " ".join(term.split()).count(NO_CELLS) == 1
+    assert f"**No cells**\n\n- {md_text(NO_CELLS)}" in md and "## Results\n\nNo cells." in md
+    assert f"<li>{html_text(NO_CELLS)}</li>" in html and "<p>No cells.</p>" in html
+    assert "every cell produced measurements" not in html
+    for text in (term, md):
+        assert "no measurements" not in text.lower()
+    frame = pd.read_csv(io.StringIO(str(out["csv"])))
+    assert frame.empty and {"model", "variant", "p50_ms", "speedup"} <= set(frame.columns)
+    parquet = out["parquet"]
+    assert isinstance(parquet, bytes) and pd.read_parquet(io.BytesIO(parquet)).empty
+    document = json.loads(str(out["json"]))
+    assert document["cells"] == [] and document["speedups"] == [] and document["failures"] == []
 
 
 def test_two_runs_side_by_side(tmp_path: Path) -> None:
