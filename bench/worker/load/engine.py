@@ -105,7 +105,8 @@ def run_server(runner_for: RunnerFor, s: LoadSettings, clock: Clock = time.perf_
     stopped = issued < len(queries) and tracker.error is None  # the queue refused a query
     dropped = pool.abort() if stopped else 0
     reasons = _overflow_reason(s, issued, len(queries), dropped) if stopped else []
-    tracker.wait_for(issued - dropped, s.max_duration)
+    pool.last_start_ns = clock() + int(s.max_duration * NS)
+    tracker.wait_for(issued - dropped, clock, pool.last_start_ns)
     return _finish(queries[:issued], start, tracker, pool, clock, reasons,
                    f"{s.max_duration:g} s (max_duration) after the schedule ended: the model cannot serve {s.qps:g} QPS",
                    dropped)
@@ -145,6 +146,7 @@ def run_closed(runner_for: RunnerFor, s: LoadSettings, clients: int, clock: Cloc
     start = clock()
     deadline = start + int(s.max_duration * NS)
     grace = s.batching.batch_timeout_micros * 1000 if s.batching is not None else 0
+    pool.last_start_ns = deadline + grace
 
     def enough(now: int) -> bool:
         return now >= deadline or ((now - start) / NS >= s.min_duration and tracker.done >= s.min_queries)
@@ -158,7 +160,7 @@ def run_closed(runner_for: RunnerFor, s: LoadSettings, clients: int, clock: Cloc
             if not pool.submit(q):
                 q.rejected = True
                 return
-            tracker.wait_done(q, clock, deadline + grace)
+            tracker.wait_done(q, clock, pool.last_start_ns)
             if q.done_ns < 0:
                 return  # cut off at max_duration (or an executor failed)
 
@@ -180,14 +182,14 @@ def run_offline(runner_for: RunnerFor, s: LoadSettings, count: int, clock: Clock
     tracker = Tracker()
     pool = make_pool(runner_for, s, clock, tracker, count + 1)
     start = clock()
-    deadline = start + int(s.max_duration * NS)
+    deadline = pool.last_start_ns = start + int(s.max_duration * NS)
     queries = [Query(i, s.samples_per_query, start, issued_ns=start) for i in range(count)]
     for q in queries:  # all are available at once; a full batch queue only makes the issuer wait its turn
         while not pool.submit(q) and tracker.error is None and clock() < deadline:
-            tracker.wait_for(tracker.done + 1, min(0.01, (deadline - clock()) / NS))
+            tracker.wait_for(tracker.done + 1, clock, min(deadline, clock() + 10_000_000))
         if clock() >= deadline or tracker.error is not None:
             break
-    tracker.wait_for(count, (deadline - clock()) / NS)
+    tracker.wait_for(count, clock, deadline)
     result = _finish(queries, start, tracker, pool, clock, [],
                      f"after max_duration {s.max_duration:g} s: the model cannot serve {count} queries offline within it")
     result.rejected = 0  # retried, not lost

@@ -5,9 +5,10 @@ the model on one query. `BatchPool`: TF Serving-style batching (`batcher.BatchQu
 threads, each running a padded batch. `runner_for(thread, batch_size)` gives the zero-argument callable that runs
 one batch (prepared before the run: a LiteRT interpreter is not thread-safe, so each thread has its own).
 
-A pool lives for one load point: `shutdown()` drops the queries still waiting (they stay unfinished) and joins every
-thread, so no model call of a point runs after it has ended, beside the next point. A thread in a model call
-finishes that call first: a point ends at most one model call after its cut-off.
+A pool lives for one load point. Its driver sets `last_start_ns`, the cut-off after which no model call starts (a
+query taken later stays unfinished), and then `shutdown()` drops the queries still waiting and joins every thread,
+so no model call of a point runs after it has ended, beside the next point. A thread in a model call finishes that
+call first: a point ends at most one model call after its cut-off.
 """
 
 from __future__ import annotations
@@ -45,9 +46,15 @@ class Tracker:
             self.error = self.error or exc
             self.cond.notify_all()
 
-    def wait_for(self, count: int, timeout_s: float) -> bool:
+    def wait_for(self, count: int, clock: Clock, until_ns: int) -> bool:
+        """Until `count` queries are done, an executor fails, or `clock()` reaches `until_ns`; True when done."""
         with self.cond:
-            return self.cond.wait_for(lambda: self.done >= count or self.error is not None, max(0.0, timeout_s))
+            while self.done < count and self.error is None:
+                left = (until_ns - clock()) / NS
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+            return self.error is None
 
     def wait_done(self, q: Query, clock: Clock, until_ns: int) -> None:
         """Until `q` completes, an executor fails, or `clock()` reaches `until_ns` (on the run's clock, so a fake
@@ -69,6 +76,7 @@ class DirectPool:
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self._serve, args=(i,), daemon=True) for i in range(threads)]
         self.max_waiting = 0
+        self.last_start_ns: int | None = None
 
     def start(self) -> None:
         for t in self.threads:
@@ -84,6 +92,8 @@ class DirectPool:
 
     def _serve(self, index: int) -> None:
         while (q := self.queue.get()) is not None:
+            if _too_late(self.last_start_ns, self.clock):
+                continue  # past the cut-off: left unfinished
             try:
                 self.runner_for(index, q.samples)()
             except BaseException as exc:  # reported by the driver; the other threads stop too
@@ -128,6 +138,7 @@ class BatchPool:
         self.threads = [threading.Thread(target=self._serve, args=(i,), daemon=True)
                         for i in range(s.batching.num_batch_threads)]
         self.max_waiting = 0
+        self.last_start_ns: int | None = None
 
     def start(self) -> None:
         for t in self.threads:
@@ -155,6 +166,8 @@ class BatchPool:
 
     def _serve(self, index: int) -> None:
         while (batch := self._next()) is not None:
+            if _too_late(self.last_start_ns, self.clock):
+                continue  # past the cut-off: left unfinished
             try:
                 self.runner_for(index, self.params.padded(batch.samples))()
             except BaseException as exc:
@@ -188,6 +201,10 @@ class BatchPool:
 
 
 Pool = DirectPool | BatchPool
+
+
+def _too_late(last_start_ns: int | None, clock: Clock) -> bool:
+    return last_start_ns is not None and clock() >= last_start_ns
 
 
 def make_pool(runner_for: RunnerFor, s: LoadSettings, clock: Clock, tracker: Tracker, max_queue: int) -> Pool:
