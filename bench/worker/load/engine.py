@@ -146,7 +146,7 @@ def run_closed(runner_for: RunnerFor, s: LoadSettings, clients: int, clock: Cloc
     start = clock()
     deadline = start + int(s.max_duration * NS)
     grace = s.batching.batch_timeout_micros * 1000 if s.batching is not None else 0
-    pool.last_start_ns = deadline + grace
+    last_start = pool.last_start_ns = deadline + grace
 
     def enough(now: int) -> bool:
         return now >= deadline or ((now - start) / NS >= s.min_duration and tracker.done >= s.min_queries)
@@ -160,7 +160,7 @@ def run_closed(runner_for: RunnerFor, s: LoadSettings, clients: int, clock: Cloc
             if not pool.submit(q):
                 q.rejected = True
                 return
-            tracker.wait_done(q, clock, pool.last_start_ns)
+            tracker.wait_done(q, clock, last_start)
             if q.done_ns < 0:
                 return  # cut off at max_duration (or an executor failed)
 
