@@ -222,8 +222,8 @@ def test_halving_stops_when_a_lower_rate_no_longer_lowers_the_latency() -> None:
 # ---------------------------------------------------------------- tune's successive halving (fake trials)
 
 
-def _row(name: str, score: float, interval: tuple[float, float] | None) -> Row:
-    return Row(Candidate(name, 0, 1), score, 1, interval)
+def _row(name: str, score: float, span: tuple[float, float] | None) -> Row:
+    return Row(Candidate(name, 0, 1), score, 1, span)
 
 
 def test_survivors_keep_the_better_half_and_whoever_is_within_the_noise_of_the_best() -> None:
@@ -236,14 +236,14 @@ def test_survivors_keep_the_better_half_and_whoever_is_within_the_noise_of_the_b
 
 
 class FakeTuner(Tuner):
-    """Trials from a table: score and interval per (candidate, round scale); no worker processes."""
+    """Trials from a table: score and range per (candidate, round scale); no worker processes."""
 
     def __init__(self, table: dict[str, dict[float, tuple[float, float]]]) -> None:
         super().__init__("m", {}, LoadSettings(slo_ms=5.0), lambda _: None)
         self.table = table
         self.calls: list[tuple[str, float, int]] = []
 
-    def trial(self, c: Candidate, scale: float, confirm: int) -> tuple[float, list[float], tuple[float, float] | None]:
+    def trial(self, c: Candidate, scale: float, confirm: int) -> tuple[float, list[float | None], tuple[float, float] | None]:
         self.calls.append((c.variant, scale, confirm))
         lo, hi = self.table[c.variant][scale]
         return (lo + hi) / 2 / 1.075, [lo, hi / 1.15], (lo, hi)
@@ -254,7 +254,7 @@ class FakeTuner(Tuner):
 
 def test_tune_keeps_a_candidate_whose_short_round_was_within_the_noise() -> None:
     # "batch" is the best at length, but its quarter-length round came out below two others, inside their noise;
-    # "slow" is clearly worse (its interval ends below the best's) and is dropped in round one.
+    # "slow" is clearly worse (its range ends below the best's) and is dropped in round one.
     table: dict[str, dict[float, tuple[float, float]]] = {"batch": {0.25: (60, 140), 0.5: (240, 300), 1.0: (300, 320)},
              "fast": {0.25: (100, 120), 0.5: (150, 170), 1.0: (160, 170)},
              "mid": {0.25: (95, 115), 0.5: (140, 160), 1.0: (150, 160)},
