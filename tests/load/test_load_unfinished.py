@@ -114,6 +114,18 @@ def test_concurrency_whose_queries_the_batcher_rejects_ends_on_time() -> None:
     assert all(start < result.start_ns + 0.1 * NS + timeout_us * 1000 for start, _ in model.calls)
 
 
+def test_offline_queries_left_at_max_duration_make_the_point_invalid() -> None:
+    clock = FakeClock()
+    s = settings(scenario="offline", min_queries=200, max_duration=0.1)  # 200 queries of 4 ms need 0.8 s
+    model = VirtualModel(clock)
+    block = load_block(s, run_point(model, s, clock))
+    assert block["queries_completed"] == 25 == len(model.calls)  # the calls that start within 0.1 s, one at a time
+    assert block["queries_unfinished"] == 175 and not block["valid"]
+    assert ("175 of 200 queries unfinished after max_duration 0.1 s: the model cannot serve 200 queries offline "
+            "within it") in block["reasons"]
+    assert block["latency_ns"]["p50"] is None  # most never finished: even the median is over the cut-off
+
+
 # ---------------------------------------------------------------- real threads, a sleeping stand-in
 
 
