@@ -219,6 +219,25 @@ def test_halving_stops_when_a_lower_rate_no_longer_lowers_the_latency() -> None:
     assert tried == [100, 50, 25]  # 25 QPS was no better than 50: no point in 12.5
 
 
+# ---------------------------------------------------------------- the capacity's range over processes
+
+
+def test_the_capacity_comes_with_the_range_of_the_processes_estimates() -> None:
+    from bench.cli.capacity import verdict
+    from bench.runner.capacity import Outcome, Request
+
+    r = Request("m", ModelSpec("m.pb", variant="frozen"), LoadSettings(slo_ms=5.0))
+    out = Outcome(r, 400.0, [400.0, None, 380.0])  # the second fresh process found no rate within the SLO
+    assert out.found == [400.0, 380.0] and out.estimate_range == (380.0, 400.0)
+    record = out.record()
+    assert record["range"] == [380.0, 400.0] and record["estimates"] == [400.0, None, 380.0] and "interval" not in record
+    assert verdict(out) == ("m frozen: capacity 400 QPS at p99 <= 5 ms; range 380–400 QPS over the 2 of 3 processes "
+                            "that found a rate within the SLO")
+    assert verdict(Outcome(r, 400.0, [400.0, 420.0])).endswith("; range 400–420 QPS over 2 processes")
+    assert verdict(Outcome(r, 400.0, [400.0])).endswith("; from one process (no range)")
+    assert Outcome(r, None, [None]).record()["range"] is None
+
+
 # ---------------------------------------------------------------- tune's successive halving (fake trials)
 
 

@@ -142,6 +142,7 @@ def test_tune_ranks_candidates_and_writes_tf_serving_text(tmp_path: Path, zoo: P
     (record,) = [r for r in read_run_file(tmp_path / "t" / "results.jsonl").serving if r["kind"] == "tune"]
     assert len(record["rows"]) == 2 and record["winner"] == record["rows"][0]
     assert record["rows"][0]["score"] >= record["rows"][1]["score"]
+    assert all("range" in row and "interval" not in row for row in record["rows"])
     assert record["baseline_qps"] and record["gain"] == pytest.approx(record["rows"][0]["score"] / record["baseline_qps"])
     assert "tensorflow_intra_op_parallelism" in record["batching_parameters"]
     md = (tmp_path / "t" / "report.md").read_text()
