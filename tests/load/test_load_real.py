@@ -95,9 +95,11 @@ slo_ms = 1000
 
 
 def test_capacity_with_batching_has_a_range_and_a_report(tmp_path: Path, zoo: Path) -> None:
+    # batches wait up to 20 ms to fill: at these rates most latencies are ~20 ms, so a generator a few ms late on a
+    # busy machine is within a quarter of the median latency (validity.lagging) and the steps stand on the SLO
     done = cli("capacity", "mnist_cnn", "--formats", "frozen", "--slo-ms", "500", *SHORT, "--confirm", "1",
                "--start-qps", "50", "--precision", "0.3", "--max-steps", "4", "--max-batch-size", "4",
-               "--allowed-batch-sizes", "2,4", "--out", str(tmp_path / "c"))
+               "--batch-timeout-micros", "20000", "--allowed-batch-sizes", "2,4", "--out", str(tmp_path / "c"))
     assert done.returncode == 0, done.stderr[-3000:]
     run = read_run_file(tmp_path / "c" / "results.jsonl")
     (record,) = [r for r in run.serving if r["kind"] == "capacity"]
@@ -107,24 +109,25 @@ def test_capacity_with_batching_has_a_range_and_a_report(tmp_path: Path, zoo: Pa
     assert record["range"] == [min(found), max(found)] and "interval" not in record
     phases = {c["load"]["phase"] for c in run.cells}
     assert phases == {"search", "confirm"} and all(c["load"]["batching"]["max_batch_size"] == 4 for c in run.cells)
-    assert all(c["load_point"].endswith("@t1+b4/1000us") for c in run.cells)
+    assert all(c["load_point"].endswith("@t1+b4/20000us") for c in run.cells)
     assert re.search(r"capacity [\d.]+ QPS at p99 <= 500 ms; range [\d.]+–[\d.]+ QPS over (2 processes|the 1 of 2)", done.stdout)
     md = (tmp_path / "c" / "report.md").read_text()
     assert "Capacity at the SLO" in md and "range over processes" in md
 
 
 def test_a_worker_killed_mid_search_keeps_its_finished_steps(tmp_path: Path, zoo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # killed at its second step, which every search reaches (the first passes: double; fails: halve, above the floor);
+    # a later step would not be reached when both first steps fail and the lower rate was no better
     monkeypatch.setenv("INFER_BENCH_TEST_HOOKS", "1")
     settings = LoadSettings(scenario="server", qps=1.0, min_duration=0.3, min_queries=40, slo_ms=200.0)
     kept: list[dict[str, Any]] = []
     out = capacity(Request("mnist_cnn", spec_for(zoo, "frozen"), settings, start=50.0, confirm=1,
-                           fault={"at_step": 2, "kind": "sigkill"}), kept.append)
-    assert len(kept) == 2 and out.steps == kept  # steps 0 and 1 finished and were kept; step 2 was killed
+                           fault={"at_step": 1, "kind": "sigkill"}), kept.append)
+    assert len(kept) == 1 and out.steps == kept  # step 0 finished and was kept; step 1 was killed
     assert out.error is not None and "SIGKILL" in out.error
-    assert [s["load"]["step"] for s in kept] == [0, 1] and kept[0]["load"]["target_qps"] == 50.0
-    # the answer is the best of the finished steps that passed (None if neither did), and no confirmation ran
-    assert out.capacity == max((s["load"]["target_qps"] for s in kept if s["load"]["passed"]), default=None)
-    assert out.estimates == [out.capacity] and {s["load"]["phase"] for s in kept} == {"search"}
+    assert kept[0]["load"]["step"] == 0 and kept[0]["load"]["target_qps"] == 50.0 and kept[0]["load"]["phase"] == "search"
+    # the answer is the finished step's rate if it passed (None if not), and no confirmation ran after the crash
+    assert out.capacity == (50.0 if kept[0]["load"]["passed"] else None) and out.estimates == [out.capacity]
 
 
 def test_an_slo_that_cannot_be_met_says_so_with_the_best_seen(tmp_path: Path, zoo: Path) -> None:
