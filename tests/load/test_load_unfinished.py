@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from bench.load_settings import Batching, LoadSettings
 from bench.worker.load.cell import load_block
 from bench.worker.load.engine import LEAD_NS, RunResult, run_point
@@ -156,9 +158,11 @@ def in_thread(fn: Callable[[], RunResult], limit_s: float = 60.0) -> RunResult:
     return out[0]
 
 
-def test_no_model_call_of_a_point_runs_during_the_next() -> None:
+@pytest.mark.parametrize("batching", [None, Batching(max_batch_size=2, batch_timeout_micros=500, num_batch_threads=1)])
+def test_no_model_call_of_a_point_runs_during_the_next(batching: Batching | None) -> None:
     first, second = Recorder(0.004), Recorder(0.004)
-    overloaded = settings(scenario="server", qps=1000.0, min_duration=0.3, max_duration=0.1, executor_threads=2)
+    overloaded = settings(scenario="server", qps=1000.0, min_duration=0.3, max_duration=0.1, executor_threads=2,
+                          batching=batching)  # 4 ms calls, 2 threads or 2 queries a batch: 500 QPS at most
     a = in_thread(lambda: run_point(first, overloaded))
     assert load_block(overloaded, a)["queries_unfinished"] > 0  # a backlog was left when the point ended
     b = in_thread(lambda: run_point(second, settings(scenario="server", qps=50.0, min_duration=0.3, min_queries=10)))
