@@ -79,7 +79,8 @@ class LoadSettings:
     samples_per_query: int = 1
     min_duration: float = 10.0
     min_queries: int = 1000
-    max_duration: float = 60.0  # closed-loop scenarios stop here even if min_queries is not met
+    max_duration: float = 60.0  # closed loops and offline stop here; a server point waits this long after its schedule
+                                # (bench.worker.load.engine); queries unfinished then make the point invalid
     seed: int = 0
     slo_ms: float | None = None
     percentile: float = 99.0

@@ -4,7 +4,7 @@ what `infer-bench tune` finds, and all of it against single-stream batch-1 throu
 Runs the real commands in fresh workers: `infer-bench capacity` without batching, the same with batching
 (max_batch_size 8, allowed sizes 1/2/4/8, a timeout), and `infer-bench tune` over executor threads x batching;
 reads their results files and prints one table. Durations are shortened for a 2-core machine (--duration,
---min-queries); the interval of each capacity is over its fresh processes (--confirm + 1).
+--min-queries); the range (min-max) of each capacity is over its fresh processes (--confirm + 1).
 
     python benchmarks/bench_load_batching.py [--slo-ms 150] [--duration 3] | tee benchmarks/results/load_batching.txt
 """
@@ -66,14 +66,14 @@ def main() -> None:
     t = next((r for r in tuned if r["kind"] == "tune"), {})
     base = t.get("baseline_qps")
     print(f"\nsingle-stream batch 1: {qps(base)} QPS (p99 {t.get('baseline_percentile_ms') or 0:.1f} ms)")
-    print("configuration               capacity QPS  interval over processes       vs single-stream batch 1")
+    print("configuration               capacity QPS  range over processes          vs single-stream batch 1")
     for label, r in rows:
-        interval = r.get("interval")
-        span = f"{interval[0]:,.1f}-{interval[1]:,.1f}" if interval else "-"
+        found = r.get("range")
+        span = f"{found[0]:,.1f}-{found[1]:,.1f}" if found else "-"
         gain = f"{r['capacity_qps'] / base:.2f}x" if base and r.get("capacity_qps") else "-"
         print(f"{label:<26}  {qps(r.get('capacity_qps')):>12}  {span:>27}  {gain:>10}")
     winner = t.get("winner") or {}
-    w_int = winner.get("interval")
+    w_int = winner.get("range")
     print(f"tune winner: {winner.get('label', 'none')}: {qps(winner.get('score'))} QPS "
           f"[{w_int[0]:,.1f}-{w_int[1]:,.1f}]" if w_int else f"tune winner: {winner.get('label', 'none')}",
           f"; gain over single-stream batch 1: {t['gain']:.2f}x" if t.get("gain") else "")

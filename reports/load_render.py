@@ -1,9 +1,10 @@
 """Serving-load sections of the report (Markdown, terminal, HTML with plots); '' when a run has no load data.
 
 Latency (p50 dashed, p99 solid) against achieved QPS per configuration, the SLO as a dotted line, each
-curve's knee as a star (reports.load_views.knee); the capacity table (with the interval over fresh
-processes and which rule a step passed on); the tune table with the winner's TF Serving text and its
-gain over single-stream batch 1. Every string from a record is escaped.
+curve's knee as a star (reports.load_views.knee); the capacity table (with the range of the fresh processes'
+estimates, min to max, and which rule a step passed on); the tune table with the winner's TF Serving text and its
+gain over single-stream batch 1. A percentile that falls on an unfinished query reads "> X" (X: what every
+unfinished query is known to exceed). Every string from a record is escaped.
 """
 
 from __future__ import annotations
@@ -18,39 +19,54 @@ from reports.tables import md_table
 
 MAX_POINT_ROWS = 200
 
-CAPACITY_HEAD = ("model", "format", "SLO", "capacity QPS", "interval (processes)", "passes on", "best p seen")
-TUNE_HEAD = ("rank", "candidate", "score", "interval", "rounds")
+CAPACITY_HEAD = ("model", "format", "SLO", "capacity QPS", "range over processes", "passes on", "best p seen")
+TUNE_HEAD = ("rank", "candidate", "score", "range", "rounds")
 POINT_HEAD = ("model", "format", "executor", "load point", "achieved QPS", "p50 ms", "p99 ms", "p bound ms", "valid", "passed", "why not")
 
 
+def _estimates_text(r: dict[str, Any]) -> str:
+    """"380–420 (3)": min to max of the processes' estimates; "(2 of 3)" when a process found no rate within the SLO."""
+    span = r.get("range")
+    estimates = r.get("estimates") or []
+    found = [e for e in estimates if e is not None]
+    if not span:
+        return "–"
+    count = f"{len(found)}" if len(found) == len(estimates) else f"{len(found)} of {len(estimates)}"
+    return f"{fmt.rate(span[0])}–{fmt.rate(span[1])} ({count})"
+
+
 def _capacity_cells(r: dict[str, Any]) -> list[str]:
-    interval = r.get("interval")
-    n = len(r.get("estimates") or [])
     best = r.get("best_observed_ns")
     return [str(r.get("model")), str(r.get("variant")), f"p{r.get('percentile', 99):g} <= {r.get('slo_ms'):g} ms",
-            fmt.rate(r.get("capacity_qps")) if r.get("capacity_qps") else "SLO not met",
-            f"{fmt.rate(interval[0])}–{fmt.rate(interval[1])} ({n})" if interval else "–",
+            fmt.rate(r.get("capacity_qps")) if r.get("capacity_qps") else "SLO not met", _estimates_text(r),
             "observed percentile" if r.get("rule") == "observed" else "99% confidence bound",
             fmt.ms(best / 1e6 if best is not None else None) + " ms"]
 
 
 def _tune_cells(i: int, row: dict[str, Any], objective: str) -> list[str]:
-    score, interval = row.get("score"), row.get("interval")
+    score, span = row.get("score"), row.get("range")
     if objective == "p99":
         text = fmt.ms(-score) + " ms" if score is not None else "invalid"
-        span = f"{fmt.ms(-interval[1])}–{fmt.ms(-interval[0])} ms" if interval else "–"
+        shown = f"{fmt.ms(-span[1])}–{fmt.ms(-span[0])} ms" if span else "–"
     else:
         text = fmt.rate(score) + " QPS" if score else "SLO not met"
-        span = f"{fmt.rate(interval[0])}–{fmt.rate(interval[1])}" if interval else "–"
-    return [str(i + 1), str(row.get("label")), text, span, str(row.get("rounds"))]
+        shown = f"{fmt.rate(span[0])}–{fmt.rate(span[1])}" if span else "–"
+    return [str(i + 1), str(row.get("label")), text, shown, str(row.get("rounds"))]
+
+
+def _latency(r: dict[str, Any], key: str) -> str:
+    """A percentile in ms, or "> X" where it falls on an unfinished query (its latency is over X ms)."""
+    if r[key] is None and r.get("unfinished") and (key != "bound_ms" or r.get("claims_bound")):  # else: too few queries
+        return f"> {fmt.ms(r.get('over_ms'))}"
+    return fmt.ms(r[key])
 
 
 def _point_cells(r: dict[str, Any]) -> list[str]:
     valid = "–" if r["valid"] is None else ("yes" if r["valid"] else "no")
     passed = "–" if r["passed"] is None else ("yes" if r["passed"] else "no")
     return [str(r["model"]), str(r["variant"]), r["config"] or "1 thread", r["load_point"].partition("@")[0],
-            fmt.rate(r["achieved_qps"]), fmt.ms(r["p50_ms"]), fmt.ms(r["p99_ms"]), fmt.ms(r["bound_ms"]), valid, passed,
-            "; ".join(r["reasons"])[:160] or (r["error"] or "")[:160]]
+            fmt.rate(r["achieved_qps"]), _latency(r, "p50_ms"), _latency(r, "p99_ms"), _latency(r, "bound_ms"), valid,
+            passed, "; ".join(r["reasons"])[:160] or (r["error"] or "")[:160]]
 
 
 def _tune_summary(t: dict[str, Any]) -> str:

@@ -5,7 +5,9 @@ rest of the report aggregates and keeps them, with the "capacity" and "tune" rec
 as {"kind": "load_cell", ...} rows. Everything here is plain data; reports.load_render draws it.
 
 The knee of a curve is the highest achieved QPS whose p99 is still within twice the curve's lowest
-p99: past it, queueing dominates and latency climbs steeply for little more throughput.
+p99: past it, queueing dominates and latency climbs steeply for little more throughput. A point that left queries
+unfinished has no finite percentile past its unfinished share (`over_ms`: each of them took longer) and is no
+point of a curve.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def _load_row(r: dict[str, Any]) -> dict[str, Any]:
             "observed_ms": _ms(block.get("observed_ns")), "bound_ms": _ms(block.get("bound_ns")),
             "percentile": block.get("percentile"), "slo_ms": block.get("slo_ms"), "valid": block.get("valid"),
             "stable": block.get("stable"), "passed": block.get("passed"), "phase": block.get("phase"),
-            "reasons": list(block.get("reasons") or []), "issue_p99_ms": _ms((block.get("issue_delay_ns") or {}).get("p99"))}
+            "reasons": list(block.get("reasons") or []), "issue_p99_ms": _ms((block.get("issue_delay_ns") or {}).get("p99")),
+            "unfinished": int(block.get("queries_unfinished") or 0), "over_ms": _ms(block.get("unfinished_over_ns")),
+            "claims_bound": isinstance(block.get("late_allowed"), int) and block["late_allowed"] >= 0}
 
 
 def _ms(ns: Any) -> float | None:

@@ -8,6 +8,10 @@ Schema history (bump SCHEMA_VERSION on any incompatible change and say what chan
   2 - serving load: cells gain the identity field "load_point" and the optional "load" block; new record
       kinds "capacity" and "tune". Version-1 records are migrated on read (`migrate`): load_point "" and
       load None, i.e. a single-stream measurement, so old runs and baselines load and match as before.
+  3 - capacity and tune: the min-max over fresh processes is named a range: "capacity" records' "interval" and
+      each tune row's "interval" become "range" (a version-2 or older record is renamed on read, `migrate`);
+      a capacity record's "estimates" holds one entry per process, None where no rate passed in it. Load blocks
+      gain "queries_unfinished" and "unfinished_over_ns" (absent in older records: read as 0 and None).
 
 Record kinds
 ------------
@@ -54,17 +58,22 @@ cell    {"schema", "kind": "cell", "run_id", then every field of `CellRecord` be
 load     the block of a load cell (bench.worker.load.cell.load_block): "point", "scenario", "target_qps",
          "concurrency", "executor_threads", "samples_per_query" (the cell's batch size), "batching"
          (TF Serving parameters|None), "inter_op_threads" (as enforced), "slo_ms", "percentile", "confidence",
-         "duration_s", "achieved_qps", "queries_issued", "queries_completed", "queries_rejected", "max_waiting",
-         "latency_ns" and "issue_delay_ns" ({p50, p90, p99, max}; latency runs from the scheduled arrival),
+         "duration_s", "achieved_qps", "queries_issued", "queries_completed", "queries_rejected", "queries_unfinished"
+         (issued, never completed: each counts as +inf in the percentiles and makes the point invalid),
+         "unfinished_over_ns" (the latency every unfinished query is known to exceed|None), "max_waiting",
+         "latency_ns" and "issue_delay_ns" ({p50, p90, p99, max}; latency runs from the scheduled arrival, over
+         every issued query; None where the percentile falls on an unfinished query, i.e. over unfinished_over_ns),
          "windows" ([{scheduled, completed, mean_ns}]), "valid", "reasons" ([str]), "min_duration_met",
-         "min_queries_met", "generator_lagging", "observed_ns" (the observed percentile), "bound_ns" (the
-         early-stopping bound|None), "late", "late_allowed", "slo_met_observed", "slo_met_bound", "stable",
+         "min_queries_met", "generator_lagging", "observed_ns" (the observed percentile; None when it falls on an
+         unfinished query), "bound_ns" (the early-stopping bound|None), "late", "late_allowed", "slo_met_observed", "slo_met_bound", "stable",
          and for capacity steps "phase" ("search"|"confirm"), "passed", "rule".
 capacity {"schema", "kind": "capacity", "run_id", "model", "variant", "slo_ms", "percentile", "rule",
-         "capacity_qps" (first search; None when no rate met the SLO), "interval" ([lo, hi] over the fresh
-         processes|None), "estimates" ([qps per process]), "best_observed_ns", "settings" (load settings), "error"}
+         "capacity_qps" (first search; None when no rate met the SLO), "range" ([min, max] of the processes'
+         estimates|None: a range, not a statistical interval), "estimates" ([qps|None per process, the search's
+         first; None: no rate passed in that process]), "best_observed_ns", "settings" (load settings), "error"}
 tune     {"schema", "kind": "tune", "run_id", "model", "slo_ms", "percentile", "objective", "rows" (ranked
-         candidates: settings, capacity interval, rounds survived), "winner", "baseline_qps", "gain",
+         candidates: settings, "range" (min-max of its processes' estimates), rounds survived), "winner",
+         "baseline_qps", "gain",
          "batching_parameters" (TF Serving text|None), "threads" (dict)}
          A field this version does not name is kept as it is (readers ignore it).
 
@@ -84,8 +93,8 @@ from typing import Any, Literal, get_args
 
 from reports.errors import ResultsFileError
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 Status = Literal["ok", "failed", "timeout", "crashed", "skipped"]
 STATUSES: tuple[Status, ...] = get_args(Status)
@@ -264,13 +273,31 @@ def _parse_lines(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | 
 
 
 def migrate(record: dict[str, Any]) -> dict[str, Any]:
-    """A record of an older readable version as SCHEMA_VERSION: version 1 cells gain load_point "" and load None."""
-    if record.get("schema") == 1:
-        record = {**record, "schema": SCHEMA_VERSION}
-        if record.get("kind") == "cell":
-            record.setdefault("load_point", "")
-            record.setdefault("load", None)
+    """A record of an older readable version as SCHEMA_VERSION: version 1 cells gain load_point "" and load None;
+    versions 1 and 2 name the capacity's and tune rows' min-max "range" (it was "interval")."""
+    version = record.get("schema")
+    if version == SCHEMA_VERSION or version not in READABLE_VERSIONS:
+        return record
+    record = {**record, "schema": SCHEMA_VERSION}
+    if version == 1 and record.get("kind") == "cell":
+        record.setdefault("load_point", "")
+        record.setdefault("load", None)
+    if record.get("kind") == "capacity" and "interval" in record:
+        record["range"] = record.pop("interval")
+    if record.get("kind") == "tune":
+        record["rows"] = [_renamed(row) for row in record.get("rows") or []]
+        if isinstance(record.get("winner"), dict):
+            record["winner"] = _renamed(record["winner"])
     return record
+
+
+def _renamed(row: Any) -> Any:
+    """A tune row with its "interval" (a min-max) as "range"."""
+    if not isinstance(row, dict) or "interval" not in row:
+        return row
+    out = {k: v for k, v in row.items() if k != "interval"}
+    out["range"] = row["interval"]
+    return out
 
 
 def _check_version(path: Path, number: int, record: dict[str, Any]) -> None:

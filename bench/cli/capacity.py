@@ -1,8 +1,8 @@
 """`infer-bench capacity MODEL --slo-ms 5`: the most queries per second with p99 (or any percentile) within an SLO.
 
 Per format: a FindPeakPerformance search in one worker (Poisson arrivals, doubling then bisection, each
-step checked for validity and stability), then the final steps repeated in fresh workers for the
-capacity's interval (bench.runner.capacity). Steps and answers go to results/<run-id>/results.jsonl with
+step checked for validity and stability), then the final steps repeated in fresh workers: the capacity comes
+with the range (min to max) of the processes' estimates (bench.runner.capacity). Steps and answers go to results/<run-id>/results.jsonl with
 report.md and report.html (latency vs achieved QPS with the SLO line, capacity table).
 Exit 0: every format has a capacity; 1: some format cannot meet the SLO even at the lowest rate
 (or its worker died: finished steps are kept); 2: bad input.
@@ -20,10 +20,11 @@ from bench.cli.load_args import add_load_options, add_settings_options
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "capacity", help="max QPS with the p99 (or any percentile) under an SLO, per format, with its interval",
+        "capacity", help="max QPS with the p99 (or any percentile) under an SLO, per format, with its range over fresh processes",
         description="Search the highest Poisson arrival rate whose latency percentile (from each query's "
         "scheduled arrival) stays within --slo-ms: LoadGen's doubling-then-bisection with perf_analyzer's "
-        "stability check, repeated in fresh worker processes for an interval.")
+        "stability check, repeated in fresh worker processes; the capacity comes with the range (min to max) of "
+        "their estimates.")
     add_load_options(p)
     add_settings_options(p)
     p.add_argument("--start-qps", type=float, metavar="QPS", help="first rate to try (default: from a quick probe)")
@@ -58,10 +59,19 @@ def verdict(outcome: Any) -> str:
         at = f" even at {lowest:g} QPS" if lowest is not None else ""
         why = f" ({outcome.error})" if outcome.error else ""
         return f"{r.model} {r.spec.variant}: p{s.percentile:g} <= {s.slo_ms:g} ms cannot be met{at}{seen}{why}"
-    lo, hi = outcome.interval or (outcome.capacity, outcome.capacity)
     extra = f" (worker failed: {outcome.error}; finished steps kept)" if outcome.error else ""
-    return (f"{r.model} {r.spec.variant}: capacity {outcome.capacity:.4g} QPS at p{s.percentile:g} <= {s.slo_ms:g} ms "
-            f"[{lo:.4g}, {hi:.4g}] over {len(outcome.estimates)} process(es){extra}")
+    head = f"{r.model} {r.spec.variant}: capacity {outcome.capacity:.4g} QPS at p{s.percentile:g} <= {s.slo_ms:g} ms"
+    return f"{head}; {spread(outcome)}{extra}"
+
+
+def spread(outcome: Any) -> str:
+    """"range 380–420 QPS over 3 processes": min to max of the processes' estimates (a range, not an interval)."""
+    found, ran = len(outcome.found), len(outcome.estimates)
+    if ran <= 1:
+        return "from one process (no range)"
+    lo, hi = outcome.estimate_range or (outcome.capacity, outcome.capacity)
+    over = f"{ran} processes" if found == ran else f"the {found} of {ran} processes that found a rate within the SLO"
+    return f"range {lo:.4g}–{hi:.4g} QPS over {over}"
 
 
 def main(args: argparse.Namespace) -> int:

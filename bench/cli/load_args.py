@@ -26,7 +26,7 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, metavar="DIR", help="run directory (default results/<run-id>)")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="kill a worker after this long")
     p.add_argument("--confirm", type=int, default=2, metavar="N",
-                   help="fresh worker processes that repeat the final steps, for the capacity's interval (default 2; "
+                   help="fresh worker processes that repeat the final steps, for the capacity's range (default 2; "
                         "tune also repeats each halving round in one, for the round's noise, unless 0)")
 
 

@@ -1,7 +1,8 @@
 """`infer-bench tune MODEL_OR_ZOO_NAME --slo-ms 20`: the best format x threads x batching under an SLO.
 
 Successive halving over the candidates (bench.runner.tune): short capacity searches for all, longer for
-the better half, fresh processes for the two finalists. Prints the ranked table with intervals, the
+the better half, fresh processes for the two finalists. Prints the ranked table with each candidate's range
+(min to max over its processes), the
 winner as a TF Serving `batching_parameters` text with its thread flags (also written to
 <run>/batching_parameters.txt), and the gain over single-stream batch 1 at the SLO.
 Exit 0: a winner; 1: no candidate meets the SLO; 2: bad input.

@@ -2,10 +2,13 @@
 
 Per format: one worker runs LoadGen's FindPeakPerformance search (double until a step fails, then
 bisect; bench.worker.load.search) with perf_analyzer's stability check at each step; then the final
-steps are repeated in `confirm` fresh worker processes (a narrow search around the first answer), and
-the capacity is reported as the interval over the processes' estimates, since a process's speed moves
-more between processes than within one. Steps are cell records (load point server:QPS, phase search or
-confirm) appended as they come, so a worker killed mid-search keeps its finished steps.
+steps are repeated in `confirm` fresh worker processes (a narrow search around the first answer), since a
+process's speed moves more between processes than within one. Each process gives one estimate (None: no rate
+passed in it), and the capacity comes with the *range* of the estimates, min to max: with the default 1 + 2
+processes that is what they showed, not a statistical interval with a confidence (it would need many more fresh
+processes). A step fails when its point is invalid, which includes any query left unfinished. Steps are cell
+records (load point server:QPS, phase search or confirm) appended as they come, so a worker killed mid-search
+keeps its finished steps.
 
 Executor threads need inter-op threads >= their number (or all sessions of the process share one pool
 and run one after another): `enforce_threads` raises both the session setting and TF_NUM_INTEROP_THREADS.
@@ -75,17 +78,24 @@ class Request:
 
 @dataclass
 class Outcome:
-    """A format's capacity: the search's answer, each fresh process's estimate, the steps."""
+    """A format's capacity: the search's answer, each process's estimate (search first; None where no rate passed
+    in that process), the steps."""
 
     request: Request
     capacity: float | None
-    estimates: list[float] = field(default_factory=list)
+    estimates: list[float | None] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
 
     @property
-    def interval(self) -> tuple[float, float] | None:
-        return (min(self.estimates), max(self.estimates)) if self.estimates else None
+    def found(self) -> list[float]:
+        """The estimates of the processes that found a rate within the SLO."""
+        return [e for e in self.estimates if e is not None]
+
+    @property
+    def estimate_range(self) -> tuple[float, float] | None:
+        """Min and max of the processes' estimates: a range, not an interval with a confidence."""
+        return (min(self.found), max(self.found)) if self.found else None
 
     @property
     def best_observed_ns(self) -> int | None:
@@ -96,7 +106,7 @@ class Outcome:
         r, s = self.request, self.request.settings
         return {"kind": "capacity", "model": r.model, "variant": r.spec.variant, "slo_ms": s.slo_ms,
                 "percentile": s.percentile, "rule": r.rule, "capacity_qps": self.capacity,
-                "interval": list(self.interval) if self.interval else None, "estimates": self.estimates,
+                "range": list(self.estimate_range) if self.estimate_range else None, "estimates": self.estimates,
                 "best_observed_ns": self.best_observed_ns, "settings": s.to_json(),
                 "inter_op_threads": r.spec.inter_op_threads, "error": self.error}
 
@@ -167,15 +177,13 @@ def capacity(r: Request, append: Append, say: Say = lambda _: None) -> Outcome:
     say(f"capacity of {r.model} {r.spec.variant}: searching (p{r.settings.percentile:g} <= {r.settings.slo_ms:g} ms)")
     final, steps, error = run_search(r, r.first_rep, "search", r.start, 2.0, append)
     first = final["capacity"] if final else _passed(steps)
-    out = Outcome(r, first, [first] if first else [], steps, error)
+    out = Outcome(r, first, [first], steps, error)
     if first is None or error is not None:
         return out
     for rep in range(1, r.confirm + 1):
         say(f"capacity of {r.model} {r.spec.variant}: confirming in fresh process {rep} of {r.confirm} (around {first:g} QPS)")
         final, more, error = run_search(r, r.first_rep + rep, "confirm", first, 1.25, append)
         out.steps += more
-        estimate = final["capacity"] if final else None
-        if estimate is not None:
-            out.estimates.append(estimate)
+        out.estimates.append(final["capacity"] if final else _passed(more))
         out.error = out.error or error
     return out

@@ -3,11 +3,12 @@
 Candidates: format x intra-op threads x executor threads x batching parameters (TF Serving's). Brute force
 (model_analyzer's way) measures every one fully; here every candidate gets a short capacity search, the
 better half goes on to a search twice as long, and so on until two are left; the finalists are searched
-at full length and repeated in fresh worker processes, so the ranking of the top comes with intervals.
-A short round is noisy, so it measures its own noise: each candidate's trial runs in `round_confirm` fresh
-processes besides the first, and its interval spans their estimates (widened by the search's precision,
-the bracket it stops at). A candidate outside the better half is kept anyway while its interval reaches
-the best one's: a difference within the round's noise drops nobody (`survivors`). When nobody can be
+at full length and repeated in fresh worker processes, so the ranking of the top comes with the range (min to
+max) of the processes' estimates. A short round is noisy, so it measures its own noise: each candidate's trial
+runs in `round_confirm` fresh processes besides the first, and its range spans their estimates (widened by the
+search's precision, the bracket it stops at). A candidate outside the better half is kept anyway while its range
+reaches the best one's: a difference within the round's noise drops nobody (`survivors`). A range is what the
+few processes showed, not a statistical interval. When nobody can be
 dropped at full length, all that are left go to the final.
 Objective "qps": the most QPS with the percentile within the SLO (default). Objective "p99": the lowest
 percentile latency at a given QPS. The baseline is today's measurement, single-stream batch 1 on the
@@ -54,18 +55,19 @@ class Row:
     candidate: Candidate
     score: float  # qps objective: capacity (0 = none); p99 objective: -p99 ms (higher is better)
     rounds: int
-    interval: tuple[float, float] | None = None  # the final's estimates, or the last round's noise interval
-    estimates: list[float] = field(default_factory=list)
+    estimate_range: tuple[float, float] | None = None  # min-max of the final's estimates, or of the last round's
+    estimates: list[float | None] = field(default_factory=list)
 
 
 def _reaches(row: Row, best: Row) -> bool:
-    """Row's interval reaches the best's: the two are not told apart by the round's noise."""
-    return row.interval is not None and best.interval is not None and row.interval[1] >= best.interval[0]
+    """Row's range reaches the best's: the two are not told apart by the round's noise."""
+    a, b = row.estimate_range, best.estimate_range
+    return a is not None and b is not None and a[1] >= b[0]
 
 
 def survivors(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
-    """(kept, dropped) after a round: the better half by score (at least 2), plus any other whose interval
-    reaches the best one's, best first. A candidate with no interval (nothing passed) is not kept for noise."""
+    """(kept, dropped) after a round: the better half by score (at least 2), plus any other whose range
+    reaches the best one's, best first. A candidate with no range (nothing passed) is not kept for noise."""
     ranked = sorted(rows, key=lambda r: r.score, reverse=True)
     keep = max(2, len(ranked) // 2)
     tied = [r for r in ranked[keep:] if _reaches(r, ranked[0])]
@@ -125,13 +127,13 @@ class Tuner:
         return Request(self.model, enforce_threads(spec, s), s, rule=self.rule, confirm=confirm, first_rep=self._rep,
                        precision=0.05 if scale >= 1 else 0.15, max_steps=14 if scale >= 1 else 8, timeout_s=self.timeout_s)
 
-    def trial(self, c: Candidate, scale: float, confirm: int) -> tuple[float, list[float], tuple[float, float] | None]:
-        """(score, estimates over processes, interval) of one candidate at a trial length. The interval spans the
+    def trial(self, c: Candidate, scale: float, confirm: int) -> tuple[float, list[float | None], tuple[float, float] | None]:
+        """(score, estimates over processes, range) of one candidate at a trial length. The range spans the
         processes' estimates; a capacity's top is widened by the search's precision (it stops within that bracket)."""
         r = self.request(c, scale, confirm)
         if self.objective == "qps":
             out = capacity(r, self.append)
-            est = [e for e in out.estimates if e > 0]
+            est = [e for e in out.found if e > 0]
             return out.capacity or 0.0, out.estimates, (min(est), max(est) * (1 + r.precision)) if est else None
         scores = []
         for k in range(confirm + 1):
@@ -140,7 +142,7 @@ class Tuner:
             ok = block.get("valid") and block.get("observed_ns") is not None
             scores.append(-block["observed_ns"] / 1e6 if ok else -math.inf)
         finite = [x for x in scores if math.isfinite(x)]
-        return sorted(scores)[len(scores) // 2], scores, (min(finite), max(finite)) if finite else None
+        return sorted(scores)[len(scores) // 2], list(scores), (min(finite), max(finite)) if finite else None
 
     def run(self, candidates: list[Candidate]) -> TuneResult:
         alive = [Row(c, 0.0, 0) for c in candidates]
@@ -148,7 +150,7 @@ class Tuner:
         while len(alive) > 2:
             for row in alive:
                 self.say(f"tune: round {row.rounds + 1} ({scale:g} x length): {row.candidate.label()}")
-                row.score, _, row.interval = self.trial(row.candidate, scale, self.round_confirm)
+                row.score, _, row.estimate_range = self.trial(row.candidate, scale, self.round_confirm)
                 row.rounds += 1
             alive, dropped = survivors(alive)
             finished += dropped
@@ -160,8 +162,8 @@ class Tuner:
             self.say(f"tune: final ({self.confirm} fresh processes): {row.candidate.label()}")
             row.score, row.estimates, _ = self.trial(row.candidate, 1.0, self.confirm)
             row.rounds += 1
-            finite = [e for e in row.estimates if math.isfinite(e)]
-            row.interval = (min(finite), max(finite)) if finite else None
+            finite = [e for e in row.estimates if e is not None and math.isfinite(e)]
+            row.estimate_range = (min(finite), max(finite)) if finite else None
         alive.sort(key=lambda r: r.score, reverse=True)
         base_qps, base_p = self.baseline(candidates[0])
         return TuneResult(alive + sorted(finished, key=lambda r: (r.rounds, r.score), reverse=True), base_qps, base_p, self.objective)
@@ -188,7 +190,7 @@ def record(t: TuneResult, model: str, base: LoadSettings, specs: dict[str, Model
     rows = [{"label": r.candidate.label(), "variant": r.candidate.variant, "intra_op_threads": r.candidate.intra_op_threads,
              "threads": r.candidate.threads, "batching": _applied_batching(r.candidate),
              "score": r.score if math.isfinite(r.score) else None, "rounds": r.rounds,
-             "interval": [x for x in r.interval] if r.interval else None} for r in t.rows]
+             "range": list(r.estimate_range) if r.estimate_range else None} for r in t.rows]
     return {"kind": "tune", "model": model, "slo_ms": base.slo_ms, "percentile": base.percentile, "objective": t.objective,
             "rows": rows, "winner": rows[0] if w is not None else None, "baseline_qps": t.baseline_qps,
             "baseline_percentile_ms": t.baseline_p, "gain": t.gain,

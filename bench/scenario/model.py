@@ -45,6 +45,8 @@ TF_ENABLE_ONEDNN_OPTS = ["0", "1"]
 
 [load]                      # settings of the [sweep] load axis (bench.load_settings.LoadSettings)
 duration = 10               # seconds per load point at least (min_duration); max_duration = 60 caps closed loops
+                            # and offline, and is a server point's wait after its schedule (queries unfinished
+                            # then make the point invalid)
 min_queries = 1000
 executor_threads = 1        # threads calling the model; inter-op threads are raised to match (enforced)
 slo_ms = 5                  # optional: judge each point's percentile (and its early-stopping bound)

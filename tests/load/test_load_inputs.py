@@ -1,4 +1,4 @@
-"""Records (schema 2, version 1 migrated on read), the scenario's load axis and [load] section, and every
+"""Records (schema 3; versions 1 and 2 migrated on read), the scenario's load axis and [load] section, and every
 bad input of the load commands: one line, exit 2, before any worker starts."""
 
 from __future__ import annotations
@@ -24,12 +24,32 @@ def test_version_1_records_are_migrated_on_read(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     path.write_text(json.dumps({"schema": 1, "kind": "header", "run_id": "old"}) + "\n" + json.dumps(V1_CELL) + "\n")
     run = read_run_file(path)
-    assert run.cells[0]["schema"] == SCHEMA_VERSION == 2
+    assert run.cells[0]["schema"] == SCHEMA_VERSION == 3
     assert run.cells[0]["load_point"] == "" and run.cells[0]["load"] is None  # = a single-stream measurement
     record = CellRecord.from_json(run.cells[0])
     assert record.load_point == "" and record.load is None and record.extra == {}
     runs = load_runs([path])
     assert list(runs.cells["load_point"]) == [""] and runs.serving == []
+
+
+def test_version_2_capacity_and_tune_intervals_are_read_as_ranges(tmp_path: Path) -> None:
+    """Schema 2 called the min-max over processes an "interval"; a results file of that version reads as a range."""
+    capacity = {"schema": 2, "kind": "capacity", "run_id": "old", "model": "m", "variant": "frozen", "slo_ms": 5.0,
+                "percentile": 99.0, "rule": "observed", "capacity_qps": 400.0, "interval": [380.0, 420.0],
+                "estimates": [400.0, 380.0, 420.0], "best_observed_ns": 1_000_000}
+    row = {"label": "frozen threads=2", "score": 900.0, "interval": [850.0, 950.0], "rounds": 3}
+    tune = {"schema": 2, "kind": "tune", "run_id": "old", "model": "m", "slo_ms": 5.0, "percentile": 99.0,
+            "objective": "qps", "rows": [row], "winner": row, "baseline_qps": 300.0, "gain": 3.0}
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in ({"schema": 2, "kind": "header", "run_id": "old"}, capacity, tune)) + "\n")
+    cap, tuned = read_run_file(path).serving
+    assert cap["schema"] == tuned["schema"] == SCHEMA_VERSION and "interval" not in cap
+    assert cap["range"] == [380.0, 420.0] and cap["estimates"] == [400.0, 380.0, 420.0]
+    assert tuned["rows"] == [{"label": "frozen threads=2", "score": 900.0, "rounds": 3, "range": [850.0, 950.0]}]
+    assert tuned["winner"] == tuned["rows"][0]
+    current = {**capacity, "schema": SCHEMA_VERSION, "range": [1.0, 2.0], "interval": "kept as it is"}
+    path.write_text(json.dumps(current) + "\n")
+    assert read_run_file(path).serving == [current]  # a record of this version is not touched
 
 
 def test_a_load_cell_round_trips_and_the_old_cell_keeps_its_identity(tmp_path: Path) -> None:

@@ -219,11 +219,30 @@ def test_halving_stops_when_a_lower_rate_no_longer_lowers_the_latency() -> None:
     assert tried == [100, 50, 25]  # 25 QPS was no better than 50: no point in 12.5
 
 
+# ---------------------------------------------------------------- the capacity's range over processes
+
+
+def test_the_capacity_comes_with_the_range_of_the_processes_estimates() -> None:
+    from bench.cli.capacity import verdict
+    from bench.runner.capacity import Outcome, Request
+
+    r = Request("m", ModelSpec("m.pb", variant="frozen"), LoadSettings(slo_ms=5.0))
+    out = Outcome(r, 400.0, [400.0, None, 380.0])  # the second fresh process found no rate within the SLO
+    assert out.found == [400.0, 380.0] and out.estimate_range == (380.0, 400.0)
+    record = out.record()
+    assert record["range"] == [380.0, 400.0] and record["estimates"] == [400.0, None, 380.0] and "interval" not in record
+    assert verdict(out) == ("m frozen: capacity 400 QPS at p99 <= 5 ms; range 380–400 QPS over the 2 of 3 processes "
+                            "that found a rate within the SLO")
+    assert verdict(Outcome(r, 400.0, [400.0, 420.0])).endswith("; range 400–420 QPS over 2 processes")
+    assert verdict(Outcome(r, 400.0, [400.0])).endswith("; from one process (no range)")
+    assert Outcome(r, None, [None]).record()["range"] is None
+
+
 # ---------------------------------------------------------------- tune's successive halving (fake trials)
 
 
-def _row(name: str, score: float, interval: tuple[float, float] | None) -> Row:
-    return Row(Candidate(name, 0, 1), score, 1, interval)
+def _row(name: str, score: float, span: tuple[float, float] | None) -> Row:
+    return Row(Candidate(name, 0, 1), score, 1, span)
 
 
 def test_survivors_keep_the_better_half_and_whoever_is_within_the_noise_of_the_best() -> None:
@@ -236,14 +255,14 @@ def test_survivors_keep_the_better_half_and_whoever_is_within_the_noise_of_the_b
 
 
 class FakeTuner(Tuner):
-    """Trials from a table: score and interval per (candidate, round scale); no worker processes."""
+    """Trials from a table: score and range per (candidate, round scale); no worker processes."""
 
     def __init__(self, table: dict[str, dict[float, tuple[float, float]]]) -> None:
         super().__init__("m", {}, LoadSettings(slo_ms=5.0), lambda _: None)
         self.table = table
         self.calls: list[tuple[str, float, int]] = []
 
-    def trial(self, c: Candidate, scale: float, confirm: int) -> tuple[float, list[float], tuple[float, float] | None]:
+    def trial(self, c: Candidate, scale: float, confirm: int) -> tuple[float, list[float | None], tuple[float, float] | None]:
         self.calls.append((c.variant, scale, confirm))
         lo, hi = self.table[c.variant][scale]
         return (lo + hi) / 2 / 1.075, [lo, hi / 1.15], (lo, hi)
@@ -254,7 +273,7 @@ class FakeTuner(Tuner):
 
 def test_tune_keeps_a_candidate_whose_short_round_was_within_the_noise() -> None:
     # "batch" is the best at length, but its quarter-length round came out below two others, inside their noise;
-    # "slow" is clearly worse (its interval ends below the best's) and is dropped in round one.
+    # "slow" is clearly worse (its range ends below the best's) and is dropped in round one.
     table: dict[str, dict[float, tuple[float, float]]] = {"batch": {0.25: (60, 140), 0.5: (240, 300), 1.0: (300, 320)},
              "fast": {0.25: (100, 120), 0.5: (150, 170), 1.0: (160, 170)},
              "mid": {0.25: (95, 115), 0.5: (140, 160), 1.0: (150, 160)},

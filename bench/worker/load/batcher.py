@@ -27,6 +27,12 @@ class Query:
     arrival_ns: int  # scheduled arrival (absolute, on the run's clock)
     issued_ns: int = -1
     done_ns: int = -1
+    rejected: bool = False  # refused by the batcher (TF Serving's UNAVAILABLE): answered, never run
+
+    @property
+    def unfinished(self) -> bool:
+        """Issued, not rejected, and not completed: its latency is over however long the run waited for it."""
+        return self.issued_ns >= 0 and self.done_ns < 0 and not self.rejected
 
 
 @dataclass

@@ -4,7 +4,8 @@ Called from one place in bench.worker.measure (a cell whose identity has a `load
 batch size is the samples per query. Each executor thread gets its runner before the run starts; a
 LiteRT interpreter is not thread-safe, so TFLite loads one more interpreter per extra thread (and per
 batch size the batcher may run). The record's `latencies_ns` are the completed queries' latencies from
-their scheduled arrival; `throughput` is achieved samples/s; the `load` block says the rest.
+their scheduled arrival; `throughput` is achieved samples/s; the `load` block says the rest, its percentiles
+counting every issued query (an unfinished one as +inf: None, over `unfinished_over_ns`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from bench.load_settings import LoadSettings
 from bench.worker.load.engine import RunnerFor, RunResult, latencies, run_point
-from bench.worker.load.validity import judge, summary_ns, windows
+from bench.worker.load.validity import judge, summary_ns, windows, with_unfinished
 from bench.worker.protocol import CellRef, MeasureTask
 from reports.schema import CellRecord
 
@@ -102,7 +103,9 @@ def load_block(s: LoadSettings, result: RunResult, inter_op: int | None = None) 
         "slo_ms": s.slo_ms, "percentile": s.percentile, "confidence": s.confidence,
         "duration_s": duration, "achieved_qps": len(done) / duration if duration > 0 else 0.0,
         "queries_issued": len(result.queries), "queries_completed": int(len(done)), "queries_rejected": result.rejected,
-        "max_waiting": result.max_waiting, "latency_ns": summary_ns(done), "issue_delay_ns": summary_ns(delay),
+        "queries_unfinished": len(result.unfinished), "unfinished_over_ns": result.unfinished_over_ns,
+        "max_waiting": result.max_waiting, "latency_ns": summary_ns(with_unfinished(latency)),
+        "issue_delay_ns": summary_ns(delay),
         "windows": [{"scheduled": w.scheduled, "completed": w.completed, "mean_ns": None if np.isnan(w.mean_ns) else w.mean_ns}
                     for w in ws],
         "issued_rate": rates[0], "scheduled_rate": rates[1],

@@ -1,5 +1,8 @@
 """Is a load run valid, and does its percentile claim hold? LoadGen's rules, in plain arithmetic.
 
+- every issued query counts (LoadGen's rule): a query left unfinished is a latency of +inf in every percentile,
+  and the engine makes its point invalid with the reason; so a point that lost more than 1% of its queries has
+  an infinite p99 (recorded as None, with the bound all unfinished latencies exceed: RunResult.unfinished_over_ns);
 - minimum duration and query count reached;
 - the observed percentile (nearest rank: the ceil(p/100 * n)-th smallest latency) within the SLO;
 - early stopping (LoadGen's binomial rule): with n queries, the largest number h of queries over the
@@ -27,12 +30,24 @@ LAG_FLOOR_NS = 1_000_000  # a generator issuing within 1 ms of schedule keeps up
 LAG_SHARE = 0.25  # ... or whose median delay is under a quarter of the median latency: the latency is the model's
 
 
-def nearest_rank(sorted_ns: Sequence[int] | np.ndarray, percentile: float) -> int | None:
-    """The nearest-rank percentile of ascending latencies: the ceil(p/100 * n)-th smallest; None when empty."""
+def finite_ns(value: float | None) -> int | None:
+    """A latency as a record holds it: whole ns, or None for +inf (an unfinished query) and for no value."""
+    return None if value is None or not math.isfinite(value) else int(value)
+
+
+def with_unfinished(latency_ns: np.ndarray) -> np.ndarray:
+    """Ascending latencies (float ns) with the unfinished ones (-1) as +inf, so every issued query counts."""
+    return np.sort(np.where(latency_ns >= 0, latency_ns.astype(np.float64), math.inf))
+
+
+def nearest_rank(sorted_ns: Sequence[float] | np.ndarray, percentile: float) -> float | None:
+    """The nearest-rank percentile of ascending latencies: the ceil(p/100 * n)-th smallest; None when empty
+    (+inf when it falls on an unfinished query)."""
     n = len(sorted_ns)
     if n == 0:
         return None
-    return int(sorted_ns[max(0, math.ceil(percentile / 100.0 * n) - 1)])
+    value = sorted_ns[max(0, math.ceil(percentile / 100.0 * n) - 1)]
+    return float(value) if not math.isfinite(value) else int(value)
 
 
 def _log_pmf(k: int, n: int, q: float) -> float:
@@ -51,10 +66,13 @@ def late_allowed(n: int, percentile: float, confidence: float) -> int:
     return h
 
 
-def bound_ns(sorted_ns: Sequence[int] | np.ndarray, percentile: float, confidence: float) -> int | None:
+def bound_ns(sorted_ns: Sequence[float] | np.ndarray, percentile: float, confidence: float) -> float | None:
     """The latency the percentile stays under at `confidence`: the (n - h)-th smallest; None if n is too small."""
     h = late_allowed(len(sorted_ns), percentile, confidence)
-    return None if h < 0 else int(sorted_ns[len(sorted_ns) - 1 - h])
+    if h < 0:
+        return None
+    value = sorted_ns[len(sorted_ns) - 1 - h]
+    return float(value) if not math.isfinite(value) else int(value)
 
 
 @dataclass(frozen=True)
@@ -91,9 +109,10 @@ def stable(ws: Sequence[Window], tol: float, slo_ns: float | None) -> bool:
 
 
 def summary_ns(values: np.ndarray) -> dict[str, int | None]:
+    """p50, p90, p99 and max as a record holds them (None: no value, or +inf: an unfinished query)."""
     s = np.sort(values)
-    return {"p50": nearest_rank(s, 50), "p90": nearest_rank(s, 90), "p99": nearest_rank(s, 99),
-            "max": int(s[-1]) if len(s) else None}
+    return {"p50": finite_ns(nearest_rank(s, 50)), "p90": finite_ns(nearest_rank(s, 90)),
+            "p99": finite_ns(nearest_rank(s, 99)), "max": finite_ns(s[-1]) if len(s) else None}
 
 
 def lagging(delay_ns: np.ndarray, latency_p50: int | None, issued_rate: float, scheduled_rate: float) -> str | None:
@@ -111,27 +130,28 @@ def lagging(delay_ns: np.ndarray, latency_p50: int | None, issued_rate: float, s
 
 def judge(latency_ns: np.ndarray, issue_delay_ns: np.ndarray, duration_s: float, s: Any,
           reasons: Sequence[str] = (), ws: Sequence[Window] = (), rates: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
-    """The validity part of a load block. `s` is the LoadSettings; `reasons` come from the run (queue full ...);
-    `rates` are the server generator's (issued, scheduled) rates."""
-    done = np.sort(latency_ns[latency_ns >= 0])
-    n = len(done)
+    """The validity part of a load block. `latency_ns` has one entry per issued query, -1 for one left unfinished
+    (the engine's reasons say so, and it counts as +inf here); `s` is the LoadSettings; `reasons` come from the run
+    (queue full, queries unfinished ...); `rates` are the server generator's (issued, scheduled) rates."""
+    counted = with_unfinished(latency_ns)
+    n_done = int((latency_ns >= 0).sum())
     slo_ns = s.slo_ms * 1e6 if s.slo_ms else None
-    observed, bound = nearest_rank(done, s.percentile), bound_ns(done, s.percentile, s.confidence)
+    observed, bound = nearest_rank(counted, s.percentile), bound_ns(counted, s.percentile, s.confidence)
     why = list(reasons)
     if duration_s < s.min_duration * 0.999:
         why.append(f"ran {duration_s:.2f} s < min_duration {s.min_duration:g} s")
-    if n < s.min_queries:
-        why.append(f"{n} queries completed < min_queries {s.min_queries}")
-    lag = lagging(issue_delay_ns, nearest_rank(done, 50), *rates) if s.scenario == "server" else None
+    if n_done < s.min_queries:
+        why.append(f"{n_done} queries completed < min_queries {s.min_queries}")
+    lag = lagging(issue_delay_ns, finite_ns(nearest_rank(counted, 50)), *rates) if s.scenario == "server" else None
     if lag:
         why.append(lag)
     return {
         "valid": not why, "reasons": why,
-        "min_duration_met": duration_s >= s.min_duration * 0.999, "min_queries_met": n >= s.min_queries,
+        "min_duration_met": duration_s >= s.min_duration * 0.999, "min_queries_met": n_done >= s.min_queries,
         "generator_lagging": bool(lag),
-        "observed_ns": observed, "bound_ns": bound,
-        "late": int((done > slo_ns).sum()) if slo_ns else None,
-        "late_allowed": late_allowed(n, s.percentile, s.confidence),
+        "observed_ns": finite_ns(observed), "bound_ns": finite_ns(bound),
+        "late": int((counted > slo_ns).sum()) if slo_ns else None,
+        "late_allowed": late_allowed(len(counted), s.percentile, s.confidence),
         "slo_met_observed": (observed is not None and observed <= slo_ns) if slo_ns else None,
         "slo_met_bound": (bound is not None and bound <= slo_ns) if slo_ns else None,
         "stable": stable(ws, s.stability_tol, slo_ns) if ws else None,
