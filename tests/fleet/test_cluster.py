@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.conftest import INFER_BENCH, Cluster, wait_until
+from tests.fleet.conftest import COMMAND_TIMEOUT_S, EVENT_TIMEOUT_S, INFER_BENCH, Cluster, wait_until
 from tests.fleet.helpers import (
     ZOO_MODEL,
     cells_written,
@@ -75,7 +75,7 @@ def test_a_host_no_machine_offers_is_refused_before_anything_runs(cluster: Clust
     assert rows["a"]["labels"] == {"rack": "one"} and rows["a"]["version_ok"] and rows["a"]["fingerprint"]["cpu"]
     assert {r["state"] for r in rows.values()} <= {"idle", "busy"}
     wrong = subprocess.run([*INFER_BENCH, "plan", str(scenario), "--cluster", cluster.address], capture_output=True,
-                           text=True, env={**cluster.env, "RAY_AUTH_TOKEN": "0" * 32}, timeout=120)
+                           text=True, env={**cluster.env, "RAY_AUTH_TOKEN": "0" * 32}, timeout=COMMAND_TIMEOUT_S)
     assert wrong.returncode == 2 and wrong.stderr.strip() == (
         f"infer-bench: error: the Ray cluster at {cluster.address} refused this machine's token: set RAY_AUTH_TOKEN "
         "(and RAY_AUTH_MODE=token) to the cluster's token")
@@ -85,12 +85,12 @@ def _stop_after_a_record(cluster: Cluster, driver: subprocess.Popen[str], run_di
                          how: signal.Signals) -> tuple[int, str]:
     """Once the run holds more than `kept` records and the next job's worker runs on machine a: signal the driver."""
     try:
-        wait_until(lambda: cells_written(run_dir) > kept, 90, "a new record")
-        wait_until(lambda: worker_on(mark, cluster.root / "a"), 30, "the next job's worker")
+        wait_until(lambda: cells_written(run_dir) > kept, EVENT_TIMEOUT_S, "a new record")
+        wait_until(lambda: worker_on(mark, cluster.root / "a"), EVENT_TIMEOUT_S, "the next job's worker")
     finally:
         driver.send_signal(how)
-        _, stderr = driver.communicate(timeout=60)
-    wait_until(lambda: no_orphans(mark), 30, f"the worker to die after {how.name} to the driver")
+        _, stderr = driver.communicate(timeout=COMMAND_TIMEOUT_S)
+    wait_until(lambda: no_orphans(mark), EVENT_TIMEOUT_S, f"the worker to die after {how.name} to the driver")
     return len(records(run_dir)[1]), stderr
 
 
@@ -129,9 +129,9 @@ def test_a_machine_lost_mid_job_fails_its_cells_and_the_sweep_goes_on(cluster: C
     run_dir = tmp_path / "run"
     driver = cluster.popen("run", str(scenario), "--cluster", cluster.address, "--out", str(run_dir), "--no-report")
     try:
-        wait_until(lambda: worker_on(mark, cluster.root / "c"), 90, "a job on machine c")
+        wait_until(lambda: worker_on(mark, cluster.root / "c"), EVENT_TIMEOUT_S, "a job on machine c")
         cluster.kill("c")
-        stdout, stderr = driver.communicate(timeout=120)
+        stdout, stderr = driver.communicate(timeout=COMMAND_TIMEOUT_S)
     finally:
         driver.kill()
     assert driver.returncode == 1, stderr[-3000:]  # failed cells
@@ -141,4 +141,4 @@ def test_a_machine_lost_mid_job_fails_its_cells_and_the_sweep_goes_on(cluster: C
     lost = [c for c in by_host["c"] if c["status"] != "ok"]
     assert len(by_host["c"]) == 3 and lost, by_host["c"]
     assert all(c["status"] == "failed" and c["error"].startswith("host lost: machine c") for c in lost), lost
-    wait_until(lambda: no_orphans(mark), 30, "machine c's worker to die with its node")
+    wait_until(lambda: no_orphans(mark), EVENT_TIMEOUT_S, "machine c's worker to die with its node")
