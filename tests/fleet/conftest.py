@@ -2,8 +2,9 @@
 
 Started once per session with token authentication on: the head (`ray start --head`, no CPUs, no
 dashboard) and three nodes joined by `infer-bench host join` itself, each with one CPU, its own Ray
-directory and its own process group, so a test can kill one machine outright. Stopped (every
-process group killed) at the end. No Ray: the tests skip here and fail in CI (require_service).
+directory and its own process group, so a test can kill one machine outright (and join it again, as a
+new node under the same name, to leave the cluster as it found it). Stopped (every process group
+killed) at the end. No Ray: the tests skip here and fail in CI (require_service).
 """
 
 from __future__ import annotations
@@ -38,6 +39,26 @@ class Cluster:
     env: dict[str, str]  # the token and auth mode, for drivers started as subprocesses
     root: Path
     groups: dict[str, int] = field(default_factory=dict)  # node name ("head", "a", ...) -> process group id
+    dirs: dict[str, Path] = field(default_factory=dict)  # machine name -> its node's Ray directory (now)
+    starts: int = 0
+
+    def join(self, name: str) -> None:
+        """Start machine `name` (a new node, its own directory and log) and wait until it has joined."""
+        self.start(name)
+        self.wait_joined(name)
+
+    def start(self, name: str) -> None:
+        self.starts += 1
+        self.dirs[name] = self.root / f"{name}{self.starts}"
+        cmd = [*INFER_BENCH, "host", "join", "--address", self.address, "--name", name, "--label", HOSTS[name],
+               "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--temp-dir", str(self.dirs[name]), "--block"]
+        self.groups[name] = _start(cmd, self.env, self._log(name))
+
+    def wait_joined(self, name: str) -> None:
+        wait_until(_started(self._log(name)), START_TIMEOUT_S, f"host {name} to join")
+
+    def _log(self, name: str) -> Path:
+        return self.dirs[name].with_suffix(".log")
 
     def kill(self, name: str) -> None:
         """The machine's Ray processes die at once, as when a machine loses power."""
@@ -86,12 +107,6 @@ def _head(cluster: Cluster, port: int) -> None:
     cluster.groups["head"] = _start(cmd, cluster.env, cluster.root / "head.log")
 
 
-def _node(cluster: Cluster, name: str, label: str) -> None:
-    cmd = [*INFER_BENCH, "host", "join", "--address", cluster.address, "--name", name, "--label", label,
-           "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--temp-dir", str(cluster.root / name), "--block"]
-    cluster.groups[name] = _start(cmd, cluster.env, cluster.root / f"{name}.log")
-
-
 @pytest.fixture(scope="session")
 def cluster(require_service: Callable[[bool, str], None], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     require_service(importlib.util.find_spec("ray") is not None, "Ray is not installed (pip install 'infer-bench[ray]')")
@@ -105,10 +120,10 @@ def cluster(require_service: Callable[[bool, str], None], tmp_path_factory: pyte
     try:
         _head(c, port)
         wait_until(_started(root / "head.log"), START_TIMEOUT_S, "the Ray head")
-        for name, label in HOSTS.items():
-            _node(c, name, label)
         for name in HOSTS:
-            wait_until(_started(root / f"{name}.log"), START_TIMEOUT_S, f"host {name} to join")
+            c.start(name)
+        for name in HOSTS:
+            c.wait_joined(name)
         yield c
     finally:
         for name in list(c.groups):

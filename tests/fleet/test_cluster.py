@@ -3,7 +3,7 @@
 Timings on one machine mean nothing here; these tests check correctness only: where jobs ran, that one
 machine never ran two at once, that every cell has a record, and that no worker outlives its job.
 The workers measure the zoo's mnist_cnn as TFLite (LiteRT loads in a fraction of a second).
-The test that kills machine "c" comes last in this file; no other test uses "c".
+The test that kills machine "c" comes last in this file and joins it again at its end; no other test uses "c".
 """
 
 from __future__ import annotations
@@ -70,10 +70,12 @@ def test_a_host_no_machine_offers_is_refused_before_anything_runs(cluster: Clust
     plan = cluster.run("plan", str(scenario), "--cluster", cluster.address)
     assert plan.returncode == 2 and "no live machine is 'rack=three'" in plan.stderr
     listed = cluster.run("host", "list", "--address", cluster.address, "--json")
-    rows = {r["name"]: r for r in map(json.loads, listed.stdout.splitlines())}
+    every = [json.loads(line) for line in listed.stdout.splitlines()]
+    rows = {r["name"]: r for r in every if r["alive"]}
     assert listed.returncode == 0 and set(rows) == {"a", "b", "c"}, listed.stderr
     assert rows["a"]["labels"] == {"rack": "one"} and rows["a"]["version_ok"] and rows["a"]["fingerprint"]["cpu"]
     assert {r["state"] for r in rows.values()} <= {"idle", "busy"}
+    assert all(r["state"] == "gone" for r in every if not r["alive"])  # machine c's node before it joined again
     wrong = subprocess.run([*INFER_BENCH, "plan", str(scenario), "--cluster", cluster.address], capture_output=True,
                            text=True, env={**cluster.env, "RAY_AUTH_TOKEN": "0" * 32}, timeout=COMMAND_TIMEOUT_S)
     assert wrong.returncode == 2 and wrong.stderr.strip() == (
@@ -86,7 +88,7 @@ def _stop_after_a_record(cluster: Cluster, driver: subprocess.Popen[str], run_di
     """Once the run holds more than `kept` records and the next job's worker runs on machine a: signal the driver."""
     try:
         wait_until(lambda: cells_written(run_dir) > kept, EVENT_TIMEOUT_S, "a new record")
-        wait_until(lambda: worker_on(mark, cluster.root / "a"), EVENT_TIMEOUT_S, "the next job's worker")
+        wait_until(lambda: worker_on(mark, cluster.dirs["a"]), EVENT_TIMEOUT_S, "the next job's worker")
     finally:
         driver.send_signal(how)
         _, stderr = driver.communicate(timeout=COMMAND_TIMEOUT_S)
@@ -128,12 +130,15 @@ def test_a_machine_lost_mid_job_fails_its_cells_and_the_sweep_goes_on(cluster: C
     scenario, mark = write_scenario(tmp_path, ["b", "c"], repetitions=3, min_time=1.5)
     run_dir = tmp_path / "run"
     driver = cluster.popen("run", str(scenario), "--cluster", cluster.address, "--out", str(run_dir), "--no-report")
+    lost_dir = cluster.dirs["c"]
     try:
-        wait_until(lambda: worker_on(mark, cluster.root / "c"), EVENT_TIMEOUT_S, "a job on machine c")
+        wait_until(lambda: worker_on(mark, lost_dir), EVENT_TIMEOUT_S, "a job on machine c")
         cluster.kill("c")
         stdout, stderr = driver.communicate(timeout=COMMAND_TIMEOUT_S)
     finally:
         driver.kill()
+        if "c" not in cluster.groups:
+            cluster.join("c")  # the cluster as this test found it: machine c back (a new node)
     assert driver.returncode == 1, stderr[-3000:]  # failed cells
     cells = records(run_dir)[1]
     by_host = {h: [c for c in cells if c["fleet_target"] == h] for h in ("b", "c")}
