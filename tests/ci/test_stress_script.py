@@ -98,3 +98,4 @@ def test_bad_arguments_are_one_line_and_exit_2() -> None:
         done = stress(*args)
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and what in done.stderr, done.stderr
         assert "burner" not in done.stderr  # refused before anything started
+
