@@ -10,6 +10,7 @@ killed) at the end. No Ray: the tests skip here and fail in CI (require_service)
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import secrets
 import shutil
@@ -54,8 +55,23 @@ class Cluster:
                "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--temp-dir", str(self.dirs[name]), "--block"]
         self.groups[name] = _start(cmd, self.env, self._log(name))
 
-    def wait_joined(self, name: str) -> None:
-        wait_until(_started(self._log(name)), START_TIMEOUT_S, f"host {name} to join")
+    def wait_joined(self, *names: str) -> None:
+        """Until each machine's node has started and takes tasks. "Ray runtime started" comes before the rest of
+        the cluster can schedule on the new node (a run right after it was refused: "cannot read the machines'
+        fingerprints ... doesn't exist any more or is infeasible"), and a machine joined again is listed twice
+        until its old node is declared dead: wait for what a run needs, one live node per name that answers."""
+        for name in names:
+            wait_until(_started(self._log(name)), START_TIMEOUT_S, f"host {name} to join")
+        wait_until(lambda: self.ready(*names), START_TIMEOUT_S, f"host(s) {', '.join(names)} to take tasks", poll_s=1.0)
+
+    def ready(self, *names: str) -> bool:
+        """Each machine is one live node whose fingerprint task came back (`host list` runs one on every live
+        machine and fails when one cannot take it)."""
+        listed = self.run("host", "list", "--address", self.address, "--json")
+        if listed.returncode != 0:
+            return False
+        live = [row for row in map(json.loads, listed.stdout.splitlines()) if row["alive"]]
+        return all(len([r for r in live if r["name"] == name and r["fingerprint"]]) == 1 for name in names)
 
     def _log(self, name: str) -> Path:
         return self.dirs[name].with_suffix(".log")
@@ -122,8 +138,7 @@ def cluster(require_service: Callable[[bool, str], None], tmp_path_factory: pyte
         wait_until(_started(root / "head.log"), START_TIMEOUT_S, "the Ray head")
         for name in HOSTS:
             c.start(name)
-        for name in HOSTS:
-            c.wait_joined(name)
+        c.wait_joined(*HOSTS)
         yield c
     finally:
         for name in list(c.groups):

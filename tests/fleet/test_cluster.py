@@ -132,7 +132,11 @@ def test_a_machine_lost_mid_job_fails_its_cells_and_the_sweep_goes_on(cluster: C
     driver = cluster.popen("run", str(scenario), "--cluster", cluster.address, "--out", str(run_dir), "--no-report")
     lost_dir = cluster.dirs["c"]
     try:
-        wait_until(lambda: worker_on(mark, lost_dir), EVENT_TIMEOUT_S, "a job on machine c")
+        try:
+            wait_until(lambda: worker_on(mark, lost_dir), EVENT_TIMEOUT_S, "a job on machine c")
+        except AssertionError as exc:
+            driver.kill()
+            raise AssertionError(f"{exc}; the run said: {driver.communicate()[1][-3000:]}") from None
         cluster.kill("c")
         stdout, stderr = driver.communicate(timeout=COMMAND_TIMEOUT_S)
     finally:
