@@ -1,13 +1,16 @@
 """`.ci/stress`, the suite on a busy machine: its own logic on tiny self-contained test files (a burner that runs
 while pytest does and is gone after, pytest's exit status, --repeat stopping at the first failure, --each's
-rounds and tally, bad arguments). Each call is a real `.ci/stress` with real pytest processes."""
+rounds and tally, a stopped script stopping pytest with its teardown, bad arguments). Each call is a real
+`.ci/stress` with real pytest processes."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,11 +34,14 @@ def test_the_burner_burns():
 '''
 
 
+def stress_env() -> dict[str, str]:
+    """This interpreter, and none of this pytest session's PYTEST_ variables."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}, "PYTHON": sys.executable}
+
+
 def stress(*args: str) -> subprocess.CompletedProcess[str]:
-    """`.ci/stress ARGS` with this interpreter, outside this pytest session (none of its PYTEST_ variables)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run([str(STRESS), *args], capture_output=True, text=True, timeout=300,
-                          env={**env, "PYTHON": sys.executable})
+    """`.ci/stress ARGS` to the end."""
+    return subprocess.run([str(STRESS), *args], capture_output=True, text=True, timeout=300, env=stress_env())
 
 
 def burner_pid(stderr: str) -> int:
@@ -89,6 +95,50 @@ def test_fails_on_the_second_run():
     assert runs.read_text() == "xx"
     assert "run 2 of 3 failed (pytest exit status 1)" in done.stderr and "run 3 of 3" not in done.stderr
     assert gone(burner_pid(done.stderr))
+
+
+def test_a_stopped_script_stops_pytest_with_its_teardown_and_the_burner(tmp_path: Path) -> None:
+    """SIGTERM to the script while a test runs: pytest gets SIGINT (as from Ctrl-C, even where the script was
+    started with SIGINT ignored, as a background job of a non-interactive shell is), so its fixtures tear down
+    (the services they start with them); then the burner goes and the script exits 143."""
+    started, torn_down = tmp_path / "started", tmp_path / "torn-down"
+    (tmp_path / "test_long.py").write_text(f'''
+import time
+from pathlib import Path
+import pytest
+
+@pytest.fixture
+def service():
+    Path({str(started)!r}).write_text("")
+    yield
+    Path({str(torn_down)!r}).write_text("")
+
+def test_runs_long(service):
+    time.sleep(600)
+''')
+    script = subprocess.Popen([str(STRESS), str(tmp_path / "test_long.py"), "-n", "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=stress_env(),
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert script.poll() is None and time.monotonic() < deadline, "the test never started"
+            time.sleep(0.1)
+        script.send_signal(signal.SIGTERM)
+        _, err = script.communicate(timeout=180)
+    finally:
+        script.kill()
+    assert script.returncode == 143, err
+    assert torn_down.exists(), "pytest was stopped without its teardown"
+    assert gone(burner_pid(err))
+    assert not [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, str(tmp_path / "test_long.py"))]
+
+
+def _cmdline_has(proc: Path, text: str) -> bool:
+    try:
+        return text.encode() in (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def test_bad_arguments_are_one_line_and_exit_2() -> None:
