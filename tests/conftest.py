@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 
 REQUIRE_ENV = "INFER_BENCH_REQUIRE_SERVICES"
 # Tests that share one service instance per test process run in the same xdist worker (`--dist loadgroup`):
-# the Ray cluster's head takes fixed ports (the client server's 10001), so two clusters cannot run side by side.
+# the Ray cluster's head takes fixed ports (the client server's 10001), so two clusters cannot run side by side,
+# and each would be a head and three machines' worth of Ray processes on the machine.
 SHARED_SERVICE_GROUPS = {"fleet": "ray-cluster"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        group = SHARED_SERVICE_GROUPS.get(item.path.parent.name)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+def shared_service_group(nodeid: str) -> str | None:
+    """The group of a test id (`tests/fleet/test_x.py::test_y[...]`) by its directory, or None."""
+    return SHARED_SERVICE_GROUPS.get(PurePosixPath(nodeid.split("::", 1)[0]).parent.name)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` with the groups above decided by the scheduler itself, from each test's id. (An
+    `xdist_group` mark is carried to the scheduler inside the test id, which pytest 9.2's structured ids no
+    longer let xdist 3.8 change: pytest-xdist issue 1386; the groups then silently fell apart.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedServiceScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return shared_service_group(nodeid) or super()._split_scope(nodeid)
+
+    return SharedServiceScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,22 @@
 """`infer-bench bisect --good G --bad B --scenario FILE`: the first commit that made a cell slower.
 
 The work is bench.runner.bisect; this module reads arguments, prints progress and the answer, and returns
-the exit code: 0 found, 3 inconclusive (with how many more repetitions would decide), 2 bad input.
+the exit code: 0 found, 3 inconclusive (with how many more repetitions would decide, or why that number
+cannot be given), 2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.cli.history import DB_HELP, _fraction
+
+if TYPE_CHECKING:
+    from bench.runner.bisect import Needs, Probe
 
 EXIT_INCONCLUSIVE = 3
 
@@ -47,11 +52,8 @@ def main(args: argparse.Namespace) -> int:
                    args.rounds, args.repetitions, args.max_rounds, args.threshold, db=args.db)
     outcome = bisect(opts, lambda line: print(line, file=sys.stderr, flush=True))
     if outcome.first_bad is None:
-        p = outcome.inconclusive
-        needs = f"needs {outcome.needs} more repetitions" if outcome.needs else "needs more repetitions"
-        where = f" at commit {p.sha[:12]} ({p.ratio:.2f}x [{p.low:.2f}, {p.high:.2f}])" if p else ""
-        more = -(-(outcome.needs or args.repetitions) // args.repetitions)  # rounds that add that many processes
-        print(f"inconclusive — {needs} per side{where}; rerun with --max-rounds {args.max_rounds + more}")
+        assert outcome.inconclusive is not None and outcome.needs is not None  # bisect's only other ending
+        print(inconclusive_line(outcome.inconclusive, outcome.needs, args.repetitions, args.max_rounds))
         return EXIT_INCONCLUSIVE
     bad = next(p for p in outcome.probes if p.sha == outcome.first_bad) if any(
         p.sha == outcome.first_bad for p in outcome.probes) else outcome.probes[0]
@@ -59,3 +61,33 @@ def main(args: argparse.Namespace) -> int:
     print(f"  last good: {outcome.last_good}; {bad.cell} {bad.ratio:.2f}x slower than good "
           f"(95% interval {bad.low:.2f}-{bad.high:.2f}x) at {bad.sha[:12]}")
     return 0
+
+
+def inconclusive_line(probe: Probe, needs: Needs, repetitions: int, max_rounds: int) -> str:
+    """The answer when bisect stops inconclusive: how many more repetitions per side, or why no number can
+    be given, and the --max-rounds that would add them (rounds of `repetitions` processes each)."""
+    where = f"at commit {probe.sha[:12]} ({probe.ratio:.2f}x [{probe.low:.2f}, {probe.high:.2f}])"
+    if needs.more is not None:
+        rounds = max_rounds + math.ceil(needs.more / repetitions)
+        return f"inconclusive — needs {needs.more} more repetitions per side {where}; rerun with --max-rounds {rounds}"
+    return (f"inconclusive — needs more repetitions per side {where}, how many cannot be computed: "
+            f"{_unknown_why(needs)}; rerun {_unknown_advice(needs, repetitions, max_rounds)}")
+
+
+def _unknown_why(needs: Needs) -> str:
+    threshold = f"{needs.threshold * 100:.3g}%"
+    if needs.unknown == "unmeasured":
+        return f"with {needs.have} process{'es' if needs.have != 1 else ''} a side the spread between processes is not measured"
+    spread = f"the spread seen (log SD {needs.log_sd:.2f} over {needs.have} processes a side)"
+    if needs.unknown == "beyond_limit":
+        return f"at {spread} a {threshold} change takes more than {needs.limit} a side to see"
+    return f"at {spread} these processes should see a {threshold} change, so the change lies near that threshold"
+
+
+def _unknown_advice(needs: Needs, repetitions: int, max_rounds: int) -> str:
+    """Enough rounds to measure the spread (unmeasured); otherwise twice the processes, to narrow the interval
+    and measure the spread again (on a quieter machine, where it was too wide to count)."""
+    if needs.unknown == "unmeasured":
+        return f"with --max-rounds {max_rounds + math.ceil(max(needs.few - needs.have, 1) / repetitions)}"
+    quieter = "on a quieter machine or " if needs.unknown == "beyond_limit" else ""
+    return f"{quieter}with --max-rounds {2 * max_rounds}"

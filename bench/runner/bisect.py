@@ -7,7 +7,8 @@ so TensorFlow is not downloaded again), then real `infer-bench run`s of the scen
 alternated with runs of the good commit (good, probe, probe, good, ...: drift falls on both). The two sides
 are compared with the gate's statistics (reports.compare: processes as the unit of evidence). Binary search
 narrows the range; a probe the statistics cannot call gets more rounds up to a maximum, then bisect stops
-with "inconclusive - needs N more repetitions" rather than guess. Every run goes into the history database.
+inconclusive rather than guess, with what it lacks (`Needs`): N more repetitions per side, or why no N can be
+given. Every run goes into the history database.
 
 A probe counts as slow when its slowdown is significant and at least halfway (geometrically) to the bad
 commit's: with bad 3x slower than good, a probe must be >= 1.73x slower to be called bad and within that
@@ -25,7 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bench.errors import BenchError
 
@@ -61,9 +62,48 @@ class Probe:
     ratio: float
     low: float
     high: float
-    reps_needed: int | None
+    reps_needed: int | None  # processes per side the gate's power computation asks for (None: it cannot say)
     rounds: int
     cell: str
+    processes: int = 0  # ok worker processes per side so far (the smaller side)
+    log_sd: float = math.nan  # between-process spread the gate saw (pooled SD of log per-process values)
+    threshold: float = math.nan  # the slowdown this probe was judged against
+
+
+# Why an inconclusive probe's missing processes cannot be counted (None: they can)
+Unknown = Literal["unmeasured", "beyond_limit", "near_threshold"]
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What an inconclusive probe lacks, in fields for the CLI to word: `more` processes per side, or, where
+    the gate's power computation gives no count, `unknown` says why (the spread is the input it needs):
+    - unmeasured: too few processes to measure a spread between them at all;
+    - beyond_limit: at the spread seen, catching the threshold takes more than `limit` processes a side
+      (the most the computation tries): a noisy machine, or a spread estimated from very few processes;
+    - near_threshold: at the spread seen the processes so far should already catch the threshold, so the
+      change itself sits near it: more processes narrow the interval, but no count follows from the spread.
+    """
+
+    have: int  # ok processes per side so far
+    more: int | None  # processes per side to add
+    unknown: Unknown | None
+    log_sd: float
+    threshold: float
+    limit: int  # reports.power.MAX_REPS: the most processes per side the count looks at
+    few: int  # reports.power.FEW_PROCESSES: the fewest per side the gate tests at all
+
+
+def needs_of(probe: Probe, limit: int, few: int) -> Needs:
+    """The missing processes of an inconclusive probe, from the gate's count and spread."""
+    count = probe.reps_needed
+    unknown: Unknown | None = None
+    if count is None:
+        unknown = "beyond_limit" if math.isfinite(probe.log_sd) else "unmeasured"
+    elif count <= probe.processes:
+        unknown = "near_threshold"
+    more = count - probe.processes if unknown is None and count is not None else None
+    return Needs(probe.processes, more, unknown, probe.log_sd, probe.threshold, limit, few)
 
 
 @dataclass
@@ -72,7 +112,7 @@ class Outcome:
     last_good: str | None
     probes: list[Probe] = field(default_factory=list)
     inconclusive: Probe | None = None
-    needs: int | None = None  # more worker processes per side the gate says would decide it
+    needs: Needs | None = None  # what the inconclusive probe lacks
 
 
 # ------------------------------------------------------------------ git
@@ -215,6 +255,16 @@ def _cell_name(row: Any) -> str:
     return f"{row['model']}/{row['variant']}/{row['device']}/b{row['batch_size']}"
 
 
+def probe_of(sha: str, frame: Any, cell: str | None, rounds: int, threshold: float) -> Probe:
+    """The probe's result from the gate's diff frame (its watched cell, or the most slowed one)."""
+    verdict, row = judge(frame, cell)
+    reps = row.get("reps_needed")
+    return Probe(sha, verdict, float(row["ratio"]), float(row["ci_low"]), float(row["ci_high"]),
+                 None if reps is None or (isinstance(reps, float) and math.isnan(reps)) else int(reps),
+                 rounds, _cell_name(row), processes=min(int(row["n_baseline"]), int(row["n_current"])),
+                 log_sd=float(row["log_sd"]), threshold=threshold)
+
+
 def judge(frame: Any, cell: str | None) -> tuple[str, Any]:
     """The verdict of the watched cell (None: the most slowed cell) and its row."""
     rows = [r for _, r in frame.iterrows() if cell is None or _cell_name(r) == cell]
@@ -242,15 +292,12 @@ class Bisector:
                 for side in pair:
                     run = self.runner.run(side)
                     (self.good_runs if side == self.good_sha else mine).append(run)
-            verdict, row = judge(_frame(self.good_runs[-len(mine):], mine, threshold, self.opts.alpha), cell)
-            if verdict != "inconclusive" or len(mine) >= self.opts.max_rounds:
+            result = probe_of(sha, _frame(self.good_runs[-len(mine):], mine, threshold, self.opts.alpha), cell,
+                              len(mine), threshold)
+            if result.verdict != "inconclusive" or len(mine) >= self.opts.max_rounds:
                 break
-        reps = row.get("reps_needed")
-        result = Probe(sha, verdict, float(row["ratio"]), float(row["ci_low"]), float(row["ci_high"]),
-                       None if reps is None or (isinstance(reps, float) and math.isnan(reps)) else int(reps),
-                       len(mine), _cell_name(row))
-        self.say(f"probe {sha[:12]}: {verdict} {result.ratio:.2f}x [{result.low:.2f}, {result.high:.2f}] "
-                 f"({_cell_name(row)}, {len(mine)} runs each side)")
+        self.say(f"probe {sha[:12]}: {result.verdict} {result.ratio:.2f}x [{result.low:.2f}, {result.high:.2f}] "
+                 f"({result.cell}, {len(mine)} runs each side)")
         return result
 
 
@@ -265,8 +312,7 @@ def bisect(opts: Options, say: Say) -> Outcome:
     first = b.probe(bad_sha, opts.threshold, None)
     outcome = Outcome(None, None, [first])
     if first.verdict != "slower":
-        return _stop(outcome, first, f"bad commit {bad_sha[:12]} is not slower than good {b.good_sha[:12]}",
-                     opts.repetitions)
+        return _stop(outcome, first, f"bad commit {bad_sha[:12]} is not slower than good {b.good_sha[:12]}")
     threshold = max(opts.threshold, math.sqrt(first.ratio) - 1)
     say(f"a probe counts as slow at >= {1 + threshold:.2f}x (halfway to the bad commit's {first.ratio:.2f}x)")
     lo, hi = -1, len(chain) - 1
@@ -275,18 +321,19 @@ def bisect(opts: Options, say: Say) -> Outcome:
         p = b.probe(chain[mid], threshold, first.cell)
         outcome.probes.append(p)
         if p.verdict in ("inconclusive", "failed"):
-            return _stop(outcome, p, "", opts.repetitions)
+            return _stop(outcome, p, "")
         lo, hi = (lo, mid) if p.verdict == "slower" else (mid, hi)
     outcome.first_bad = chain[hi]
     outcome.last_good = chain[lo] if lo >= 0 else b.good_sha
     return outcome
 
 
-def _stop(outcome: Outcome, probe: Probe, reason: str, repetitions: int) -> Outcome:
+def _stop(outcome: Outcome, probe: Probe, reason: str) -> Outcome:
     if probe.verdict == "inconclusive":
+        from reports.power import FEW_PROCESSES, MAX_REPS
+
         outcome.inconclusive = probe
-        have = probe.rounds * repetitions
-        outcome.needs = max(1, probe.reps_needed - have) if probe.reps_needed else None
+        outcome.needs = needs_of(probe, MAX_REPS, FEW_PROCESSES)
         return outcome
     if probe.verdict == "failed":
         raise BisectError(f"commit {probe.sha[:12]}: cells failed to run; bisect cannot judge speed there")

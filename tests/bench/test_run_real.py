@@ -237,11 +237,12 @@ def test_a_real_retrace_in_the_timed_loop_is_recorded(mnist_dir: Path, tmp_path:
 
 def test_adaptive_repetitions_stop_at_the_target_or_the_budget(mnist_dir: Path, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """repetitions = "auto" with LiteRT-only workers (no TensorFlow import: cheap): a loose target is met after
-    the minimum of processes; a budget that is spent at once stops after the first round, and says so; a target
-    no spread meets runs to max_processes, the progress total growing round by round past the minimum.
-    Three processes, not two, and ±99%: with two, t(1) = 12.7 made ±90% a bet on two processes agreeing within
-    7% (lost once in CI); with three, t(2) = 4.3 allows a 28% spread between processes (no machine speed needed)."""
+    """repetitions = "auto" with LiteRT-only workers (no TensorFlow import: cheap): a budget that is spent at once
+    stops after the first round, and says so; a target no spread meets runs to max_processes, the progress total
+    growing round by round past the minimum; a loose target (±99%) stops at the minimum of 3 processes when the
+    3 processes agree within about 28% (t(2) = 4.3), else at max_processes. Which of the two depends on this
+    machine's spread between processes, so that case asserts that the run stopped for one of them and that its
+    record agrees with the reason (the stopping rule itself: tests/bench/test_measure.py, on made-up widths)."""
     def scenario(extra: str) -> Path:
         path = tmp_path / f"auto{len(extra)}.toml"
         path.write_text(f"""
@@ -263,21 +264,31 @@ files = {{ tflite = "{mnist_dir / 'model.tflite'}", "tflite+int8" = "{mnist_dir 
 """)
         return path
 
-    cases = (("target = 0.99", 3, "target", "[6/6]"), ("time_budget = 0.001", 1, "time_budget", "[2/6]"),
-             ("target = 0.000001", 4, "max_processes", "[8/8]"))
-    for extra, rounds, stopped, last in cases:
-        out = tmp_path / stopped
+    # (scenario line, the stops allowed as (rounds, reason, last progress line))
+    cases = (("time_budget = 0.001", ((1, "time_budget", "[2/6]"),)),
+             ("target = 0.000001", ((4, "max_processes", "[8/8]"),)),
+             ("target = 0.99", ((3, "target", "[6/6]"), (4, "max_processes", "[8/8]"))))
+    for extra, allowed in cases:
+        out = tmp_path / extra.split()[0] / extra.split()[-1]
         assert main(["run", str(scenario(extra)), "--out", str(out), "--no-report"]) == 0
         progress = [ln.split()[0] for ln in capsys.readouterr().err.splitlines() if ln.startswith("  [")]
-        assert progress[-1] == last, progress
         run = read_run_file(out / "results.jsonl")
         (record,) = run.adaptive
-        assert (record["rounds"], record["stopped"]) == (rounds, stopped)
+        assert (record["rounds"], record["stopped"], progress[-1]) in allowed, (record, progress)
+        rounds = record["rounds"]
         assert sorted({c["repetition"] for c in run.cells}) == list(range(rounds))
         assert [r["label"] for r in record["ratios"]] == ["lite b1: tflite+int8/tflite"]
         assert all(c["mode"] == "interleaved" for c in run.cells)
-        needed = record["ratios"][0]["procs_needed"]  # at the spread seen: none from one process, none within
-        assert (needed is None) if stopped != "target" else (needed >= 2)  # the cap of 200 for a ±0.0001% target
+        (ratio,) = record["ratios"]
+        assert ratio["pairs"] == rounds
+        needed = ratio["procs_needed"]  # at the spread seen: none from one process, none within the cap of 200
+        if record["stopped"] == "target":  # every ratio within the target: the record says so, and the width shows it
+            assert ratio["reached"] and ratio["half_width"] <= record["target"] and 2 <= needed <= rounds
+        elif record["stopped"] == "max_processes":  # stopped by the cap, with the target missed
+            assert not ratio["reached"] and ratio["half_width"] > record["target"]
+            assert needed is None or needed > rounds
+        if extra != "target = 0.99":  # one process (no width), or a ±0.0001% target: no count within the cap
+            assert needed is None
 
 
 def test_all_five_zoo_formats_alternate_in_one_worker(mnist_dir: Path, tmp_path: Path) -> None:

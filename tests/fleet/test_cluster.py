@@ -3,7 +3,7 @@
 Timings on one machine mean nothing here; these tests check correctness only: where jobs ran, that one
 machine never ran two at once, that every cell has a record, and that no worker outlives its job.
 The workers measure the zoo's mnist_cnn as TFLite (LiteRT loads in a fraction of a second).
-The test that kills machine "c" comes last in this file; no other test uses "c".
+The test that kills machine "c" comes last in this file and joins it again at its end; no other test uses "c".
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.conftest import INFER_BENCH, Cluster, wait_until
+from tests.fleet.conftest import COMMAND_TIMEOUT_S, EVENT_TIMEOUT_S, INFER_BENCH, Cluster, wait_until
 from tests.fleet.helpers import (
     ZOO_MODEL,
     cells_written,
@@ -70,12 +70,14 @@ def test_a_host_no_machine_offers_is_refused_before_anything_runs(cluster: Clust
     plan = cluster.run("plan", str(scenario), "--cluster", cluster.address)
     assert plan.returncode == 2 and "no live machine is 'rack=three'" in plan.stderr
     listed = cluster.run("host", "list", "--address", cluster.address, "--json")
-    rows = {r["name"]: r for r in map(json.loads, listed.stdout.splitlines())}
+    every = [json.loads(line) for line in listed.stdout.splitlines()]
+    rows = {r["name"]: r for r in every if r["alive"]}
     assert listed.returncode == 0 and set(rows) == {"a", "b", "c"}, listed.stderr
     assert rows["a"]["labels"] == {"rack": "one"} and rows["a"]["version_ok"] and rows["a"]["fingerprint"]["cpu"]
     assert {r["state"] for r in rows.values()} <= {"idle", "busy"}
+    assert all(r["state"] == "gone" for r in every if not r["alive"])  # machine c's node before it joined again
     wrong = subprocess.run([*INFER_BENCH, "plan", str(scenario), "--cluster", cluster.address], capture_output=True,
-                           text=True, env={**cluster.env, "RAY_AUTH_TOKEN": "0" * 32}, timeout=120)
+                           text=True, env={**cluster.env, "RAY_AUTH_TOKEN": "0" * 32}, timeout=COMMAND_TIMEOUT_S)
     assert wrong.returncode == 2 and wrong.stderr.strip() == (
         f"infer-bench: error: the Ray cluster at {cluster.address} refused this machine's token: set RAY_AUTH_TOKEN "
         "(and RAY_AUTH_MODE=token) to the cluster's token")
@@ -85,12 +87,12 @@ def _stop_after_a_record(cluster: Cluster, driver: subprocess.Popen[str], run_di
                          how: signal.Signals) -> tuple[int, str]:
     """Once the run holds more than `kept` records and the next job's worker runs on machine a: signal the driver."""
     try:
-        wait_until(lambda: cells_written(run_dir) > kept, 90, "a new record")
-        wait_until(lambda: worker_on(mark, cluster.root / "a"), 30, "the next job's worker")
+        wait_until(lambda: cells_written(run_dir) > kept, EVENT_TIMEOUT_S, "a new record")
+        wait_until(lambda: worker_on(mark, cluster.dirs["a"]), EVENT_TIMEOUT_S, "the next job's worker")
     finally:
         driver.send_signal(how)
-        _, stderr = driver.communicate(timeout=60)
-    wait_until(lambda: no_orphans(mark), 30, f"the worker to die after {how.name} to the driver")
+        _, stderr = driver.communicate(timeout=COMMAND_TIMEOUT_S)
+    wait_until(lambda: no_orphans(mark), EVENT_TIMEOUT_S, f"the worker to die after {how.name} to the driver")
     return len(records(run_dir)[1]), stderr
 
 
@@ -128,12 +130,19 @@ def test_a_machine_lost_mid_job_fails_its_cells_and_the_sweep_goes_on(cluster: C
     scenario, mark = write_scenario(tmp_path, ["b", "c"], repetitions=3, min_time=1.5)
     run_dir = tmp_path / "run"
     driver = cluster.popen("run", str(scenario), "--cluster", cluster.address, "--out", str(run_dir), "--no-report")
+    lost_dir = cluster.dirs["c"]
     try:
-        wait_until(lambda: worker_on(mark, cluster.root / "c"), 90, "a job on machine c")
+        try:
+            wait_until(lambda: worker_on(mark, lost_dir), EVENT_TIMEOUT_S, "a job on machine c")
+        except AssertionError as exc:
+            driver.kill()
+            raise AssertionError(f"{exc}; the run said: {driver.communicate()[1][-3000:]}") from None
         cluster.kill("c")
-        stdout, stderr = driver.communicate(timeout=120)
+        stdout, stderr = driver.communicate(timeout=COMMAND_TIMEOUT_S)
     finally:
         driver.kill()
+        if "c" not in cluster.groups:
+            cluster.join("c")  # the cluster as this test found it: machine c back (a new node)
     assert driver.returncode == 1, stderr[-3000:]  # failed cells
     cells = records(run_dir)[1]
     by_host = {h: [c for c in cells if c["fleet_target"] == h] for h in ("b", "c")}
@@ -141,4 +150,4 @@ def test_a_machine_lost_mid_job_fails_its_cells_and_the_sweep_goes_on(cluster: C
     lost = [c for c in by_host["c"] if c["status"] != "ok"]
     assert len(by_host["c"]) == 3 and lost, by_host["c"]
     assert all(c["status"] == "failed" and c["error"].startswith("host lost: machine c") for c in lost), lost
-    wait_until(lambda: no_orphans(mark), 30, "machine c's worker to die with its node")
+    wait_until(lambda: no_orphans(mark), EVENT_TIMEOUT_S, "machine c's worker to die with its node")

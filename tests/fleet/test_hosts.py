@@ -26,6 +26,7 @@ from bench.runner.executors.hosts import (
 )
 from bench.scenario import sweep
 from reports.schema import IDENTITY_FIELDS, CellRecord
+from tests.fleet.conftest import COMMAND_TIMEOUT_S
 
 VERSIONS = {"ray": "2.60.0", "python": "3.11.7", "tensorflow": "2.21.0", "version": "0.1.0"}
 
@@ -132,7 +133,7 @@ def test_compare_matches_cells_across_hosts_only_when_asked(tmp_path: Path) -> N
 def _cli(*args: str, block_ray: bool = False) -> subprocess.CompletedProcess[str]:
     code = ("import sys; sys.modules['ray'] = None; " if block_ray else "import sys; ") + \
         f"from bench.cli import main; sys.exit(main({list(args)!r}))"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
 
 
 def test_ray_missing_or_cluster_unreachable_is_one_line_exit_2(
@@ -193,7 +194,7 @@ def test_a_worker_dies_with_its_parent_even_when_the_parent_is_killed(tmp_path: 
     import signal
 
     from bench.runner.zoo_export import ensure_exported
-    from tests.fleet.conftest import wait_until
+    from tests.fleet.conftest import EVENT_TIMEOUT_S, wait_until
     from tests.fleet.helpers import file_model, no_orphans, workers_with, write_scenario
 
     path, mark = write_scenario(tmp_path, ["unused"], models=file_model(ensure_exported("mnist_cnn") / "model.tflite"))
@@ -201,8 +202,8 @@ def test_a_worker_dies_with_its_parent_even_when_the_parent_is_killed(tmp_path: 
     env = {**os.environ, "INFER_BENCH_TEST_HOOKS": "1"}
     parent = subprocess.Popen([sys.executable, "-c", PARENT, str(path)], env=env)
     try:
-        wait_until(lambda: bool(workers_with(mark)), 60, "the hanging worker")
+        wait_until(lambda: bool(workers_with(mark)), EVENT_TIMEOUT_S, "the hanging worker")
     finally:
         parent.send_signal(signal.SIGKILL)
         parent.wait()
-    wait_until(lambda: no_orphans(mark), 10, "the worker to die with its parent")
+    wait_until(lambda: no_orphans(mark), EVENT_TIMEOUT_S, "the worker to die with its parent")
