@@ -123,7 +123,7 @@ class Settings:
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise CompareError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
-        if not 0 < self.threshold < 10:
+        if not 0 < self.threshold < math.inf:  # users' text is checked by parse_threshold; bisect may ask for 11 (12x)
             raise CompareError(f"threshold {self.threshold!r} out of range: give a fraction such as 0.05 (or 5%)")
         if not 0 < self.alpha < 0.5:
             raise CompareError(f"alpha {self.alpha!r} out of range: give a level such as 0.05")

@@ -127,8 +127,17 @@ def test_bad_settings_are_refused(write_run: WriteRun) -> None:
     runs = load_runs([write_run("b", [cell("m", STEADY)])])
     with pytest.raises(CompareError, match="unknown metric"):
         compare(runs, runs, metric="p42")
-    with pytest.raises(CompareError, match="threshold"):
-        compare(runs, runs, threshold=0)
+    for bad in (0, -0.05, math.inf, math.nan):
+        with pytest.raises(CompareError, match="threshold"):
+            compare(runs, runs, threshold=bad)
+
+
+def test_a_threshold_of_several_times_is_a_threshold(write_run: WriteRun) -> None:
+    """bisect judges its probes halfway (in logs) to the bad commit: a commit 144x slower asks for 11 (12x)."""
+    b = load_runs([write_run("b", [cell("m", STEADY, seed=1)])])
+    c = load_runs([write_run("c", [cell("m", [x * 144 for x in STEADY], seed=2)])])
+    frame = compare(b, c, threshold=11).frame
+    assert frame["ratio"].iloc[0] == pytest.approx(144, rel=0.01) and frame["verdict"].iloc[0] == "slower"
 
 
 # ---- Holm -----------------------------------------------------------------------------------------

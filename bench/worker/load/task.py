@@ -68,10 +68,12 @@ def search(raw: dict[str, Any], emit: Emit) -> None:
     """The "load_search" worker task."""
     import infer_core
     from bench.worker.measure import _feeds, process_facts
+    from infer_core import runtime
 
     spec = ModelSpec.from_json(raw["spec"])
     base = LoadSettings.from_json(raw["load"]).check()
     params, cell = raw["search"], CellRef.from_json(raw["cell"])
+    runtime_start = runtime.start([spec])  # the process's own start, apart from the model's load (as a sweep's worker)
     t0 = time.perf_counter()
     model = infer_core.load(spec)
     load_s = time.perf_counter() - t0
@@ -81,7 +83,7 @@ def search(raw: dict[str, Any], emit: Emit) -> None:
     try:
         runners.warm()
         start = params.get("start") or probe_start(next(iter(runners.table.values())), base.threads_needed())
-        facts = {**process_facts(), "load_s": load_s}
+        facts = {**process_facts(), "load_s": load_s, "runtime_start": runtime_start}
 
         def measure(qps: float) -> Step:
             step_no = len(steps)
